@@ -1,0 +1,155 @@
+// A bump allocator over the kernels' wasm memory. Tensors that kernels read and write live here,
+// so a training step passes pointers, not copies, across the JS/wasm boundary. Growing the memory
+// detaches every typed-array view on it; `f32()` therefore makes views on demand and callers
+// must not keep one across an allocation.
+
+import { wasmKernels } from "./wasm.js";
+import { DinoRefError } from "../tensor/errors.js";
+
+const ALIGN = 16; // bytes: one v128
+const PAGE = 65536; // bytes per wasm page
+const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE; // 32-bit wasm address space
+
+export class Arena {
+  private top: number;
+  private readonly memory: WebAssembly.Memory;
+
+  constructor(private readonly base: number, memory: WebAssembly.Memory) {
+    this.top = alignUp(base);
+    this.memory = memory;
+  }
+
+  /** Reserves `bytes` bytes, 16-byte aligned, and returns their byte pointer. Contents are not cleared. */
+  allocBytes(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new DinoRefError(`arena: cannot allocate ${bytes} bytes`);
+    const ptr = this.top;
+    const end = alignUp(ptr + bytes);
+    this.ensure(end);
+    this.top = end;
+    return ptr;
+  }
+
+  /** Reserves `n` float32 elements and returns their byte pointer. */
+  allocF32(n: number): number {
+    return this.allocBytes(4 * n);
+  }
+
+  /** A float32 view of `n` elements at `ptr`. Valid until the next allocation that grows memory. */
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** A float64 view of `n` elements at `ptr` (ptr must be 8-byte aligned). */
+  f64(ptr: number, n: number): Float64Array {
+    return new Float64Array(this.memory.buffer, ptr, n);
+  }
+
+  /** The current top, to be passed to `release` later: everything allocated after it is freed. */
+  mark(): number {
+    return this.top;
+  }
+
+  /** Frees everything allocated since `mark` (a stack discipline: scratch space for one call). */
+  release(mark: number): void {
+    if (mark < this.base || mark > this.top) throw new Error(`arena: release(${mark}) outside [${this.base}, ${this.top}]`);
+    this.top = mark;
+  }
+
+  /** Bytes currently reserved. */
+  get used(): number {
+    return this.top - alignUp(this.base);
+  }
+
+  /** Makes sure memory reaches byte `end`, growing it (which detaches old views) if needed. */
+  private ensure(end: number): void {
+    if (end > MAX_BYTES) {
+      throw new DinoRefError(`arena: ${(end / 2 ** 20).toFixed(0)} MiB requested, above the 4 GiB limit of 32-bit WebAssembly`);
+    }
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      // grow by at least half again, to keep the number of detaching grows small
+      const want = Math.min(Math.max(end, Math.floor(have * 1.5)), MAX_BYTES);
+      this.memory.grow(Math.ceil((want - have) / PAGE));
+    }
+  }
+}
+
+function alignUp(x: number): number {
+  return Math.ceil(x / ALIGN) * ALIGN;
+}
+
+
+let theArena: Arena | null = null;
+
+/** The process-wide arena over the kernels' memory. */
+export function arena(): Arena {
+  if (theArena === null) {
+    const k = wasmKernels();
+    theArena = new Arena(k.heapBase(), k.memory);
+  }
+  return theArena;
+}
+
+/** Runs `fn` and frees whatever it allocated in the arena. */
+export function withScratch<T>(fn: (a: Arena) => T): T {
+  const a = arena();
+  const mark = a.mark();
+  try {
+    return fn(a);
+  } finally {
+    a.release(mark);
+  }
+}
+
+/** True when `x` is a view on the kernels' current wasm memory (so it can be passed by pointer). */
+export function isWasmView(x: ArrayBufferView): boolean {
+  return x.buffer === wasmKernels().memory.buffer;
+}
+
+/**
+ * Calls a wasm kernel on float32 arrays that may or may not live in wasm memory. Arrays already
+ * in wasm memory go by pointer; others are copied into scratch space (and `outputs`, listed by
+ * index, are copied back). `null` becomes the null pointer 0. This is the convenience path for
+ * tests and one-off calls; a training step keeps its tensors in the arena and pays no copy.
+ */
+export function callWithArrays(
+  arrays: readonly (Float32Array | null)[],
+  outputs: readonly number[],
+  kernel: (...ptrs: number[]) => void,
+): void {
+  const a = arena();
+  const mark = a.mark();
+  try {
+    // read the pointers of wasm-resident arrays before reserving scratch: a grow detaches them
+    const resident = arrays.map((x) => (x !== null && isWasmView(x) ? x.byteOffset : -1));
+    let scratchBytes = 0;
+    arrays.forEach((x, i) => {
+      if (x !== null && resident[i] < 0) scratchBytes += alignUp(4 * x.length);
+    });
+    let at = a.allocBytes(scratchBytes);
+    const ptrs: number[] = [];
+    const copies: { index: number; ptr: number }[] = [];
+    for (let i = 0; i < arrays.length; i++) {
+      const x = arrays[i];
+      if (x === null) {
+        ptrs.push(0);
+      } else if (resident[i] >= 0) {
+        ptrs.push(resident[i]);
+      } else {
+        a.f32(at, x.length).set(x);
+        ptrs.push(at);
+        copies.push({ index: i, ptr: at });
+        at += alignUp(4 * x.length);
+      }
+    }
+    kernel(...ptrs);
+    for (const { index, ptr } of copies) {
+      if (outputs.includes(index)) {
+        const x = arrays[index]!;
+        x.set(a.f32(ptr, x.length));
+      }
+    }
+  } finally {
+    a.release(mark);
+  }
+}
