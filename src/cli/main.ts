@@ -1,5 +1,74 @@
-// dino-ref command line: placeholder until the CLI lands.
-export async function main(argv: string[]): Promise<number> {
-  console.log(`dino-ref ${argv.join(" ")}`);
-  return 0;
+// dino-ref command line. Every user mistake ends as one line `dino-ref: <what and where>` and
+// exit code 2; a failed check is exit code 1; success is 0. No stack traces for user errors.
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DinoRefError } from "../tensor/errors.js";
+import { checkCommand, compareCommand } from "./check.js";
+import { benchCommand } from "./bench.js";
+
+const USAGE = `usage: dino-ref <command> [options]
+
+commands:
+  check PATH...            recompute every golden case file under PATH (files or folders) and
+                           compare each output with the case's tolerance; exit 1 if any fails
+  compare CASE ACTUAL      compare the out.* tensors of ACTUAL (another implementation's
+                           safetensors file) with the case's expected outputs
+  bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
+  help                     this text
+
+environment:
+  DINO_REF_KERNELS=ts      run the plain-TypeScript oracles instead of the SIMD wasm kernels`;
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const consoleIo: Io = {
+  out: (line) => process.stdout.write(line + "\n"),
+  err: (line) => process.stderr.write(line + "\n"),
+};
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    switch (command) {
+      case "check":
+        return checkCommand(parse(rest, {}).positionals, io);
+      case "compare":
+        return compareCommand(parse(rest, {}).positionals, io);
+      case "bench": {
+        const { values, positionals } = parse(rest, { json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" } });
+        if (positionals.length > 0) throw new DinoRefError(`bench: unexpected argument '${positionals[0]}'`);
+        return await benchCommand(
+          { json: values.json === true, filter: values.filter, minTime: values["min-time"] },
+          io,
+        );
+      }
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench or help)`);
+    }
+  } catch (e) {
+    if (e instanceof DinoRefError) {
+      io.err(`dino-ref: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/** node:util parseArgs, with its errors (unknown option, missing value) turned into user errors. */
+function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new DinoRefError((e as Error).message);
+  }
 }

@@ -1,0 +1,8 @@
+// Every benchmark case `dino-ref bench` runs, in one explicit list.
+
+import type { BenchCase } from "./types.js";
+import { emaBenchCases } from "./ema.js";
+
+export function allBenchCases(): BenchCase[] {
+  return [...emaBenchCases()];
+}

@@ -1,0 +1,41 @@
+// Times benchmark cases: one warm-up call, then repeated calls until `minSeconds` have passed
+// (at least 3). GFLOP/s uses the median time per call. Ratios are only ever formed between cases
+// measured in the same run.
+
+import { cpus } from "node:os";
+import type { BenchCase } from "./types.js";
+
+export interface BenchResult {
+  name: string;
+  impl: BenchCase["impl"];
+  gflops: number;
+  /** Median seconds per call. */
+  seconds: number;
+  reps: number;
+  note?: string;
+  node: string;
+  cpu: string;
+}
+
+export function runBenchCase(c: BenchCase, minSeconds: number): BenchResult {
+  c.run(); // warm-up: JIT, page faults, lazy wasm instantiation
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 3 || (performance.now() - start) / 1000 < minSeconds) {
+    const t0 = performance.now();
+    c.run();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  return {
+    name: c.name,
+    impl: c.impl,
+    gflops: c.flops / median / 1e9,
+    seconds: median,
+    reps: times.length,
+    ...(c.note ? { note: c.note } : {}),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? "unknown",
+  };
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { parseSafetensors, serializeSafetensors, tensor, type StTensor, type DType } from "./safetensors.js";
+
+const dtypes: DType[] = ["F32", "F64", "I64", "I32", "U8"];
+
+/** A random tensor of a random dtype and small shape. */
+const anyTensor: fc.Arbitrary<StTensor> = fc
+  .tuple(fc.constantFrom(...dtypes), fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }))
+  .chain(([dtype, shape]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n });
+    return values.map((xs) => {
+      switch (dtype) {
+        case "F32":
+          return tensor(dtype, shape, Float32Array.from(xs, (x) => x / 7));
+        case "F64":
+          return tensor(dtype, shape, Float64Array.from(xs, (x) => x / 7));
+        case "I64":
+          return tensor(dtype, shape, BigInt64Array.from(xs, (x) => BigInt(x) * 10_000_000_000n));
+        case "I32":
+          return tensor(dtype, shape, Int32Array.from(xs));
+        case "U8":
+          return tensor(dtype, shape, Uint8Array.from(xs, (x) => x & 255));
+      }
+    });
+  });
+
+/** A header + data file built by hand, for malformed-file tests. */
+function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), headerText?: string): Uint8Array {
+  const json = new TextEncoder().encode(headerText ?? JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+describe("safetensors", () => {
+  it("round-trips any set of tensors and metadata", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s !== "__metadata__"), anyTensor, { maxKeys: 6 }),
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
+        (tensors, metadata) => {
+          const bytes = serializeSafetensors(Object.entries(tensors), metadata);
+          const back = parseSafetensors(bytes, "roundtrip");
+          expect(back.tensors.size).toBe(Object.keys(tensors).length);
+          for (const [name, t] of Object.entries(tensors)) {
+            const u = back.tensors.get(name)!;
+            expect(u.dtype).toBe(t.dtype);
+            expect(u.shape).toEqual(t.shape);
+            expect(Array.from(u.data as ArrayLike<number>)).toEqual(Array.from(t.data as ArrayLike<number>));
+          }
+          expect(back.metadata).toEqual(Object.keys(metadata).length > 0 ? metadata : {});
+          // the writer pads the header so that every tensor starts aligned to its element size
+          expect((8 + Number(new DataView(bytes.buffer).getBigUint64(0, true))) % 8).toBe(0);
+          for (const u of back.tensors.values()) expect((u.data.byteOffset % u.data.BYTES_PER_ELEMENT)).toBe(0);
+        },
+      ),
+    );
+  });
+
+  it("reads unaligned files written by other tools (copying the data)", () => {
+    const data = new Uint8Array(1 + 8);
+    new DataView(data.buffer).setFloat64(1, 2.5, true);
+    const file = rawFile({ b: { dtype: "F64", shape: [1], data_offsets: [1, 9] }, a: { dtype: "U8", shape: [1], data_offsets: [0, 1] }, __metadata__: { x: "y" } }, data);
+    const parsed = parseSafetensors(file, "unaligned.safetensors");
+    expect(Array.from(parsed.tensors.get("b")!.data as Float64Array)).toEqual([2.5]);
+    expect(parsed.metadata).toEqual({ x: "y" });
+  });
+
+  const malformed: [string, Uint8Array, RegExp][] = [
+    ["a file shorter than 8 bytes", new Uint8Array(5), /at least 8/],
+    ["a header length past the end", (() => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 1000n, true); return b; })(), /runs past the end/],
+    ["a header that is not JSON", rawFile(null, undefined, "{not json"), /not valid UTF-8 JSON/],
+    ["a header that does not start with {", rawFile(null, undefined, "[1, 2]"), /must start with '\{'/],
+    ["an unknown dtype", rawFile({ t: { dtype: "F16", shape: [1], data_offsets: [0, 2] } }, new Uint8Array(2)), /tensor 't': dtype "F16" is not supported/],
+    ["a negative dimension", rawFile({ t: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor 't': shape must be/],
+    ["dtype size × shape not equal to the byte range", rawFile({ t: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor 't': F32 \[3\] needs 12 bytes, data_offsets give 8/],
+    ["a range past the data", rawFile({ t: { dtype: "U8", shape: [4], data_offsets: [0, 4] } }, new Uint8Array(2)), /runs past the 2 data bytes/],
+    ["begin after end", rawFile({ t: { dtype: "U8", shape: [0], data_offsets: [3, 2] } }, new Uint8Array(4)), /begin after end/],
+    ["overlapping ranges", rawFile({ a: { dtype: "U8", shape: [3], data_offsets: [0, 3] }, b: { dtype: "U8", shape: [2], data_offsets: [2, 4] } }, new Uint8Array(4)), /overlap/],
+    ["a hole between tensors", rawFile({ a: { dtype: "U8", shape: [1], data_offsets: [0, 1] }, b: { dtype: "U8", shape: [1], data_offsets: [2, 3] } }, new Uint8Array(3)), /hole before 'b'/],
+    ["trailing bytes no tensor owns", rawFile({ a: { dtype: "U8", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(3)), /bytes 1\.\.3 of the data belong to no tensor/],
+    ["non-string metadata", rawFile({ __metadata__: { k: 1 } }), /__metadata__\.k must be a string/],
+    ["a tensor entry that is not an object", rawFile({ t: 5 }), /tensor 't': expected \{dtype, shape, data_offsets\}/],
+  ];
+  for (const [what, bytes, message] of malformed) {
+    it(`rejects ${what}, naming the file`, () => {
+      expect(() => parseSafetensors(bytes, "bad.safetensors")).toThrow(message);
+      expect(() => parseSafetensors(bytes, "bad.safetensors")).toThrow(/^bad\.safetensors: not a valid safetensors file/);
+    });
+  }
+});

@@ -1,0 +1,213 @@
+// Strict safetensors reader and writer: 8-byte little-endian header length, a JSON header
+// ({name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}), then raw
+// little-endian data. The reader rejects, with the file and tensor named, anything that breaks
+// the format: a header that runs past the file, non-JSON, unknown dtypes, dtype size × shape not
+// equal to the byte range, ranges outside the data, overlapping ranges or holes.
+
+import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, unlinkSync } from "node:fs";
+import { endianness } from "node:os";
+import { DinoRefError } from "../tensor/errors.js";
+
+export type DType = "F32" | "F64" | "I64" | "I32" | "U8";
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** One tensor of a safetensors file: dtype, shape and its data as a typed array of that dtype. */
+export interface StTensor {
+  dtype: DType;
+  shape: number[];
+  data: TensorData;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, StTensor>;
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<DType, number> = { F32: 4, F64: 8, I64: 8, I32: 4, U8: 1 };
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export function bytesPerElement(dtype: DType): number {
+  return BYTES[dtype];
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** A tensor of `dtype` and `shape` from a typed array (checked to have the right length and type). */
+export function tensor(dtype: DType, shape: readonly number[], data: TensorData): StTensor {
+  const expected = arrayTypeOf(dtype);
+  if (!(data instanceof expected)) throw new Error(`tensor: ${dtype} data must be a ${expected.name}`);
+  if (data.length !== numel(shape)) throw new Error(`tensor: shape [${shape}] needs ${numel(shape)} elements, got ${data.length}`);
+  return { dtype, shape: [...shape], data };
+}
+
+/** Parses a whole safetensors file held in memory. `source` names it in error messages. */
+export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
+  if (endianness() !== "LE") throw new DinoRefError("safetensors: this reader needs a little-endian machine");
+  const fail = (what: string): never => {
+    throw new DinoRefError(`${source}: not a valid safetensors file: ${what}`);
+  };
+  if (bytes.length < 8) fail(`${bytes.length} bytes, expected at least 8 (the header length)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(bytes.length - 8)) fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+  const n = Number(headerLength);
+  if (n > MAX_HEADER_BYTES) fail(`header length ${n} is above the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n < 2 || bytes[8] !== 0x7b /* { */) fail("the JSON header must start with '{'");
+
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("the header must be a JSON object");
+
+  const dataStart = 8 + n;
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) fail("__metadata__ must be an object of strings");
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== "string") fail(`__metadata__.${k} must be a string, got ${typeof v}`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const where = `tensor '${name}'`;
+    if (typeof value !== "object" || value === null) fail(`${where}: expected {dtype, shape, data_offsets}`);
+    const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+    if (typeof dtype !== "string" || !(dtype in BYTES)) {
+      fail(`${where}: dtype ${JSON.stringify(dtype)} is not supported (expected one of ${Object.keys(BYTES).join(", ")})`);
+    }
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      fail(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      fail(`${where}: data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as number[];
+    if (begin > end) fail(`${where}: data_offsets [${begin}, ${end}] has begin after end`);
+    if (end > dataLength) fail(`${where}: data_offsets [${begin}, ${end}] runs past the ${dataLength} data bytes`);
+    const expectedBytes = numel(shape as number[]) * BYTES[dtype as DType];
+    if (end - begin !== expectedBytes) {
+      fail(`${where}: ${dtype} [${(shape as number[]).join(", ")}] needs ${expectedBytes} bytes, data_offsets give ${end - begin}`);
+    }
+    entries.push({ name, dtype: dtype as DType, shape: shape as number[], begin, end });
+  }
+
+  // the ranges must tile the data exactly: no overlaps, no holes
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of sorted) {
+    if (e.begin < at) fail(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap another tensor's bytes`);
+    if (e.begin > at) fail(`bytes ${at}..${e.begin} of the data belong to no tensor (a hole before '${e.name}')`);
+    at = e.end;
+  }
+  if (at !== dataLength) fail(`bytes ${at}..${dataLength} of the data belong to no tensor`);
+
+  const tensors = new Map<string, StTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: viewOrCopy(bytes, dataStart + e.begin, e.end - e.begin, e.dtype) });
+  }
+  return { tensors, metadata };
+}
+
+/** Reads and parses a safetensors file; errors name the path. */
+export function readSafetensors(path: string): SafetensorsFile {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new DinoRefError(`${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseSafetensors(bytes, path);
+}
+
+/**
+ * Serialises tensors and string metadata (tensors ordered by element size, largest first). The header is padded with spaces
+ * so that 8 + header length is a multiple of 8: every tensor then starts aligned to its element size.
+ */
+export function serializeSafetensors(tensors: Iterable<[string, StTensor]>, metadata: Record<string, string> = {}): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  // larger elements first: with the data start 8-aligned, every tensor then starts aligned to its
+  // element size without holes (the format allows none); the sort is stable within a size
+  const list = [...tensors].sort(([, a], [, b]) => BYTES[b.dtype] - BYTES[a.dtype]);
+  const parts: { bytes: Uint8Array; begin: number }[] = [];
+  let at = 0;
+  for (const [name, t] of list) {
+    if (name === "__metadata__") throw new DinoRefError("safetensors: '__metadata__' is not a valid tensor name");
+    if (t.data.length !== numel(t.shape)) throw new DinoRefError(`safetensors: tensor '${name}' has ${t.data.length} elements, shape [${t.shape}] needs ${numel(t.shape)}`);
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.length] };
+    parts.push({ bytes, begin: at });
+    at += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  const jsonBytes = () => new TextEncoder().encode(json).length;
+  while ((8 + jsonBytes()) % 8 !== 0) json += " ";
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + at);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  for (const p of parts) out.set(p.bytes, 8 + headerBytes.length + p.begin);
+  return out;
+}
+
+/** Writes a safetensors file atomically: to a temporary file beside it, fsync, then rename. */
+export function writeSafetensors(path: string, tensors: Iterable<[string, StTensor]>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+}
+
+/** Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half a file. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    const fd = openSync(tmp, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the temporary file may not exist
+    }
+    throw new DinoRefError(`${path}: cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function arrayTypeOf(dtype: DType) {
+  switch (dtype) {
+    case "F32":
+      return Float32Array;
+    case "F64":
+      return Float64Array;
+    case "I64":
+      return BigInt64Array;
+    case "I32":
+      return Int32Array;
+    case "U8":
+      return Uint8Array;
+  }
+}
+
+/** A typed-array view on the file's bytes when aligned (zero copy), a copy otherwise. */
+function viewOrCopy(bytes: Uint8Array, offset: number, byteLength: number, dtype: DType): TensorData {
+  const Type = arrayTypeOf(dtype);
+  const size = BYTES[dtype];
+  const absolute = bytes.byteOffset + offset;
+  if (absolute % size === 0) return new Type(bytes.buffer as ArrayBuffer, absolute, byteLength / size);
+  const copy = new Uint8Array(byteLength);
+  copy.set(bytes.subarray(offset, offset + byteLength));
+  return new Type(copy.buffer, 0, byteLength / size);
+}

@@ -1,0 +1,36 @@
+// The two implementations of every kernel behind one interface: the SIMD wasm kernels (default)
+// and the plain-TypeScript oracles. DINO_REF_KERNELS=ts switches the op registry to the oracles,
+// so both can be checked against the same golden cases.
+
+import { DinoRefError } from "../tensor/errors.js";
+import { softmaxForwardRef, logSoftmaxForwardRef } from "./softmax.js";
+import { emaUpdate, emaUpdateRef } from "./ema.js";
+
+export interface Kernels {
+  name: "wasm" | "ts";
+  softmaxForward(probs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void;
+  logSoftmaxForward(logProbs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void;
+  emaUpdate(teacher: Float32Array, student: Float32Array, momentum: number): void;
+}
+
+export const wasmKernels: Kernels = {
+  name: "wasm",
+  softmaxForward: softmaxForwardRef,
+  logSoftmaxForward: logSoftmaxForwardRef,
+  emaUpdate,
+};
+
+export const tsKernels: Kernels = {
+  name: "ts",
+  softmaxForward: softmaxForwardRef,
+  logSoftmaxForward: logSoftmaxForwardRef,
+  emaUpdate: emaUpdateRef,
+};
+
+/** The kernels chosen by DINO_REF_KERNELS (`wasm`, the default, or `ts`). */
+export function selectedKernels(): Kernels {
+  const choice = process.env.DINO_REF_KERNELS ?? "wasm";
+  if (choice === "wasm") return wasmKernels;
+  if (choice === "ts") return tsKernels;
+  throw new DinoRefError(`DINO_REF_KERNELS=${choice}: expected "wasm" or "ts"`);
+}

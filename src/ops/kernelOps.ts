@@ -1,0 +1,25 @@
+// Ops of the contract that are single kernels: softmax, matmul, layer_norm, gelu, attention.
+// Each reads its inputs through OpArgs (shapes checked by name) and returns its outputs.
+
+import type { StTensor } from "../io/safetensors.js";
+import type { Kernels } from "../kernels/backend.js";
+import { f32Out, type OpArgs } from "./args.js";
+
+type Op = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+
+/** softmax: probs = softmax(logits / temperature), log_probs = log_softmax(logits / temperature), rows of K. */
+function softmaxOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+  const logits = args.f32("logits", ["R", "K"]);
+  const temperature = args.number("temperature", { positive: true });
+  const [R, K] = [args.dim("R"), args.dim("K")];
+  const probs = new Float32Array(R * K);
+  const logProbs = new Float32Array(R * K);
+  k.softmaxForward(probs, logits, R, K, temperature);
+  k.logSoftmaxForward(logProbs, logits, R, K, temperature);
+  return new Map([
+    ["probs", f32Out([R, K], probs)],
+    ["log_probs", f32Out([R, K], logProbs)],
+  ]);
+}
+
+export const kernelOps: [string, Op][] = [["softmax", softmaxOp]];

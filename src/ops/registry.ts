@@ -1,0 +1,74 @@
+// The one op registry: op name (from the dino-golden/1 contract) → implementation. The golden
+// tests and `dino-ref check` both run cases through `runCase`, so the CLI cannot pass where the
+// tests fail. Every op is listed explicitly; no discovery.
+
+import { DinoRefError } from "../tensor/errors.js";
+import type { StTensor } from "../io/safetensors.js";
+import { compareTensors, toleranceFor, type GoldenCase, type OutputReport } from "../io/golden.js";
+import { OpArgs } from "./args.js";
+import { selectedKernels, type Kernels } from "../kernels/backend.js";
+import { kernelOps } from "./kernelOps.js";
+import { dinoOps } from "./dinoOps.js";
+
+/** An op computes a case's outputs (names without `out.`) from its inputs and params. */
+export type OpImpl = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+
+/** Every op of the dino-golden/1 contract, implemented or not yet. */
+export const CONTRACT_OPS = [
+  "softmax",
+  "dino_loss",
+  "cosine_schedule",
+  "teacher_temp_schedule",
+  "ema_update",
+  "clip_gradients",
+  "adamw_step",
+  "matmul",
+  "layer_norm",
+  "gelu",
+  "attention",
+  "interpolate_pos_encoding",
+  "vit_forward",
+  "vit_backward",
+  "dino_head",
+  "dino_train_steps",
+  "knn",
+  "attention_mask",
+] as const;
+
+export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps]);
+
+export type CaseStatus = "ok" | "not-implemented";
+
+export interface CaseResult {
+  path: string;
+  op: string;
+  status: CaseStatus;
+  outputs: OutputReport[];
+}
+
+/** Runs a case's op on its inputs. Throws DinoRefError for an op outside the contract or bad inputs. */
+export function runCase(c: GoldenCase, kernels: Kernels = selectedKernels()): Map<string, StTensor> | null {
+  if (!(CONTRACT_OPS as readonly string[]).includes(c.op)) {
+    throw new DinoRefError(`${c.path}: op '${c.op}' is not in the dino-golden/1 contract (known ops: ${CONTRACT_OPS.join(", ")})`);
+  }
+  const impl = registry.get(c.op);
+  if (impl === undefined) return null;
+  return impl(new OpArgs(c.op, c.path, c.inputs, c.params), kernels);
+}
+
+/** Recomputes a case and compares every expected output with the case's tolerances. */
+export function checkCase(c: GoldenCase, kernels: Kernels = selectedKernels()): CaseResult {
+  const actual = runCase(c, kernels);
+  if (actual === null) return { path: c.path, op: c.op, status: "not-implemented", outputs: [] };
+  return { path: c.path, op: c.op, status: "ok", outputs: compareOutputs(c, actual) };
+}
+
+/** Compares `actual` (names without `out.`) with every expected output of the case. */
+export function compareOutputs(c: GoldenCase, actual: ReadonlyMap<string, StTensor>): OutputReport[] {
+  return [...c.outputs].map(([name, expected]) => compareTensors(name, expected, actual.get(name), toleranceFor(c, name)));
+}
+
+/** A case passes when it is implemented and every output passes. */
+export function casePassed(r: CaseResult): boolean {
+  return r.status === "ok" && r.outputs.every((o) => o.pass);
+}
