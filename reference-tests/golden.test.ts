@@ -1,0 +1,54 @@
+// Every committed case file, recomputed through the op registry (the same path as
+// `dino-ref check`) with both kernel sets: the SIMD wasm kernels and the TypeScript oracles.
+// fixtures/golden comes from the PyTorch generator in reference-tests/generate/; fixtures/external
+// from an independent numpy tool (reference-tests/external/) that writes the same contract with
+// another layout, other shapes and other seeds.
+import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { readFileSync, existsSync } from "node:fs";
+import { join, relative } from "node:path";
+import { findCaseFiles, readGoldenCase } from "../src/io/golden.js";
+import { checkCase } from "../src/ops/registry.js";
+import { tsKernels, wasmKernels } from "../src/kernels/backend.js";
+
+interface Manifest {
+  format: string;
+  generator: string;
+  generator_sha256?: string;
+  producer: string;
+  cases: { file: string; op: string; sha256: string; bytes: number }[];
+}
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+for (const dir of ["fixtures/golden", "fixtures/external"]) {
+  describe(dir, () => {
+    const manifest: Manifest = JSON.parse(readFileSync(join(dir, "MANIFEST.json"), "utf8"));
+    const files = findCaseFiles([dir]);
+
+    it("has a manifest that lists exactly its case files, with their sha256 (no hand edits)", () => {
+      expect(manifest.format).toBe("dino-golden/1");
+      expect(existsSync(manifest.generator)).toBe(true);
+      const listed = manifest.cases.map((c) => c.file).sort();
+      expect(listed).toEqual(files.map((f) => relative(dir, f)).sort());
+      for (const c of manifest.cases) {
+        const bytes = readFileSync(join(dir, c.file));
+        expect({ file: c.file, sha256: sha256(bytes), bytes: bytes.length }).toEqual({ file: c.file, sha256: c.sha256, bytes: c.bytes });
+        expect(readGoldenCase(join(dir, c.file)).op).toBe(c.op);
+      }
+    });
+
+    for (const kernels of [wasmKernels, tsKernels]) {
+      describe(`recomputed with the ${kernels.name} kernels`, () => {
+        for (const file of files) {
+          it(relative(dir, file), () => {
+            const result = checkCase(readGoldenCase(file), kernels);
+            expect(result.status).toBe("ok");
+            const failed = result.outputs.filter((o) => !o.pass);
+            expect(failed, failed.map((o) => `${o.output}: ${o.problem ?? `max abs ${o.maxAbsError}, max rel ${o.maxRelError}, worst at [${o.worstIndex}]`}`).join("; ")).toEqual([]);
+          });
+        }
+      });
+    }
+  });
+}
