@@ -259,7 +259,12 @@ describe("matmulBackward", () => {
           const start = Float64Array.from(start32);
           const gradA = start.slice(0, M * K), gradB = start.slice(M * K, M * K + K * N), gradBias = start.slice(M * K + K * N);
           matmulBackwardRef(gradA, gradB, gradBias, g, a, b, M, K, N);
-          const h = 1e-3; // L is linear in each input, so central differences are exact up to rounding
+          // L is linear in each input, so central differences are exact for any step but for the
+          // float64 rounding of the two losses: ≤ (M·N + K + 3)·eps64·L(|g|, |a|+h, |b|+h, |bias|+h) each
+          const h = 0.5;
+          const widen = (x: Float64Array) => abs64(x).map((v) => v + h);
+          const absLoss = loss(abs64(g), widen(a), widen(b), widen(bias), M, K, N);
+          const tol = (2 * (M * N + K + 3) * 2 ** -52 * absLoss) / (2 * h);
           const params: [Float64Array, Float64Array, number][] = [[a, gradA, 0], [b, gradB, M * K], [bias, gradBias, M * K + K * N]];
           for (const [x, grad, offset] of params) {
             for (let i = 0; i < x.length; i++) {
@@ -270,9 +275,8 @@ describe("matmulBackward", () => {
               const down = loss(g, a, b, bias, M, K, N);
               x[i] = keep;
               const fd = (up - down) / (2 * h);
-              // rounding of two float64 losses of size ≤ Σ|g||c|, divided by 2h
-              const tol = 1e-12 * (1 + Math.abs(up) + Math.abs(down)) / h;
-              expect(Math.abs(grad[i] - start[offset + i] - fd)).toBeLessThanOrEqual(tol);
+              // the oracle accumulated onto start: one more float64 rounding of size eps64·|grad|
+              expect(Math.abs(grad[i] - start[offset + i] - fd)).toBeLessThanOrEqual(tol + 2 ** -52 * Math.abs(grad[i]));
             }
           }
         },
