@@ -1,0 +1,83 @@
+// Benchmark cases for the matmul kernel at the ViT-S/16 shapes of a DINO training step: the SIMD
+// wasm kernel on arena-resident inputs (no copies in run()) and the TypeScript oracle on a slice.
+
+import type { BenchCase } from "./types.js";
+import { matmul, matmulRef, type MatmulLayout } from "../kernels/matmul.js";
+import { arena } from "../kernels/arena.js";
+
+/** (M, K, N) of the ViT shapes: qkv, attention proj, MLP fc2, a patch-sized (16640, 64, 192), a square one. */
+const SHAPES: readonly [number, number, number][] = [
+  [12608, 384, 1152],
+  [12608, 384, 384],
+  [12608, 1536, 384],
+  [16640, 64, 192],
+  [512, 512, 512],
+];
+
+/** Rows of A the TypeScript oracle runs on (it is ~40× slower than the wasm kernel). */
+const TS_ROWS = 128;
+
+/** Deterministic values in [-1, 1) (a small LCG), so runs are reproducible. */
+function fill(x: Float32Array, seed: number): void {
+  let s = seed >>> 0;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = s / 2 ** 31 - 1;
+  }
+}
+
+function wasmCase(M: number, K: number, N: number, layout: MatmulLayout): BenchCase {
+  const ar = arena();
+  const pc = ar.allocF32(M * N);
+  const pa = ar.allocF32(M * K);
+  const pb = ar.allocF32(K * N);
+  const pbias = ar.allocF32(N);
+  fill(ar.f32(pa, M * K), 1);
+  fill(ar.f32(pb, K * N), 2);
+  fill(ar.f32(pbias, N), 3);
+  let views: Float32Array[] | null = null;
+  const name = layout === "NN" ? `matmul ${M}x${K}x${N}` : `matmul ${layout} ${M}x${K}x${N}`;
+  return {
+    name,
+    impl: "wasm-simd",
+    flops: 2 * M * K * N,
+    note: "inputs in the arena, with bias",
+    run() {
+      // views are re-created when memory has grown since they were made (a grow detaches them)
+      if (views === null || views[0].length === 0) {
+        views = [ar.f32(pc, M * N), ar.f32(pa, M * K), ar.f32(pb, K * N), ar.f32(pbias, N)];
+      }
+      matmul(views[0], views[1], views[2], views[3], M, K, N, layout, false);
+    },
+  };
+}
+
+function tsCase(M: number, K: number, N: number, layout: MatmulLayout): BenchCase {
+  const rows = Math.min(M, TS_ROWS);
+  const c = new Float32Array(rows * N);
+  const a = new Float32Array(rows * K);
+  const b = new Float32Array(K * N);
+  const bias = new Float32Array(N);
+  fill(a, 1);
+  fill(b, 2);
+  fill(bias, 3);
+  const name = layout === "NN" ? `matmul ${M}x${K}x${N}` : `matmul ${layout} ${M}x${K}x${N}`;
+  return {
+    name,
+    impl: "ts",
+    flops: 2 * rows * K * N,
+    note: rows < M ? `ts oracle on ${rows} of ${M} rows` : undefined,
+    run() {
+      matmulRef(c, a, b, bias, rows, K, N, layout, false);
+    },
+  };
+}
+
+/** wasm and ts cases for the five shapes (NN), and NT and TN at the first one. */
+export function matmulBenchCases(): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const [M, K, N] of SHAPES) cases.push(wasmCase(M, K, N, "NN"), tsCase(M, K, N, "NN"));
+  const [M, K, N] = SHAPES[0];
+  for (const layout of ["NT", "TN"] as const) cases.push(wasmCase(M, K, N, layout), tsCase(M, K, N, layout));
+  return cases;
+}

@@ -1,0 +1,161 @@
+// Matrix product C[M,N] (+)= op(A)·op(B) (+ bias[N]) and its backward, for linear layers and attention.
+// `matmulRef` / `matmulBackwardRef` are the readable oracles; `matmul` / `matmulBackward` run the SIMD wasm kernel.
+//
+// Shapes (M/K/N legend of the matmul files): NN: A [M,K], B [K,N]; NT: A [M,K], B stored [N,K]
+// (C = A·Bᵀ); TN: A stored [K,M] (C = Aᵀ·B), B [K,N]. C [M,N], bias [N] or null.
+// Every C element starts from init = (accumulate ? C : 0) + bias and adds the K products in
+// ascending k. The wasm kernel does this in float32 (mul, then add), so a row of C never depends on
+// other rows of A, nor on the blocking. K = 0 is allowed and gives C = init (the empty sum, as in
+// PyTorch's addmm); M and N must be at least 1.
+
+import { wasmKernels } from "./wasm.js";
+import { callWithArrays, withScratch } from "./arena.js";
+import type { FloatArray } from "./floatArray.js";
+import { check } from "../tensor/errors.js";
+
+export type MatmulLayout = "NN" | "NT" | "TN";
+
+const LAYOUT_CODE: Record<MatmulLayout, number> = { NN: 0, NT: 1, TN: 2 };
+
+interface MatmulAbi {
+  matmulWorkspaceBytes(M: number, K: number, N: number): number;
+  matmul(c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number): void;
+  matmulBiasGrad(gradBias: number, gradC: number, M: number, N: number): void;
+}
+
+/** Oracle. C[m,n] = (accumulate ? C[m,n] : 0) + bias[n] + Σ_k op(A)[m,k]·op(B)[k,n]. */
+export function matmulRef(
+  c: FloatArray, a: FloatArray, b: FloatArray, bias: FloatArray | null,
+  M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean,
+): void {
+  checkMatmulArgs("matmulRef", c, a, b, bias, M, K, N, layout);
+  // op(A)[m,k] = a[m·am + k·ak] and op(B)[k,n] = b[k·bk + n·bn]: the layout only changes strides
+  const [am, ak] = layout === "TN" ? [1, M] : [K, 1];
+  const [bk, bn] = layout === "NT" ? [1, K] : [N, 1];
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = accumulate ? c[m * N + n] : 0;
+      if (bias !== null) s += bias[n];
+      // C[m,n] = init + Σ_k op(A)[m,k]·op(B)[k,n]
+      for (let k = 0; k < K; k++) s += a[m * am + k * ak] * b[k * bk + n * bn];
+      c[m * N + n] = s;
+    }
+  }
+}
+
+/** SIMD wasm kernel, same contract as `matmulRef` (float32 only). */
+export function matmul(
+  c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null,
+  M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean,
+): void {
+  checkMatmulArgs("matmul", c, a, b, bias, M, K, N, layout);
+  const k = wasmKernels() as unknown as MatmulAbi;
+  callWithArrays([c, a, b, bias], [0], (pc, pa, pb, pbias) =>
+    withScratch((arena) => {
+      // the workspace may grow memory: pointers stay valid, JS views on wasm memory do not
+      const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
+      k.matmul(pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0, work);
+    }),
+  );
+}
+
+/**
+ * Oracle. Backward of C = A·B + bias, A [M,K], B [K,N], gradC [M,N]; ACCUMULATES:
+ * gradA += gradC·Bᵀ, gradB += Aᵀ·gradC, gradBias += Σ_rows gradC. A null gradient is skipped.
+ */
+export function matmulBackwardRef(
+  gradA: FloatArray | null, gradB: FloatArray | null, gradBias: FloatArray | null,
+  gradC: FloatArray, a: FloatArray, b: FloatArray, M: number, K: number, N: number,
+): void {
+  checkBackwardArgs("matmulBackwardRef", gradA, gradB, gradBias, gradC, a, b, M, K, N);
+  if (gradA !== null) {
+    for (let m = 0; m < M; m++) {
+      for (let k = 0; k < K; k++) {
+        // ∂L/∂A[m,k] = Σ_n ∂L/∂C[m,n]·B[k,n]
+        let s = 0;
+        for (let n = 0; n < N; n++) s += gradC[m * N + n] * b[k * N + n];
+        gradA[m * K + k] += s;
+      }
+    }
+  }
+  if (gradB !== null) {
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < N; n++) {
+        // ∂L/∂B[k,n] = Σ_m A[m,k]·∂L/∂C[m,n]
+        let s = 0;
+        for (let m = 0; m < M; m++) s += a[m * K + k] * gradC[m * N + n];
+        gradB[k * N + n] += s;
+      }
+    }
+  }
+  if (gradBias !== null) {
+    for (let n = 0; n < N; n++) {
+      // ∂L/∂bias[n] = Σ_m ∂L/∂C[m,n]
+      let s = 0;
+      for (let m = 0; m < M; m++) s += gradC[m * N + n];
+      gradBias[n] += s;
+    }
+  }
+}
+
+/**
+ * SIMD wasm kernel, same contract as `matmulBackwardRef`: gradA by an NT product (gradC·Bᵀ),
+ * gradB by a TN product (Aᵀ·gradC), both accumulating in float32 from the current gradient.
+ */
+export function matmulBackward(
+  gradA: Float32Array | null, gradB: Float32Array | null, gradBias: Float32Array | null,
+  gradC: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number,
+): void {
+  checkBackwardArgs("matmulBackward", gradA, gradB, gradBias, gradC, a, b, M, K, N);
+  const k = wasmKernels() as unknown as MatmulAbi;
+  callWithArrays([gradA, gradB, gradBias, gradC, a, b], [0, 1, 2], (pgA, pgB, pgBias, pgC, pa, pb) =>
+    withScratch((arena) => {
+      if (pgA !== 0 && K > 0) {
+        // gradA [M,K] += gradC [M,N] · (B stored [K,N])ᵀ: NT with sizes (M, N, K)
+        const work = arena.allocBytes(k.matmulWorkspaceBytes(M, N, K));
+        k.matmul(pgA, pgC, pb, 0, M, N, K, LAYOUT_CODE.NT, 1, work);
+      }
+      if (pgB !== 0 && K > 0) {
+        // gradB [K,N] += (A stored [M,K])ᵀ · gradC [M,N]: TN with sizes (K, M, N)
+        const work = arena.allocBytes(k.matmulWorkspaceBytes(K, M, N));
+        k.matmul(pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1, work);
+      }
+      if (pgBias !== 0) k.matmulBiasGrad(pgBias, pgC, M, N);
+    }),
+  );
+}
+
+function checkSizes(fn: string, M: number, K: number, N: number): void {
+  check(Number.isInteger(M) && M >= 1, () => `${fn}: M = ${M}; expected a positive integer (rows of C)`);
+  check(Number.isInteger(K) && K >= 0, () => `${fn}: K = ${K}; expected a non-negative integer (the reduction length)`);
+  check(Number.isInteger(N) && N >= 1, () => `${fn}: N = ${N}; expected a positive integer (columns of C)`);
+}
+
+function checkLength(fn: string, name: string, x: { length: number }, want: number, shape: string): void {
+  check(x.length === want, () => `${fn}: ${name} has ${x.length} elements; expected ${shape} = ${want}`);
+}
+
+function checkMatmulArgs(
+  fn: string, c: FloatArray, a: FloatArray, b: FloatArray, bias: FloatArray | null,
+  M: number, K: number, N: number, layout: MatmulLayout,
+): void {
+  checkSizes(fn, M, K, N);
+  check(layout in LAYOUT_CODE, () => `${fn}: layout "${String(layout)}"; expected "NN", "NT" or "TN"`);
+  checkLength(fn, "c", c, M * N, `[M,N] = [${M},${N}]`);
+  checkLength(fn, "a", a, M * K, layout === "TN" ? `[K,M] = [${K},${M}]` : `[M,K] = [${M},${K}]`);
+  checkLength(fn, "b", b, K * N, layout === "NT" ? `[N,K] = [${N},${K}]` : `[K,N] = [${K},${N}]`);
+  if (bias !== null) checkLength(fn, "bias", bias, N, `[N] = [${N}]`);
+}
+
+function checkBackwardArgs(
+  fn: string, gradA: FloatArray | null, gradB: FloatArray | null, gradBias: FloatArray | null,
+  gradC: FloatArray, a: FloatArray, b: FloatArray, M: number, K: number, N: number,
+): void {
+  checkSizes(fn, M, K, N);
+  checkLength(fn, "gradC", gradC, M * N, `[M,N] = [${M},${N}]`);
+  checkLength(fn, "a", a, M * K, `[M,K] = [${M},${K}]`);
+  checkLength(fn, "b", b, K * N, `[K,N] = [${K},${N}]`);
+  if (gradA !== null) checkLength(fn, "gradA", gradA, M * K, `[M,K] = [${M},${K}]`);
+  if (gradB !== null) checkLength(fn, "gradB", gradB, K * N, `[K,N] = [${K},${N}]`);
+  if (gradBias !== null) checkLength(fn, "gradBias", gradBias, N, `[N] = [${N}]`);
+}
