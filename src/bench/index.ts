@@ -1,8 +1,9 @@
 // Every benchmark case `dino-ref bench` runs, in one explicit list.
 
 import type { BenchCase } from "./types.js";
+import { matmulBenchCases } from "./matmul.js";
 import { emaBenchCases } from "./ema.js";
 
 export function allBenchCases(): BenchCase[] {
-  return [...emaBenchCases()];
+  return [...matmulBenchCases(), ...emaBenchCases()];
 }

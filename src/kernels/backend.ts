@@ -5,12 +5,15 @@
 import { DinoRefError } from "../tensor/errors.js";
 import { softmaxForwardRef, logSoftmaxForwardRef } from "./softmax.js";
 import { emaUpdate, emaUpdateRef } from "./ema.js";
+import { matmul, matmulRef, matmulBackward, matmulBackwardRef, type MatmulLayout } from "./matmul.js";
 
 export interface Kernels {
   name: "wasm" | "ts";
   softmaxForward(probs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void;
   logSoftmaxForward(logProbs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void;
   emaUpdate(teacher: Float32Array, student: Float32Array, momentum: number): void;
+  matmul(c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean): void;
+  matmulBackward(gradA: Float32Array | null, gradB: Float32Array | null, gradBias: Float32Array | null, gradC: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
 }
 
 export const wasmKernels: Kernels = {
@@ -18,6 +21,8 @@ export const wasmKernels: Kernels = {
   softmaxForward: softmaxForwardRef,
   logSoftmaxForward: logSoftmaxForwardRef,
   emaUpdate,
+  matmul,
+  matmulBackward,
 };
 
 export const tsKernels: Kernels = {
@@ -25,6 +30,8 @@ export const tsKernels: Kernels = {
   softmaxForward: softmaxForwardRef,
   logSoftmaxForward: logSoftmaxForwardRef,
   emaUpdate: emaUpdateRef,
+  matmul: matmulRef,
+  matmulBackward: matmulBackwardRef,
 };
 
 /** The kernels chosen by DINO_REF_KERNELS (`wasm`, the default, or `ts`). */

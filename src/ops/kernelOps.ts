@@ -22,4 +22,25 @@ function softmaxOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
   ]);
 }
 
-export const kernelOps: [string, Op][] = [["softmax", softmaxOp]];
+/** matmul: c = a·b; grad_a = grad_c·bᵀ; grad_b = aᵀ·grad_c. */
+function matmulOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+  const a = args.f32("a", ["M", "K"]);
+  const b = args.f32("b", ["K", "N"]);
+  const gradC = args.f32("grad_c", ["M", "N"]);
+  const [M, K, N] = [args.dim("M"), args.dim("K"), args.dim("N")];
+  const c = new Float32Array(M * N);
+  const gradA = new Float32Array(M * K);
+  const gradB = new Float32Array(K * N);
+  k.matmul(c, a, b, null, M, K, N, "NN", false);
+  k.matmulBackward(gradA, gradB, null, gradC, a, b, M, K, N);
+  return new Map([
+    ["c", f32Out([M, N], c)],
+    ["grad_a", f32Out([M, K], gradA)],
+    ["grad_b", f32Out([K, N], gradB)],
+  ]);
+}
+
+export const kernelOps: [string, Op][] = [
+  ["softmax", softmaxOp],
+  ["matmul", matmulOp],
+];
