@@ -1,0 +1,281 @@
+"""Self-check of the committed case files (golden and external): reads every file back with our
+reader, checks the dino-golden/1 contract (names, dtypes, shapes, metadata, manifest hashes; header
+padding and alignment for the generator's files), and shows that a float32 PyTorch computation
+passes every recorded tolerance. Prints, per op, the worst error / (atol + rtol |expected|).
+
+Usage: /usr/bin/python3 reference-tests/generate/selfcheck.py [fixtures/golden fixtures/external]
+"""
+import hashlib
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import official  # noqa: E402
+import safetensors_io  # noqa: E402
+
+META_KEYS = {"format", "op", "params", "tolerance", "producer", "description"}
+# op -> (inputs, params, outputs); "*" marks a prefix followed by state-dict keys
+CONTRACT = {
+    "matmul": (["a", "b", "grad_c"], [], ["c", "grad_a", "grad_b"]),
+    "layer_norm": (["x", "weight", "bias", "grad_y"], ["eps"], ["y", "grad_x", "grad_weight", "grad_bias"]),
+    "gelu": (["x", "grad_y"], [], ["y", "grad_x"]),
+    "softmax": (["logits"], ["temperature"], ["probs", "log_probs"]),
+    "attention": (["q", "k", "v", "grad_out"], ["scale"], ["out", "attn", "grad_q", "grad_k", "grad_v"]),
+    "dino_loss": (["student", "teacher", "center"], ["student_temp", "teacher_temp", "ncrops", "center_momentum"],
+                  ["loss", "grad_student", "center"]),
+    "cosine_schedule": ([], ["base_value", "final_value", "epochs", "niter_per_ep", "warmup_epochs",
+                             "start_warmup_value"], ["values"]),
+    "teacher_temp_schedule": ([], ["warmup_teacher_temp", "teacher_temp", "warmup_teacher_temp_epochs", "nepochs"],
+                              ["values"]),
+    "ema_update": (["teacher.*", "student.*"], ["momentum"], ["teacher.*"]),
+    "clip_gradients": (["grad.*"], ["clip"], ["grad.*", "norms"]),
+    "adamw_step": (["param.*", "grad.*", "exp_avg.*", "exp_avg_sq.*", "decay.*"],
+                   ["lr", "weight_decay", "beta1", "beta2", "eps", "step"], ["param.*", "exp_avg.*", "exp_avg_sq.*"]),
+}
+F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss")
+
+
+class Fail(Exception):
+    pass
+
+
+def need(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def keys_of(names, prefix):
+    return sorted((n[len(prefix):] for n in names if n.startswith(prefix)), key=lambda k: k.encode())
+
+
+def check_names_and_shapes(op, T, P):
+    ins_spec, par_spec, out_spec = CONTRACT[op]
+    need(sorted(P) == sorted(par_spec), f"params {sorted(P)} != {sorted(par_spec)}")
+    names = set(T)
+    expected = set()
+    for side, spec in (("in.", ins_spec), ("out.", out_spec)):
+        for s in spec:
+            if s.endswith(".*"):
+                ks = keys_of(names, side + s[:-1])
+                need(ks, f"no {side}{s} tensors")
+                expected |= {side + s[:-1] + k for k in ks}
+            else:
+                expected.add(side + s)
+    need(names == expected, f"tensor names differ from the contract: extra {sorted(names - expected)}, "
+                            f"missing {sorted(expected - names)}")
+    for n, a in T.items():
+        if op.endswith("schedule"):
+            need(a.dtype == np.float64, f"{n} must be F64")
+        elif op == "adamw_step" and n.startswith("in.decay."):
+            need(a.dtype == np.uint8 and a.shape == (1,) and a[0] in (0, 1), f"{n} must be U8 [1] of 0/1")
+        else:
+            need(a.dtype == np.float32, f"{n} must be F32")
+    sh = {n: a.shape for n, a in T.items()}
+    for n in names:                                   # every grad_X has the shape of X
+        if n.startswith("out.grad_") and f"in.{n[9:]}" in sh:
+            need(sh[n] == sh[f"in.{n[9:]}"], f"{n} shape {sh[n]} != {sh['in.' + n[9:]]}")
+    if op == "matmul":
+        (M, K), (K2, N) = sh["in.a"], sh["in.b"]
+        need(K == K2 and sh["in.grad_c"] == (M, N) and sh["out.c"] == (M, N), "matmul shapes")
+    elif op == "layer_norm":
+        R, D = sh["in.x"]
+        need(sh["in.weight"] == (D,) == sh["in.bias"] and sh["in.grad_y"] == (R, D) == sh["out.y"], "layer_norm shapes")
+        need(sh["out.grad_weight"] == (D,) == sh["out.grad_bias"], "layer_norm grad shapes")
+    elif op == "gelu":
+        need(sh["in.x"] == sh["in.grad_y"] == sh["out.y"] == sh["out.grad_x"], "gelu shapes")
+    elif op == "softmax":
+        need(len(sh["in.logits"]) == 2 and sh["out.probs"] == sh["in.logits"] == sh["out.log_probs"], "softmax shapes")
+    elif op == "attention":
+        B, H, N, Dh = sh["in.q"]
+        need(sh["in.k"] == sh["in.v"] == sh["in.grad_out"] == sh["out.out"] == (B, H, N, Dh), "attention shapes")
+        need(sh["out.attn"] == (B, H, N, N), "attention attn shape")
+    elif op == "dino_loss":
+        R, K = sh["in.student"]
+        need(R % P["ncrops"] == 0, "student rows not a multiple of ncrops")
+        need(sh["in.teacher"] == (2 * (R // P["ncrops"]), K) and sh["in.center"] == (1, K) == sh["out.center"],
+             "dino_loss shapes")
+        need(sh["out.loss"] == (1,) and sh["out.grad_student"] == (R, K), "dino_loss output shapes")
+    elif op == "cosine_schedule":
+        need(sh["out.values"] == (P["epochs"] * P["niter_per_ep"],), "cosine_schedule length")
+    elif op == "teacher_temp_schedule":
+        need(sh["out.values"] == (P["nepochs"],), "teacher_temp_schedule length")
+    elif op == "ema_update":
+        ks = keys_of(names, "in.teacher.")
+        need(ks == keys_of(names, "in.student.") == keys_of(names, "out.teacher."), "ema keys")
+        need(all(sh[f"in.teacher.{k}"] == sh[f"in.student.{k}"] == sh[f"out.teacher.{k}"] for k in ks), "ema shapes")
+    elif op == "clip_gradients":
+        ks = keys_of(names, "in.grad.")
+        need(ks == keys_of(names, "out.grad.") and sh["out.norms"] == (len(ks),), "clip keys / norms")
+        need(all(sh[f"in.grad.{k}"] == sh[f"out.grad.{k}"] for k in ks), "clip shapes")
+    elif op == "adamw_step":
+        ks = keys_of(names, "in.param.")
+        for pre in ("in.grad.", "in.exp_avg.", "in.exp_avg_sq.", "in.decay.", "out.param.", "out.exp_avg.", "out.exp_avg_sq."):
+            need(keys_of(names, pre) == ks, f"adamw keys for {pre}")
+        need(all(sh[f"in.{n}.{k}"] == sh[f"in.param.{k}"] == sh[f"out.{o}.{k}"]
+                 for k in ks for n in ("grad", "exp_avg", "exp_avg_sq") for o in ("param", "exp_avg", "exp_avg_sq")),
+             "adamw shapes")
+        need(all((T[f"in.exp_avg_sq.{k}"] >= 0).all() for k in ks), "exp_avg_sq must be >= 0")
+
+
+def ratio(actual, expected, atol, rtol):
+    """max |a - e| / (atol + rtol |e|); NaN/NaN and equal infinities count as equal."""
+    a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    need(a.shape == e.shape, f"shape {a.shape} != {e.shape}")
+    same = (np.isnan(a) & np.isnan(e)) | (np.isinf(e) & (a == e))
+    bad = ~same & ~(np.isfinite(a) & np.isfinite(e))
+    if bad.any():
+        return float("inf")
+    with np.errstate(invalid="ignore"):
+        r = np.where(same, 0.0, np.abs(a - e) / (atol + rtol * np.abs(e)))
+    return float(r.max()) if r.size else 0.0
+
+
+def float32_torch(op, T, P):
+    """The op computed with float32 torch (the official ops for the float32 ones)."""
+    t = {n[3:]: torch.from_numpy(a.copy()) for n, a in T.items() if n.startswith("in.")}
+    if op == "matmul":
+        a, b = t["a"].requires_grad_(), t["b"].requires_grad_()
+        c = a @ b
+        c.backward(t["grad_c"])
+        return {"c": c, "grad_a": a.grad, "grad_b": b.grad}
+    if op == "layer_norm":
+        x, w, b = (t[n].requires_grad_() for n in ("x", "weight", "bias"))
+        y = official.layer_norm(x, w, b, P["eps"])
+        y.backward(t["grad_y"])
+        return {"y": y, "grad_x": x.grad, "grad_weight": w.grad, "grad_bias": b.grad}
+    if op == "gelu":
+        x = t["x"].requires_grad_()
+        y = official.gelu(x)
+        y.backward(t["grad_y"])
+        return {"y": y, "grad_x": x.grad}
+    if op == "softmax":
+        p, lp = official.softmax_with_temperature(t["logits"], P["temperature"])
+        return {"probs": p, "log_probs": lp}
+    if op == "attention":
+        q, k, v = (t[n].requires_grad_() for n in ("q", "k", "v"))
+        out, attn = official.attention(q, k, v, P["scale"])
+        out.backward(t["grad_out"])
+        return {"out": out, "attn": attn, "grad_q": q.grad, "grad_k": k.grad, "grad_v": v.grad}
+    if op == "dino_loss":
+        s = t["student"].requires_grad_()
+        loss = official.dino_loss(s, t["teacher"], t["center"], P["student_temp"], P["teacher_temp"], P["ncrops"])
+        loss.backward()
+        c = official.update_center(t["center"], t["teacher"], P["center_momentum"])
+        return {"loss": loss.reshape(1), "grad_student": s.grad, "center": c}
+    if op == "cosine_schedule":
+        return {"values": official.cosine_scheduler(P["base_value"], P["final_value"], P["epochs"],
+                                                    P["niter_per_ep"], P["warmup_epochs"], P["start_warmup_value"])}
+    if op == "teacher_temp_schedule":
+        return {"values": official.teacher_temp_schedule(P["warmup_teacher_temp"], P["teacher_temp"],
+                                                         P["warmup_teacher_temp_epochs"], P["nepochs"])}
+    if op == "ema_update":
+        return {f"teacher.{k}": official.ema_update(t[f"teacher.{k}"], t[f"student.{k}"], P["momentum"])
+                for k in keys_of(t, "teacher.")}
+    if op == "clip_gradients":
+        ks = keys_of(t, "grad.")
+        grads = [t[f"grad.{k}"] for k in ks]
+        norms = official.clip_gradients(grads, P["clip"])
+        out = {f"grad.{k}": g for k, g in zip(ks, grads)}
+        out["norms"] = torch.stack(norms)
+        return out
+    if op == "adamw_step":
+        out = {}
+        for k in keys_of(t, "param."):
+            wd = P["weight_decay"] if int(t[f"decay.{k}"][0]) == 1 else 0.0
+            p, m, v = (t[f"{n}.{k}"] for n in ("param", "exp_avg", "exp_avg_sq"))
+            official.adamw_step_restated(p, t[f"grad.{k}"], m, v, P["lr"], wd, P["beta1"], P["beta2"], P["eps"], P["step"])
+            out.update({f"param.{k}": p, f"exp_avg.{k}": m, f"exp_avg_sq.{k}": v})
+        return out
+    raise Fail(f"no float32 computation for {op}")
+
+
+def naive_layer_norm_ratio(T, P, tol):
+    """A float32 LayerNorm with var = E[x^2] - E[x]^2 must FAIL the offset case."""
+    x, w, b = (T[f"in.{n}"] for n in ("x", "weight", "bias"))
+    mu = x.mean(axis=1, keepdims=True, dtype=np.float32)
+    var = np.maximum((x * x).mean(axis=1, keepdims=True, dtype=np.float32) - mu * mu, np.float32(0))
+    y = (x - mu) / np.sqrt(var + np.float32(P["eps"])) * w + b
+    return ratio(y, T["out.y"], *tol["out.y"])
+
+
+def check_set(folder, aligned):
+    with open(os.path.join(folder, "MANIFEST.json")) as f:
+        man = json.load(f)
+    need(man["format"] == "dino-golden/1", "manifest format")
+    need(set(man) == {"format", "generator", "generator_sha256", "producer", "cases"}, "manifest keys")
+    files = [c["file"] for c in man["cases"]]
+    need(files == sorted(files, key=lambda s: s.encode()), "manifest cases not sorted")
+    on_disk = sorted(os.path.relpath(os.path.join(d, n), folder).replace(os.sep, "/")
+                     for d, _, ns in os.walk(folder) for n in ns if n.endswith(".safetensors"))
+    need(sorted(files) == on_disk, f"manifest and folder differ: {set(files) ^ set(on_disk)}")
+    worst, naive = {}, []
+    for c in man["cases"]:
+        path = os.path.join(folder, c["file"])
+        data = open(path, "rb").read()
+        try:
+            need(hashlib.sha256(data).hexdigest() == c["sha256"] and len(data) == c["bytes"], "manifest hash/bytes")
+            T, meta, info = safetensors_io.decode(data, c["file"])
+            need(set(meta) == META_KEYS, f"metadata keys {sorted(meta)}")
+            need(meta["format"] == "dino-golden/1" and meta["op"] == c["op"] in CONTRACT, "format/op")
+            need(c["file"].startswith(meta["op"] + "/"), "file not under its op folder")
+            P = json.loads(meta["params"])
+            tol = json.loads(meta["tolerance"])
+            need(isinstance(P, dict) and isinstance(tol, dict) and "default" in tol, "params/tolerance JSON")
+            for k, v in tol.items():
+                need(k == "default" or k in T and k.startswith("out."), f"tolerance for unknown output {k}")
+                need(len(v) == 2 and all(isinstance(x, (int, float)) and x >= 0 for x in v), f"tolerance {k}")
+            if aligned:
+                need((8 + info["header_len"]) % 8 == 0 and info["order"][0] == "__metadata__", "header padding")
+                need(all(off % T[n].dtype.itemsize == 0 for n, off in info["offsets"].items()), "unaligned tensor")
+            check_names_and_shapes(meta["op"], T, P)
+            got = float32_torch(meta["op"], T, P)
+            for n, v in got.items():
+                v = v.detach().numpy() if torch.is_tensor(v) else v
+                r = ratio(v, T[f"out.{n}"], *tol.get(f"out.{n}", tol["default"]))
+                key = meta["op"]
+                if r > worst.get(key, (-1,))[0]:
+                    worst[key] = (r, f"{c['file']}:out.{n}")
+            if meta["op"] == "layer_norm" and "offset" in c["file"]:
+                naive.append((c["file"], naive_layer_norm_ratio(T, P, tol)))
+        except Fail as e:
+            raise Fail(f"{folder}/{c['file']}: {e}")
+    return worst, naive, man
+
+
+def main(argv):
+    folders = argv or ["fixtures/golden", "fixtures/external"]
+    ok = True
+    for folder in folders:
+        aligned = os.path.basename(os.path.normpath(folder)) == "golden"
+        try:
+            worst, naive, man = check_set(folder, aligned)
+        except Fail as e:
+            print(f"FAIL {e}")
+            ok = False
+            continue
+        print(f"{folder}: {len(man['cases'])} cases, contract OK{' (aligned)' if aligned else ''}; "
+              f"float32 torch vs stored, worst error/tolerance per op:")
+        for op in CONTRACT:
+            if op in worst:
+                r, where = worst[op]
+                flag = "ok" if r <= 1 else "EXCEEDS"
+                kind = ("float64 schedule" if op.endswith("schedule") else "f64-derived"
+                        if op in F64_OPS or not aligned else "float32 ref")
+                print(f"  {op:22s} {r:9.3g}  {flag:7s} [{kind}] at {where}")
+                ok &= r <= 1
+        for f, r in naive:
+            print(f"  naive E[x^2]-E[x]^2 float32 LayerNorm on {f}: ratio {r:.3g} "
+                  f"({'caught' if r > 1 else 'NOT caught'})")
+    print("selfcheck", "passed" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    sys.exit(main(sys.argv[1:]))
