@@ -6,7 +6,8 @@
 //
 // Code details followed here: runs after the optimizer step, on every parameter (frozen ones such
 // as a fixed weight_g included) and on no buffer; per element f32(f32(θt·λ) + f32(f32(1 − λ)·θs)).
-// So λ = 1 leaves θt unchanged bit for bit (for finite θs) and λ = 0 gives θs exactly.
+// So λ = 1 leaves θt unchanged and λ = 0 gives θs exactly (for finite values; a zero may lose its
+// sign, −0 + 0 = +0, and a NaN or Inf in θs reaches θt even at λ = 1, since 0·Inf = NaN).
 
 import type { NamedTensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
