@@ -261,3 +261,75 @@ export function cosineScheduleViolations(
   if (!(last !== final && Math.abs(last - expectedLast) <= slack)) out.push(`last value ${last}; expected just short of final ${final} (on the side of base ${base})`);
   return out;
 }
+
+/** An optimizer step as the checks see it. */
+export type AdamWStepFn = (
+  params: readonly NamedTensor[],
+  grads: readonly NamedTensor[],
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each optimizer has its own state type; the checks read `step`
+  state: Map<string, any>,
+  opts: { lr: number; weightDecay: number },
+) => void;
+
+function smallModel(): NamedTensor[] {
+  const u = seededUniform(5);
+  const t = (name: string, shape: number[]): NamedTensor => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return { name, shape, data: Float32Array.from({ length: n }, () => u()) };
+  };
+  return [t("backbone.cls_token", [1, 1, 3]), t("backbone.blocks.0.norm1.bias", [3]), t("backbone.blocks.0.norm1.weight", [3]), t("head.mlp.0.weight", [2, 3]), t("head.last_layer.weight_v", [4, 2])];
+}
+
+/** With zero gradients and wd > 0, biases and 1-D parameters stay put and the others decay. */
+export function decayGroupViolations(step: AdamWStepFn): string[] {
+  const params = smallModel();
+  const before = params.map((p) => p.data.slice());
+  step(params, params.map((p) => ({ ...p, data: new Float32Array(p.data.length) })), new Map(), { lr: 0.1, weightDecay: 0.5 });
+  const out: string[] = [];
+  params.forEach((p, i) => {
+    const moved = p.data.some((v, j) => v !== before[i][j]);
+    const shouldDecay = !p.name.endsWith(".bias") && p.shape.length !== 1;
+    if (moved !== shouldDecay) out.push(`${p.name} [${p.shape.join(", ")}]: ${moved ? "decayed" : "not decayed"}; expected ${shouldDecay ? "decayed" : "not decayed"}`);
+  });
+  return out;
+}
+
+/**
+ * During the freeze the last layer must not move at all (no decay either) and must get no
+ * optimizer state, so its step count starts at 1 when it unfreezes.
+ */
+export function frozenLastLayerViolations(
+  cancel: (epoch: number, freezeLastLayer: number, grads: readonly NamedTensor[]) => NamedTensor[],
+  step: AdamWStepFn,
+): string[] {
+  const params = smallModel();
+  const before = params.map((p) => p.data.slice());
+  const u = seededUniform(8);
+  const grads = params.map((p) => ({ ...p, data: p.data.map(() => u()) }));
+  const state = new Map<string, { step: number }>();
+  step(params, cancel(0, 1, grads), state, { lr: 1e-2, weightDecay: 0.04 });
+  const out: string[] = [];
+  params.forEach((p, i) => {
+    const frozen = p.name.includes("last_layer");
+    if (frozen && p.data.some((v, j) => v !== before[i][j])) out.push(`${p.name} changed during the freeze`);
+    if (frozen && state.has(p.name)) out.push(`${p.name} got optimizer state (step ${state.get(p.name)!.step}) during the freeze`);
+    if (!frozen && state.get(p.name)?.step !== 1) out.push(`${p.name} did not take its first step`);
+  });
+  return out;
+}
+
+/** λ = 1 keeps the teacher, λ = 0 copies the student, λ = ½ averages (up to float32 rounding). */
+export function emaEndpointViolations(update: (teacher: readonly NamedTensor[], student: readonly NamedTensor[], momentum: number) => void): string[] {
+  const out: string[] = [];
+  const t = { name: "w", shape: [5], data: Float32Array.from([1, -2, 3.5, 0.25, 8]) };
+  const s = { name: "w", shape: [5], data: Float32Array.from([4, 4, -1, 0.75, 0]) };
+  for (const m of [1, 0, 0.5]) {
+    const tt = { ...t, data: t.data.slice() };
+    update([tt], [s], m);
+    tt.data.forEach((v, j) => {
+      const expected = m * t.data[j] + (1 - m) * s.data[j];
+      if (Math.abs(v - expected) > 1e-6 * Math.abs(expected)) out.push(`λ = ${m}: teacher[${j}] = ${v}; expected ${expected}`);
+    });
+  }
+  return out;
+}
