@@ -5,8 +5,11 @@
 // subtracted, so no single dimension can dominate). Sharpening alone collapses to one dimension,
 // centring alone to the uniform distribution; together they keep h(Pt) in between (paper 5.3).
 //
-// Paper vs code (we follow the code, spec sections 1.2 and 10): both SUBTRACT the centre inside
-// the teacher softmax, Pt = softmax((t − c)/τt), with no gradient through the teacher. Algorithm 1
+// Paper vs code (we follow the code, spec sections 1.2 and 10): the paper presents centring as a
+// bias term on the teacher's outputs and defines c (Eq. 4) as the running MEAN of g_t, so the sign
+// matters: adding that mean would reinforce a dominant dimension. Algorithm 1
+// (`softmax((t - C) / tpt)`) and the code SUBTRACT it inside the teacher softmax, as we do:
+// Pt = softmax((t − c)/τt), with no gradient through the teacher. Algorithm 1
 // writes log(softmax(s/τs)); the code (and we) use log_softmax. Eq. 3 is a SUM over pairs; the
 // code takes the MEAN over the 2·ncrops − 2 pair batch-means. The centre update is a separate
 // function (center.ts) applied after the loss; `dinoLossWithCenterUpdate` does both in that order.
