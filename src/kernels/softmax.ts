@@ -1,47 +1,103 @@
 // Row softmax and log-softmax with a temperature, over R rows of K logits:
 //   probs[r, k] = exp(z[r, k] − max_r) / Σ_j exp(z[r, j] − max_r),  z = logits / temperature
 //   logProbs[r, k] = (z[r, k] − max_r) − log Σ_j exp(z[r, j] − max_r)
-// The `Ref` functions are the readable oracles. (SIMD wasm versions: added with the kernel work.)
+// `softmaxForwardRef` / `logSoftmaxForwardRef` are the readable oracles; `softmaxForward` /
+// `logSoftmaxForward` run the SIMD wasm kernels (assembly/softmax.ts) with the same signature.
+//
+// Arithmetic (oracle and kernel alike): z = f32(logit / f32(τ)) (a true division, spec 8.6);
+// each exp(z − max) is computed in f64 and rounded to f32; the row sum is accumulated in f64, left
+// to right, and rounded to f32 once; p = e / f32(sum); log p = f32(z − max) − f32(log sum).
+// The oracles round each step to the precision of the OUTPUT array, so with a Float64Array output
+// they compute plain float64 softmax (used by the DINO loss and finite-difference checks).
+// A NaN logit makes its whole row NaN; a row holding +Inf, or only −Inf, gives NaN (as PyTorch).
 
 import type { FloatArray } from "./floatArray.js";
+import { wasmKernels } from "./wasm.js";
+import { callWithArrays } from "./arena.js";
+import { check } from "../tensor/errors.js";
+
+interface SoftmaxAbi {
+  softmaxForward(probs: number, logits: number, R: number, K: number, temperature: number): void;
+  logSoftmaxForward(logProbs: number, logits: number, R: number, K: number, temperature: number): void;
+}
+
+const identity = (x: number): number => x;
+
+/** Rounding to the precision of `out`: Math.fround for float32, none for float64. */
+function rounderFor(out: FloatArray): (x: number) => number {
+  return out instanceof Float32Array ? Math.fround : identity;
+}
 
 /** Oracle. probs [R,K] = softmax(logits [R,K] / temperature) along each row. */
 export function softmaxForwardRef(probs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number): void {
+  checkSoftmaxArgs("softmaxForwardRef", probs, logits, R, K, temperature);
+  const rd = rounderFor(probs);
+  const tau = rd(temperature);
   for (let r = 0; r < R; r++) {
     const row = r * K;
-    const max = rowMax(logits, row, K, temperature);
+    // z_k = logit_k / τ, written into probs as scratch
+    const max = scaleRowAndMax(probs, logits, row, K, tau, rd);
     let sum = 0;
     for (let k = 0; k < K; k++) {
       // e_k = exp(z_k − max)
-      const e = Math.exp(logits[row + k] / temperature - max);
+      const e = rd(Math.exp(rd(probs[row + k] - max)));
       probs[row + k] = e;
       sum += e;
     }
     // p_k = e_k / Σ_j e_j
-    for (let k = 0; k < K; k++) probs[row + k] /= sum;
+    const s = rd(sum);
+    for (let k = 0; k < K; k++) probs[row + k] = rd(probs[row + k] / s);
   }
 }
 
 /** Oracle. logProbs [R,K] = log_softmax(logits [R,K] / temperature) along each row. */
 export function logSoftmaxForwardRef(logProbs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number): void {
+  checkSoftmaxArgs("logSoftmaxForwardRef", logProbs, logits, R, K, temperature);
+  const rd = rounderFor(logProbs);
+  const tau = rd(temperature);
   for (let r = 0; r < R; r++) {
     const row = r * K;
-    const max = rowMax(logits, row, K, temperature);
+    const max = scaleRowAndMax(logProbs, logits, row, K, tau, rd);
     let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(logits[row + k] / temperature - max);
+    for (let k = 0; k < K; k++) sum += rd(Math.exp(rd(logProbs[row + k] - max)));
     // log p_k = (z_k − max) − log Σ_j exp(z_j − max)
-    const logSum = Math.log(sum);
-    for (let k = 0; k < K; k++) logProbs[row + k] = logits[row + k] / temperature - max - logSum;
+    const lse = rd(Math.log(sum));
+    for (let k = 0; k < K; k++) logProbs[row + k] = rd(rd(logProbs[row + k] - max) - lse);
   }
 }
 
-/** max_k z[row + k], z = logits / temperature. A row holding +Inf gives NaN probabilities, as in PyTorch. */
-function rowMax(logits: FloatArray, row: number, K: number, temperature: number): number {
+/** SIMD wasm kernel, same contract as `softmaxForwardRef` (float32 arrays only). */
+export function softmaxForward(probs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void {
+  checkSoftmaxArgs("softmaxForward", probs, logits, R, K, temperature);
+  const k = wasmKernels() as unknown as SoftmaxAbi;
+  callWithArrays([probs, logits], [0], (pp, pl) => k.softmaxForward(pp, pl, R, K, temperature));
+}
+
+/** SIMD wasm kernel, same contract as `logSoftmaxForwardRef` (float32 arrays only). */
+export function logSoftmaxForward(logProbs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void {
+  checkSoftmaxArgs("logSoftmaxForward", logProbs, logits, R, K, temperature);
+  const k = wasmKernels() as unknown as SoftmaxAbi;
+  callWithArrays([logProbs, logits], [0], (pp, pl) => k.logSoftmaxForward(pp, pl, R, K, temperature));
+}
+
+/**
+ * Writes z_k = logits[row + k] / τ into out[row + k] and returns max_k z_k.
+ * NaN wins the max, so that it propagates to the whole row.
+ */
+function scaleRowAndMax(out: FloatArray, logits: FloatArray, row: number, K: number, tau: number, rd: (x: number) => number): number {
   let max = -Infinity;
   for (let k = 0; k < K; k++) {
-    const z = logits[row + k] / temperature;
-    // NaN must win so that it propagates to the whole row
+    // z_k = logit_k / τ
+    const z = rd(logits[row + k] / tau);
+    out[row + k] = z;
     if (z > max || Number.isNaN(z)) max = z;
   }
   return max;
+}
+
+function checkSoftmaxArgs(fn: string, out: FloatArray, logits: FloatArray, R: number, K: number, temperature: number): void {
+  check(Number.isInteger(R) && R >= 0 && Number.isInteger(K) && K >= 1, () => `${fn}: R = ${R}, K = ${K}; expected integers R >= 0, K >= 1`);
+  check(logits.length === R * K, () => `${fn}: logits has ${logits.length} elements; expected R*K = ${R}*${K} = ${R * K}`);
+  check(out.length === R * K, () => `${fn}: output has ${out.length} elements; expected R*K = ${R}*${K} = ${R * K}`);
+  check(temperature > 0 && Number.isFinite(temperature), () => `${fn}: temperature ${temperature}; expected a finite value > 0`);
 }

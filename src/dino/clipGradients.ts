@@ -1,0 +1,44 @@
+// Per-parameter gradient clipping (official `utils.clip_gradients`; spec 5.4, 12.6). Each
+// gradient tensor whose L2 norm exceeds `clip` is scaled down to norm ≈ clip, independently of the
+// others: one exploding tensor (often in the head, early in training) is tamed without shrinking
+// every other tensor's step, as a GLOBAL norm clip would. Not in the paper's text; code default 3.0.
+//
+// Float32 semantics of the code: norm = ‖g‖₂ as a float32; `clip / (norm + 1e-6)` is evaluated
+// by PyTorch on a 0-d float32 tensor as reciprocal(norm + f32(1e-6))·f32(clip); g ← g·coef only
+// when coef < 1. clip = 0 disables clipping (the official loop then does not call it at all).
+
+import type { NamedTensor } from "../tensor/named.js";
+import { check } from "../tensor/errors.js";
+import { l2Norm, scaleInPlace } from "../kernels/norms.js";
+
+/** A gradient's norm before clipping (a float32 value). */
+export interface GradNorm {
+  readonly name: string;
+  readonly norm: number;
+}
+
+/** The clip coefficient for a float32 norm: f32(f32(1 / f32(norm + f32(1e-6)))·f32(clip)). */
+export function clipCoefficient(norm: number, clip: number): number {
+  const f = Math.fround;
+  // coef = clip / (‖g‖₂ + 1e-6)
+  return f(f(1 / f(norm + f(1e-6))) * f(clip));
+}
+
+/**
+ * Clips each gradient in place to norm ≈ clip and returns the pre-clip norms in input order
+ * (golden files list them with keys sorted by bytes: see compareNamesByBytes).
+ */
+export function clipGradients(grads: readonly NamedTensor[], clip: number): GradNorm[] {
+  check(Number.isFinite(clip) && clip >= 0, () => `clipGradients: clip ${clip}; expected a finite value >= 0 (0 disables clipping)`);
+  const norms: GradNorm[] = [];
+  for (const g of grads) {
+    // ‖g‖₂, per tensor (not a global norm over all gradients)
+    const norm = l2Norm(g.data);
+    norms.push({ name: g.name, norm });
+    if (clip === 0) continue;
+    const coef = clipCoefficient(norm, clip);
+    // g ← g·coef, only when coef < 1
+    if (coef < 1) scaleInPlace(g.data, coef);
+  }
+  return norms;
+}
