@@ -3,7 +3,8 @@
 // so both can be checked against the same golden cases.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { softmaxForwardRef, logSoftmaxForwardRef } from "./softmax.js";
+import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef } from "./softmax.js";
+import { adamwUpdate, adamwUpdateRef, type AdamWHyper } from "./adamw.js";
 import { emaUpdate, emaUpdateRef } from "./ema.js";
 import { matmul, matmulRef, matmulBackward, matmulBackwardRef, type MatmulLayout } from "./matmul.js";
 
@@ -14,15 +15,17 @@ export interface Kernels {
   emaUpdate(teacher: Float32Array, student: Float32Array, momentum: number): void;
   matmul(c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean): void;
   matmulBackward(gradA: Float32Array | null, gradB: Float32Array | null, gradBias: Float32Array | null, gradC: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
+  adamwUpdate(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, h: AdamWHyper): void;
 }
 
 export const wasmKernels: Kernels = {
   name: "wasm",
-  softmaxForward: softmaxForwardRef,
-  logSoftmaxForward: logSoftmaxForwardRef,
+  softmaxForward,
+  logSoftmaxForward,
   emaUpdate,
   matmul,
   matmulBackward,
+  adamwUpdate,
 };
 
 export const tsKernels: Kernels = {
@@ -32,6 +35,7 @@ export const tsKernels: Kernels = {
   emaUpdate: emaUpdateRef,
   matmul: matmulRef,
   matmulBackward: matmulBackwardRef,
+  adamwUpdate: adamwUpdateRef,
 };
 
 /** The kernels chosen by DINO_REF_KERNELS (`wasm`, the default, or `ts`). */

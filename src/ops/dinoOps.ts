@@ -1,29 +1,128 @@
-// Ops of the contract that are DINO equations: dino_loss, the schedules, ema_update,
-// clip_gradients, adamw_step.
+// Ops of the contract that are DINO equations: dino_loss, cosine_schedule,
+// teacher_temp_schedule, ema_update, clip_gradients, adamw_step. Each only adapts a case's
+// tensors to the functions in src/dino/ and src/kernels/.
 
-import type { StTensor } from "../io/safetensors.js";
+import { tensor, type StTensor } from "../io/safetensors.js";
 import type { Kernels } from "../kernels/backend.js";
-import { tensor } from "../io/safetensors.js";
-import type { OpArgs } from "./args.js";
+import { dinoLossWithCenterUpdate } from "../dino/loss.js";
+import { cosineSchedule, teacherTempSchedule } from "../dino/schedules.js";
+import { clipGradients } from "../dino/clipGradients.js";
+import { compareNamesByBytes, type NamedTensor } from "../tensor/named.js";
+import { f32Out, f64Out, type OpArgs } from "./args.js";
 
 type Op = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+
+/** dino_loss: the loss with the old centre, its gradient w.r.t. the student outputs, then the new centre. */
+function dinoLossOp(args: OpArgs): Map<string, StTensor> {
+  const ncrops = args.number("ncrops", { integer: true, min: 2 });
+  const student = args.f32("student", ["ncrops*B", "K"]);
+  const teacher = args.f32("teacher", ["2*B", "K"]);
+  const center = args.f32("center", [1, "K"]);
+  const [studentRows, teacherRows, K] = [args.dim("ncrops*B"), args.dim("2*B"), args.dim("K")];
+  if (studentRows * 2 !== teacherRows * ncrops) {
+    args.fail(`tensor in.student has ${studentRows} rows and in.teacher ${teacherRows}; expected ncrops·B = ${ncrops}·B and 2·B rows for the same B`);
+  }
+  const result = dinoLossWithCenterUpdate({ shape: [studentRows, K], data: student }, { shape: [teacherRows, K], data: teacher }, center, {
+    studentTemp: args.number("student_temp", { positive: true }),
+    teacherTemp: args.number("teacher_temp", { positive: true }),
+    ncrops,
+    centerMomentum: args.number("center_momentum", { min: 0, max: 1 }),
+  });
+  return new Map([
+    ["loss", f32Out([1], Float32Array.of(result.loss))],
+    ["grad_student", f32Out([studentRows, K], result.gradStudent.data)],
+    ["center", f32Out([1, K], result.center)],
+  ]);
+}
+
+/** cosine_schedule: per-iteration values with a linear warm-up, as the official utils.cosine_scheduler. */
+function cosineScheduleOp(args: OpArgs): Map<string, StTensor> {
+  const values = cosineSchedule(
+    args.number("base_value"),
+    args.number("final_value"),
+    args.number("epochs", { integer: true, min: 0 }),
+    args.number("niter_per_ep", { integer: true, min: 1 }),
+    args.has("warmup_epochs") ? args.number("warmup_epochs", { integer: true, min: 0 }) : 0,
+    args.has("start_warmup_value") ? args.number("start_warmup_value") : 0,
+  );
+  return new Map([["values", f64Out([values.length], values)]]);
+}
+
+/** teacher_temp_schedule: per-epoch teacher temperature with its linear warm-up. */
+function teacherTempScheduleOp(args: OpArgs): Map<string, StTensor> {
+  const values = teacherTempSchedule(
+    args.number("warmup_teacher_temp", { positive: true }),
+    args.number("teacher_temp", { positive: true }),
+    args.number("warmup_teacher_temp_epochs", { integer: true, min: 0 }),
+    args.number("nepochs", { integer: true, min: 1 }),
+  );
+  return new Map([["values", f64Out([values.length], values)]]);
+}
 
 /** ema_update: teacher.<key> ← m·teacher.<key> + (1 − m)·student.<key> for every key. */
 function emaUpdateOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
   const momentum = args.number("momentum", { min: 0, max: 1 });
   const teacher = args.prefixed("teacher.");
   const student = args.prefixed("student.");
+  for (const key of student.keys()) if (!teacher.has(key)) args.fail(`tensor in.teacher.${key} is missing (in.student.${key} has no teacher)`);
   const out = new Map<string, StTensor>();
   for (const [key, t] of teacher) {
-    const s = student.get(key);
-    if (s === undefined) args.fail(`tensor in.student.${key} is missing (in.teacher.${key} has no student)`);
-    const teacherData = args.f32(`teacher.${key}`).slice();
-    const studentData = args.f32(`student.${key}`, t.shape);
-    k.emaUpdate(teacherData, studentData, momentum);
-    out.set(`teacher.${key}`, tensor("F32", t.shape, teacherData));
+    if (!student.has(key)) args.fail(`tensor in.student.${key} is missing (in.teacher.${key} has no student)`);
+    const updated = args.f32(`teacher.${key}`).slice();
+    k.emaUpdate(updated, args.f32(`student.${key}`, t.shape), momentum);
+    out.set(`teacher.${key}`, tensor("F32", t.shape, updated));
   }
-  for (const key of student.keys()) if (!teacher.has(key)) args.fail(`tensor in.teacher.${key} is missing (in.student.${key} has no teacher)`);
   return out;
 }
 
-export const dinoOps: [string, Op][] = [["ema_update", emaUpdateOp]];
+/** clip_gradients: each grad.<key> scaled to norm ≤ clip on its own; norms in byte order of the keys. */
+function clipGradientsOp(args: OpArgs): Map<string, StTensor> {
+  const clip = args.number("clip", { min: 0 });
+  const keys = [...args.prefixed("grad.").keys()].sort(compareNamesByBytes);
+  if (keys.length === 0) args.fail("no grad.<key> input tensors");
+  const grads: NamedTensor[] = keys.map((key) => {
+    const t = args.input(`grad.${key}`, "F32");
+    return { name: key, shape: t.shape, data: (t.data as Float32Array).slice() };
+  });
+  const norms = clipGradients(grads, clip);
+  const out = new Map<string, StTensor>(grads.map((g) => [`grad.${g.name}`, tensor("F32", g.shape, g.data)]));
+  out.set("norms", f32Out([norms.length], Float32Array.from(norms, (n) => n.norm)));
+  return out;
+}
+
+/** adamw_step: one AdamW update per key (PyTorch's order), weight decay only where decay.<key> is 1. */
+function adamwStepOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+  const hyper = {
+    lr: args.number("lr", { min: 0 }),
+    beta1: args.number("beta1", { min: 0, max: 1 }),
+    beta2: args.number("beta2", { min: 0, max: 1 }),
+    eps: args.number("eps", { positive: true }),
+    step: args.number("step", { integer: true, min: 1 }),
+  };
+  const weightDecay = args.number("weight_decay", { min: 0 });
+  const keys = [...args.prefixed("param.").keys()];
+  if (keys.length === 0) args.fail("no param.<key> input tensors");
+  const out = new Map<string, StTensor>();
+  for (const key of keys) {
+    const shape = args.input(`param.${key}`, "F32").shape;
+    const param = args.f32(`param.${key}`).slice();
+    const expAvg = args.f32(`exp_avg.${key}`, shape).slice();
+    const expAvgSq = args.f32(`exp_avg_sq.${key}`, shape).slice();
+    const decay = args.input(`decay.${key}`, "U8", [1]).data[0];
+    if (decay !== 0 && decay !== 1) args.fail(`tensor in.decay.${key} is ${decay}; expected 0 or 1`);
+    k.adamwUpdate(param, args.f32(`grad.${key}`, shape), expAvg, expAvgSq, { ...hyper, weightDecay: decay === 1 ? weightDecay : 0 });
+    out.set(`param.${key}`, tensor("F32", shape, param));
+    out.set(`exp_avg.${key}`, tensor("F32", shape, expAvg));
+    out.set(`exp_avg_sq.${key}`, tensor("F32", shape, expAvgSq));
+  }
+  return out;
+}
+
+export const dinoOps: [string, Op][] = [
+  ["dino_loss", dinoLossOp],
+  ["cosine_schedule", cosineScheduleOp],
+  ["teacher_temp_schedule", teacherTempScheduleOp],
+  ["ema_update", emaUpdateOp],
+  ["clip_gradients", clipGradientsOp],
+  ["adamw_step", adamwStepOp],
+];
