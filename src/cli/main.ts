@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DinoRefError } from "../tensor/errors.js";
 import { checkCommand, compareCommand } from "./check.js";
 import { benchCommand } from "./bench.js";
+import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
 
 const USAGE = `usage: dino-ref <command> [options]
 
@@ -14,6 +15,8 @@ commands:
   compare CASE ACTUAL      compare the out.* tensors of ACTUAL (another implementation's
                            safetensors file) with the case's expected outputs
   bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
+                           [--filter TEXT] [--min-time SECONDS]
+  explain TOPIC            the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")}
   help                     this text
 
 environment:
@@ -46,6 +49,14 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
           io,
         );
       }
+      case "explain": {
+        const topics = parse(rest, {}).positionals;
+        if (topics.length !== 1 || !(EXPLAIN_TOPICS as readonly string[]).includes(topics[0])) {
+          throw new DinoRefError(`explain: expected one topic of ${EXPLAIN_TOPICS.join(", ")}, got ${topics.length === 0 ? "none" : `'${topics.join(" ")}'`}`);
+        }
+        io.out(explain(topics[0] as ExplainTopic));
+        return 0;
+      }
       case undefined:
       case "help":
       case "--help":
@@ -53,7 +64,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {
