@@ -3,7 +3,7 @@
 // sample's results do not depend on B. Every dot product is an f32 sum in increasing index order
 // (SIMD runs across outputs, never across a reduction); softmax exps are float64 (exp64).
 
-import { exp64 } from "./erf";
+import { exp64, exp64x2 } from "./erf";
 import { ld, st, ld4, st4, simdLimit } from "./lanes";
 
 // @ts-ignore: decorator
@@ -260,16 +260,34 @@ function softmaxRow(p: usize, s: usize, N: i32, scale: f32): void {
     st(s, j, z);
     max = maxNaN(max, z);
   }
-  // e = exp(z − max), Σ e in float64
+  // e = exp(z − max) in float64, stored as f32; Σ e in float64 (two f64x2 partial sums, then the tail)
   const m = <f64>max;
-  let sum: f64 = 0;
-  for (j = 0; j < N; j++) {
+  const vm = f64x2.splat(m);
+  let sa = f64x2.splat(0);
+  let sb = f64x2.splat(0);
+  for (j = 0; j < N4; j += 4) {
+    const z = ld4(s, j);
+    const e0 = exp64x2(f64x2.sub(f64x2.promote_low_f32x4(z), vm));
+    const e1 = exp64x2(f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(z, z, 2, 3, 2, 3)), vm));
+    sa = f64x2.add(sa, e0);
+    sb = f64x2.add(sb, e1);
+    st4(p, j, i32x4.shuffle(f32x4.demote_f64x2_zero(e0), f32x4.demote_f64x2_zero(e1), 0, 1, 4, 5));
+  }
+  let sum = (f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1)) + (f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1));
+  for (; j < N; j++) {
     const e = exp64(<f64>ld(s, j) - m);
     sum += e;
     st(p, j, <f32>e);
   }
   // p = e / Σ e
-  for (j = 0; j < N; j++) st(p, j, <f32>(<f64>ld(p, j) / sum));
+  const vsum = f64x2.splat(sum);
+  for (j = 0; j < N4; j += 4) {
+    const e = ld4(p, j);
+    const p0 = f64x2.div(f64x2.promote_low_f32x4(e), vsum);
+    const p1 = f64x2.div(f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)), vsum);
+    st4(p, j, i32x4.shuffle(f32x4.demote_f64x2_zero(p0), f32x4.demote_f64x2_zero(p1), 0, 1, 4, 5));
+  }
+  for (; j < N; j++) st(p, j, <f32>(<f64>ld(p, j) / sum));
 }
 
 // @ts-ignore: decorator

@@ -168,3 +168,32 @@ export function erfc64(x: f64): f64 {
   }
   return x >= 0 ? 0 : 2;
 }
+
+/**
+ * exp64 on both lanes of an f64x2, operation for operation the scalar exp64 (so bit-identical to
+ * it) for inputs ≤ 709 (NaN → NaN, below −745.13 → 0); used by the softmax, whose inputs are ≤ 0.
+ */
+// @ts-ignore: decorator
+@inline export function exp64x2(x: v128): v128 {
+  const kf = f64x2.floor(f64x2.add(f64x2.mul(x, f64x2.splat(INV_LN2)), f64x2.splat(0.5)));
+  const hi = f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI)));
+  const lo = f64x2.mul(kf, f64x2.splat(LN2_LO));
+  const r = f64x2.sub(hi, lo);
+  const t = f64x2.mul(r, r);
+  let p = f64x2.add(f64x2.splat(P4), f64x2.mul(t, f64x2.splat(P5)));
+  p = f64x2.add(f64x2.splat(P3), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(P2), f64x2.mul(t, p));
+  p = f64x2.add(f64x2.splat(P1), f64x2.mul(t, p));
+  const c = f64x2.sub(r, f64x2.mul(t, p));
+  const rc = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2), c));
+  const y = f64x2.sub(f64x2.splat(1), f64x2.sub(f64x2.sub(lo, rc), hi));
+  // 2^k in two factors 2^(k>>1)·2^(k − (k>>1)), built from exponent bits
+  const k = i32x4.trunc_sat_f64x2_s_zero(kf);
+  const k1 = i32x4.shr_s(k, 1);
+  const k2 = i32x4.sub(k, k1);
+  const bias = i32x4.splat(1023);
+  const p1 = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(k1, bias)), 52);
+  const p2 = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(k2, bias)), 52);
+  const e = f64x2.mul(f64x2.mul(y, p1), p2);
+  return v128.bitselect(f64x2.splat(0), e, f64x2.lt(x, f64x2.splat(EXP_UNDERFLOW)));
+}

@@ -1,0 +1,14 @@
+// One benchmark case: a named, prepared computation whose run() is timed by the bench driver.
+// Inputs are prepared in the factory, outside run(), so a repetition measures the kernel only.
+
+export interface BenchCase {
+  /** e.g. "matmul 12608x384x1152" or "matmul NT 512x512x512" */
+  name: string;
+  impl: "wasm-simd" | "ts";
+  /** Floating-point operations done by ONE call of run(). */
+  flops: number;
+  /** e.g. "ts oracle on 128 of 12608 rows" */
+  note?: string;
+  /** One timed repetition. */
+  run(): void;
+}
