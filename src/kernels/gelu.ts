@@ -1,6 +1,6 @@
 // Exact GELU (nn.GELU(), approximate='none'): y = 0.5·x·(1 + erf(x/√2)) and its derivative
 // Φ(x) + x·φ(x). `geluForwardRef`/`geluBackwardRef` are the readable oracles; `geluForward`/
-// `geluBackward` run the wasm kernels, bit-identical to them (same float64 erf, see ./erf.ts).
+// `geluBackward` run the wasm kernels (scalar float64 for now), bit-identical to them (same float64 erf, see ./erf.ts).
 
 import type { FloatArray } from "./floatArray.js";
 import { erfc64, exp64 } from "./erf.js";
@@ -41,14 +41,14 @@ export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatAr
   }
 }
 
-/** SIMD wasm kernel, same contract as `geluForwardRef`. */
+/** Wasm kernel (scalar float64 per element, not yet SIMD), same contract and bits as `geluForwardRef`. */
 export function geluForward(y: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;
   callWithArrays([y, x], [0], (py, px) => k.geluForward(py, px, n));
 }
 
-/** SIMD wasm kernel, same contract as `geluBackwardRef`. */
+/** Wasm kernel (scalar float64 per element, not yet SIMD), same contract and bits as `geluBackwardRef`. */
 export function geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;
