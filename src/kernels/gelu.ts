@@ -1,0 +1,63 @@
+// Exact GELU (nn.GELU(), approximate='none'): y = 0.5·x·(1 + erf(x/√2)) and its derivative
+// Φ(x) + x·φ(x). `geluForwardRef`/`geluBackwardRef` are the readable oracles; `geluForward`/
+// `geluBackward` run the wasm kernels (scalar float64 for now), bit-identical to them (same float64 erf, see ./erf.ts).
+
+import type { FloatArray } from "./floatArray.js";
+import { erfc64, exp64 } from "./erf.js";
+import { wasmKernels } from "./wasm.js";
+import { callWithArrays } from "./arena.js";
+import { check } from "../tensor/errors.js";
+
+interface GeluAbi {
+  geluForward(y: number, x: number, n: number): void;
+  geluBackward(gradX: number, gradY: number, x: number, n: number): void;
+}
+
+const SQRT1_2 = 0.7071067811865476; // 1/√2
+const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
+
+/**
+ * Oracle. y [n] = x·Φ(x) = 0.5·x·(1 + erf(x/√2)), evaluated in float64 as x·0.5·erfc(−x/√2) (the
+ * same number without the cancellation of 1 + erf for x < 0), rounded on store. GELU(−Inf) = NaN
+ * (−Inf·0), as in PyTorch.
+ */
+export function geluForwardRef(y: FloatArray, x: FloatArray, n: number): void {
+  checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    // y = x·Φ(x), Φ(x) = 0.5·erfc(−x/√2)
+    y[i] = xi * (0.5 * erfc64(-xi * SQRT1_2));
+  }
+}
+
+/** Oracle. gradX [n] += gradY·(Φ(x) + x·φ(x)) with φ(x) = exp(−x²/2)/√(2π); NaN at x = ±Inf, as in PyTorch. */
+export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatArray, n: number): void {
+  checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    // dy/dx = Φ(x) + x·φ(x)
+    const dydx = 0.5 * erfc64(-xi * SQRT1_2) + xi * (exp64(-0.5 * xi * xi) * INV_SQRT_2PI);
+    gradX[i] = gradX[i] + gradY[i] * dydx;
+  }
+}
+
+/** Wasm kernel (scalar float64 per element, not yet SIMD), same contract and bits as `geluForwardRef`. */
+export function geluForward(y: Float32Array, x: Float32Array, n: number): void {
+  checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
+  const k = wasmKernels() as unknown as GeluAbi;
+  callWithArrays([y, x], [0], (py, px) => k.geluForward(py, px, n));
+}
+
+/** Wasm kernel (scalar float64 per element, not yet SIMD), same contract and bits as `geluBackwardRef`. */
+export function geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void {
+  checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
+  const k = wasmKernels() as unknown as GeluAbi;
+  callWithArrays([gradX, gradY, x], [0], (pgx, pgy, px) => k.geluBackward(pgx, pgy, px, n));
+}
+
+function checkGeluArgs(fn: string, arrays: [string, FloatArray][], n: number): void {
+  check(Number.isInteger(n) && n > 0, () => `${fn}: n must be a positive integer, got ${n}`);
+  for (const [name, a] of arrays) {
+    check(a.length === n, () => `${fn}: ${name} has ${a.length} elements, expected n = ${n}`);
+  }
+}

@@ -1,0 +1,143 @@
+// LayerNorm over the last dim (nn.LayerNorm, biased variance), forward and backward, on R rows of
+// D values. `layerNormForwardRef`/`layerNormBackwardRef` are the readable oracles (float64
+// arithmetic, rounded on store); `layerNormForward`/`layerNormBackward` run the SIMD wasm kernels.
+
+import type { FloatArray } from "./floatArray.js";
+import { wasmKernels } from "./wasm.js";
+import { callWithArrays, withScratch } from "./arena.js";
+import { check } from "../tensor/errors.js";
+
+interface LayerNormAbi {
+  layerNormForward(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number): void;
+  layerNormBackward(
+    gradX: number, gradWeight: number, gradBias: number, gradY: number, x: number, mean: number, rstd: number, weight: number,
+    R: number, D: number, work: number,
+  ): void;
+}
+
+/**
+ * Oracle. y [R,D] = (x − mean)·rstd·weight + bias row by row, with mean [R] and
+ * rstd [R] = 1/sqrt(var + eps) (var BIASED) saved for the backward. weight, bias [D].
+ */
+export function layerNormForwardRef(
+  y: FloatArray, mean: FloatArray, rstd: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray, R: number, D: number, eps: number,
+): void {
+  checkForwardArgs(y, mean, rstd, x, weight, bias, R, D, eps);
+  for (let r = 0; r < R; r++) {
+    const row = r * D;
+    // mean = Σ x / D
+    let sum = 0;
+    for (let d = 0; d < D; d++) sum += x[row + d];
+    const m = sum / D;
+    // var = Σ (x − mean)² / D
+    let ss = 0;
+    for (let d = 0; d < D; d++) ss += (x[row + d] - m) * (x[row + d] - m);
+    // rstd = 1 / sqrt(var + eps)
+    const s = 1 / Math.sqrt(ss / D + eps);
+    mean[r] = m;
+    rstd[r] = s;
+    // y = ((x − mean)·rstd)·weight + bias
+    for (let d = 0; d < D; d++) y[row + d] = (x[row + d] - m) * s * weight[d] + bias[d];
+  }
+}
+
+/**
+ * Oracle, accumulating, from the saved mean and rstd:
+ *   gradX      += rstd·(g − mean(g) − x̂·mean(g·x̂)),  g = gradY·weight, x̂ = (x − mean)·rstd
+ *   gradWeight += Σ_rows gradY·x̂
+ *   gradBias   += Σ_rows gradY
+ */
+export function layerNormBackwardRef(
+  gradX: FloatArray, gradWeight: FloatArray, gradBias: FloatArray, gradY: FloatArray, x: FloatArray, mean: FloatArray, rstd: FloatArray,
+  weight: FloatArray, R: number, D: number,
+): void {
+  checkBackwardArgs(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
+  const colW = new Float64Array(D);
+  const colB = new Float64Array(D);
+  for (let r = 0; r < R; r++) {
+    const row = r * D;
+    const m = mean[r];
+    const s = rstd[r];
+    let sumG = 0;
+    let sumGX = 0;
+    for (let d = 0; d < D; d++) {
+      // x̂ = (x − mean)·rstd, g = gradY·weight
+      const xh = (x[row + d] - m) * s;
+      const g = gradY[row + d] * weight[d];
+      sumG += g;
+      sumGX += g * xh;
+      colW[d] += gradY[row + d] * xh;
+      colB[d] += gradY[row + d];
+    }
+    const mg = sumG / D;
+    const mgx = sumGX / D;
+    for (let d = 0; d < D; d++) {
+      const xh = (x[row + d] - m) * s;
+      const g = gradY[row + d] * weight[d];
+      // gradX += rstd·((g − mean(g)) − x̂·mean(g·x̂))
+      gradX[row + d] = gradX[row + d] + s * (g - mg - xh * mgx);
+    }
+  }
+  for (let d = 0; d < D; d++) {
+    gradWeight[d] = gradWeight[d] + colW[d];
+    gradBias[d] = gradBias[d] + colB[d];
+  }
+}
+
+/** SIMD wasm kernel, same contract as `layerNormForwardRef`. */
+export function layerNormForward(
+  y: Float32Array, mean: Float32Array, rstd: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, R: number, D: number, eps: number,
+): void {
+  checkForwardArgs(y, mean, rstd, x, weight, bias, R, D, eps);
+  const k = wasmKernels() as unknown as LayerNormAbi;
+  callWithArrays([y, mean, rstd, x, weight, bias], [0, 1, 2], (py, pm, ps, px, pw, pb) =>
+    k.layerNormForward(py, pm, ps, px, pw, pb, R, D, eps),
+  );
+}
+
+/** SIMD wasm kernel, same contract as `layerNormBackwardRef` (float64 column sums in arena scratch). */
+export function layerNormBackward(
+  gradX: Float32Array, gradWeight: Float32Array, gradBias: Float32Array, gradY: Float32Array, x: Float32Array, mean: Float32Array,
+  rstd: Float32Array, weight: Float32Array, R: number, D: number,
+): void {
+  checkBackwardArgs(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
+  const k = wasmKernels() as unknown as LayerNormAbi;
+  callWithArrays([gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight], [0, 1, 2], (pgx, pgw, pgb, pgy, px, pm, ps, pw) =>
+    // scratch taken after the copies: growing memory here no longer moves anything we hold
+    withScratch((a) => k.layerNormBackward(pgx, pgw, pgb, pgy, px, pm, ps, pw, R, D, a.allocBytes(16 * D))),
+  );
+}
+
+function checkSizes(fn: string, R: number, D: number): void {
+  check(Number.isInteger(R) && R > 0, () => `${fn}: R (rows) must be a positive integer, got ${R}`);
+  check(Number.isInteger(D) && D > 0, () => `${fn}: D (row width) must be a positive integer, got ${D}`);
+}
+
+function checkLengths(fn: string, arrays: [string, FloatArray, number, string][]): void {
+  for (const [name, a, n, shape] of arrays) {
+    check(a.length === n, () => `${fn}: ${name} has ${a.length} elements, expected ${shape} = ${n}`);
+  }
+}
+
+function checkForwardArgs(
+  y: FloatArray, mean: FloatArray, rstd: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray, R: number, D: number, eps: number,
+): void {
+  const fn = "layerNormForward";
+  checkSizes(fn, R, D);
+  check(Number.isFinite(eps) && eps > 0, () => `${fn}: eps must be a finite number > 0, got ${eps}`);
+  const RD = `R·D = ${R}·${D}`;
+  checkLengths(fn, [["y", y, R * D, RD], ["x", x, R * D, RD], ["mean", mean, R, "R"], ["rstd", rstd, R, "R"], ["weight", weight, D, "D"], ["bias", bias, D, "D"]]);
+}
+
+function checkBackwardArgs(
+  gradX: FloatArray, gradWeight: FloatArray, gradBias: FloatArray, gradY: FloatArray, x: FloatArray, mean: FloatArray, rstd: FloatArray,
+  weight: FloatArray, R: number, D: number,
+): void {
+  const fn = "layerNormBackward";
+  checkSizes(fn, R, D);
+  const RD = `R·D = ${R}·${D}`;
+  checkLengths(fn, [
+    ["gradX", gradX, R * D, RD], ["gradY", gradY, R * D, RD], ["x", x, R * D, RD], ["mean", mean, R, "R"], ["rstd", rstd, R, "R"],
+    ["weight", weight, D, "D"], ["gradWeight", gradWeight, D, "D"], ["gradBias", gradBias, D, "D"],
+  ]);
+}
