@@ -2,8 +2,9 @@
 
 import type { BenchCase } from "./types.js";
 import { matmulBenchCases } from "./matmul.js";
+import { attentionBenchCases } from "./attention.js";
 import { emaBenchCases } from "./ema.js";
 
 export function allBenchCases(): BenchCase[] {
-  return [...matmulBenchCases(), ...emaBenchCases()];
+  return [...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases()];
 }

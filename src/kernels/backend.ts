@@ -5,6 +5,9 @@
 import { DinoRefError } from "../tensor/errors.js";
 import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef } from "./softmax.js";
 import { adamwUpdate, adamwUpdateRef, type AdamWHyper } from "./adamw.js";
+import { layerNormForward, layerNormForwardRef, layerNormBackward, layerNormBackwardRef } from "./layernorm.js";
+import { geluForward, geluForwardRef, geluBackward, geluBackwardRef } from "./gelu.js";
+import { attentionForward, attentionForwardRef, attentionBackward, attentionBackwardRef } from "./attention.js";
 import { emaUpdate, emaUpdateRef } from "./ema.js";
 import { matmul, matmulRef, matmulBackward, matmulBackwardRef, type MatmulLayout } from "./matmul.js";
 
@@ -16,6 +19,12 @@ export interface Kernels {
   matmul(c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean): void;
   matmulBackward(gradA: Float32Array | null, gradB: Float32Array | null, gradBias: Float32Array | null, gradC: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
   adamwUpdate(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, h: AdamWHyper): void;
+  layerNormForward(y: Float32Array, mean: Float32Array, rstd: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, R: number, D: number, eps: number): void;
+  layerNormBackward(gradX: Float32Array, gradWeight: Float32Array, gradBias: Float32Array, gradY: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, weight: Float32Array, R: number, D: number): void;
+  geluForward(y: Float32Array, x: Float32Array, n: number): void;
+  geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void;
+  attentionForward(out: Float32Array, attn: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, B: number, H: number, N: number, Dh: number, scale: number): void;
+  attentionBackward(gradQ: Float32Array, gradK: Float32Array, gradV: Float32Array, gradOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, attn: Float32Array, B: number, H: number, N: number, Dh: number, scale: number): void;
 }
 
 export const wasmKernels: Kernels = {
@@ -26,6 +35,12 @@ export const wasmKernels: Kernels = {
   matmul,
   matmulBackward,
   adamwUpdate,
+  layerNormForward,
+  layerNormBackward,
+  geluForward,
+  geluBackward,
+  attentionForward,
+  attentionBackward,
 };
 
 export const tsKernels: Kernels = {
@@ -36,6 +51,12 @@ export const tsKernels: Kernels = {
   matmul: matmulRef,
   matmulBackward: matmulBackwardRef,
   adamwUpdate: adamwUpdateRef,
+  layerNormForward: layerNormForwardRef,
+  layerNormBackward: layerNormBackwardRef,
+  geluForward: geluForwardRef,
+  geluBackward: geluBackwardRef,
+  attentionForward: attentionForwardRef,
+  attentionBackward: attentionBackwardRef,
 };
 
 /** The kernels chosen by DINO_REF_KERNELS (`wasm`, the default, or `ts`). */

@@ -40,7 +40,75 @@ function matmulOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
   ]);
 }
 
+/** layer_norm: y = (x − mean)/sqrt(var + eps)·weight + bias over rows of D, and its gradients. */
+function layerNormOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+  const x = args.f32("x", ["R", "D"]);
+  const weight = args.f32("weight", ["D"]);
+  const bias = args.f32("bias", ["D"]);
+  const gradY = args.f32("grad_y", ["R", "D"]);
+  const eps = args.number("eps", { positive: true });
+  const [R, D] = [args.dim("R"), args.dim("D")];
+  const y = new Float32Array(R * D);
+  const mean = new Float32Array(R);
+  const rstd = new Float32Array(R);
+  const gradX = new Float32Array(R * D);
+  const gradWeight = new Float32Array(D);
+  const gradBias = new Float32Array(D);
+  k.layerNormForward(y, mean, rstd, x, weight, bias, R, D, eps);
+  k.layerNormBackward(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
+  return new Map([
+    ["y", f32Out([R, D], y)],
+    ["grad_x", f32Out([R, D], gradX)],
+    ["grad_weight", f32Out([D], gradWeight)],
+    ["grad_bias", f32Out([D], gradBias)],
+  ]);
+}
+
+/** gelu: y = x·Φ(x) (exact, erf form) elementwise, any shape; grad_x = grad_y·(Φ(x) + x·φ(x)). */
+function geluOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+  const xt = args.input("x", "F32");
+  const x = xt.data as Float32Array;
+  const gradY = args.f32("grad_y", xt.shape);
+  const y = new Float32Array(x.length);
+  const gradX = new Float32Array(x.length);
+  k.geluForward(y, x, x.length);
+  k.geluBackward(gradX, gradY, x, x.length);
+  return new Map([
+    ["y", f32Out(xt.shape, y)],
+    ["grad_x", f32Out(xt.shape, gradX)],
+  ]);
+}
+
+/** attention: attn = softmax(q·kᵀ·scale), out = attn·v per (batch, head), and the gradients of q, k, v. */
+function attentionOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+  const dims = ["B", "H", "N", "Dh"];
+  const q = args.f32("q", dims);
+  const kk = args.f32("k", dims);
+  const v = args.f32("v", dims);
+  const gradOut = args.f32("grad_out", dims);
+  const scale = args.number("scale");
+  const [B, H, N, Dh] = dims.map((d) => args.dim(d));
+  const out = new Float32Array(B * H * N * Dh);
+  const attn = new Float32Array(B * H * N * N);
+  const gradQ = new Float32Array(q.length);
+  const gradK = new Float32Array(q.length);
+  const gradV = new Float32Array(q.length);
+  k.attentionForward(out, attn, q, kk, v, B, H, N, Dh, scale);
+  k.attentionBackward(gradQ, gradK, gradV, gradOut, q, kk, v, attn, B, H, N, Dh, scale);
+  const shape = [B, H, N, Dh];
+  return new Map([
+    ["out", f32Out(shape, out)],
+    ["attn", f32Out([B, H, N, N], attn)],
+    ["grad_q", f32Out(shape, gradQ)],
+    ["grad_k", f32Out(shape, gradK)],
+    ["grad_v", f32Out(shape, gradV)],
+  ]);
+}
+
 export const kernelOps: [string, Op][] = [
   ["softmax", softmaxOp],
   ["matmul", matmulOp],
+  ["layer_norm", layerNormOp],
+  ["gelu", geluOp],
+  ["attention", attentionOp],
 ];
