@@ -1,0 +1,109 @@
+// All parameters of a model in one flat float32 block in wasm memory, with named views whose names
+// are the official state_dict keys (llm.c's layout): AdamW, the EMA and clipping are then short
+// loops over tensors, and a checkpoint is the list of views. Gradients, when the model trains,
+// live in a second flat block with the same layout. A store built without gradients (the EMA
+// teacher) refuses to hand any out: the teacher never receives gradients.
+
+import { DinoRefError } from "../tensor/errors.js";
+import { ArenaTensor } from "../tensor/arenaTensor.js";
+import { numel } from "../tensor/named.js";
+
+/** A parameter's state_dict key and shape. */
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** Access to the parameters (and gradients) of one module, by names relative to the module. */
+export interface ParamScope {
+  param(name: string): ArenaTensor;
+  grad(name: string): ArenaTensor;
+}
+
+export class ParamStore implements ParamScope {
+  /** Parameters in creation order (the official named_parameters() order). */
+  readonly params: readonly ArenaTensor[];
+  /** Gradients, same order and shapes; empty for a store without gradients. */
+  readonly grads: readonly ArenaTensor[];
+  /** All parameters as one flat tensor [numel]. */
+  readonly flat: ArenaTensor;
+  /** All gradients as one flat tensor [numel], or null. */
+  readonly flatGrad: ArenaTensor | null;
+  private readonly index: ReadonlyMap<string, number>;
+
+  private constructor(specs: readonly ParamSpec[], withGrads: boolean) {
+    const index = new Map<string, number>();
+    specs.forEach((s, i) => {
+      if (index.has(s.name)) throw new Error(`ParamStore: parameter ${s.name} is declared twice`);
+      index.set(s.name, i);
+    });
+    this.index = index;
+    const total = specs.reduce((n, s) => n + numel(s.shape), 0);
+    const makeViews = (flat: ArenaTensor) => {
+      let at = flat.ptr;
+      return specs.map((s) => {
+        const t = new ArenaTensor(s.name, s.shape, at);
+        at += 4 * numel(s.shape);
+        return t;
+      });
+    };
+    this.flat = ArenaTensor.zeros("params", [total]);
+    this.params = makeViews(this.flat);
+    this.flatGrad = withGrads ? ArenaTensor.zeros("grads", [total]) : null;
+    this.grads = this.flatGrad === null ? [] : makeViews(this.flatGrad);
+  }
+
+  /** A zero-filled store for `specs`, with a gradient block unless `grads` is false. */
+  static create(specs: readonly ParamSpec[], opts: { grads?: boolean } = {}): ParamStore {
+    return new ParamStore(specs, opts.grads ?? true);
+  }
+
+  /** The specs (names and shapes) in order. */
+  get specs(): ParamSpec[] {
+    return this.params.map((p) => ({ name: p.name, shape: p.shape }));
+  }
+
+  /** Total number of parameter values. */
+  get numel(): number {
+    return this.flat.size;
+  }
+
+  has(name: string): boolean {
+    return this.index.has(name);
+  }
+
+  param(name: string): ArenaTensor {
+    return this.params[this.indexOf(name)];
+  }
+
+  grad(name: string): ArenaTensor {
+    if (this.flatGrad === null) throw new Error(`ParamStore: ${name} has no gradient: this store (e.g. the EMA teacher) never receives gradients`);
+    return this.grads[this.indexOf(name)];
+  }
+
+  /** Sets every gradient to 0. */
+  zeroGrads(): void {
+    this.flatGrad?.data.fill(0);
+  }
+
+  /** Copies all parameter values from a store with the same specs (the teacher starts as the student). */
+  copyFrom(other: ParamStore): void {
+    const same = other.params.length === this.params.length && other.params.every((p, i) => p.name === this.params[i].name && p.size === this.params[i].size);
+    if (!same) throw new Error("ParamStore.copyFrom: the stores have different parameters");
+    this.flat.data.set(other.flat.data);
+  }
+
+  /** A view of the parameters under `prefix` (e.g. "backbone."), addressed by the rest of the name. */
+  scope(prefix: string): ParamScope {
+    return {
+      param: (name) => this.param(prefix + name),
+      grad: (name) => this.grad(prefix + name),
+    };
+  }
+
+  private indexOf(name: string): number {
+    const i = this.index.get(name);
+    if (i === undefined) throw new DinoRefError(`no parameter named ${name} in this model`);
+    return i;
+  }
+}

@@ -1,0 +1,41 @@
+// A float32 tensor that lives in the kernels' wasm memory (the arena). It keeps a byte pointer,
+// not a view: `data` makes a fresh Float32Array view whenever the memory has grown since the last
+// one (a grow detaches old views), so holding an ArenaTensor across allocations is always safe.
+
+import { arena } from "../kernels/arena.js";
+import { numel, type NamedTensor } from "./named.js";
+
+export class ArenaTensor implements NamedTensor {
+  private view: Float32Array | null = null;
+  readonly size: number;
+
+  constructor(
+    readonly name: string,
+    readonly shape: readonly number[],
+    /** Byte pointer into wasm memory, 4-byte aligned (16 when allocated by the arena). */
+    readonly ptr: number,
+  ) {
+    this.size = numel(shape);
+  }
+
+  /** Allocates a new tensor in the arena (contents are NOT cleared: call `fill(0)` when needed). */
+  static alloc(name: string, shape: readonly number[]): ArenaTensor {
+    return new ArenaTensor(name, shape, arena().allocF32(numel(shape)));
+  }
+
+  /** Allocates a zero-filled tensor in the arena. */
+  static zeros(name: string, shape: readonly number[]): ArenaTensor {
+    const t = ArenaTensor.alloc(name, shape);
+    t.data.fill(0);
+    return t;
+  }
+
+  /** A view on the tensor's data, valid until the next allocation that grows memory. */
+  get data(): Float32Array {
+    // a detached view has length 0
+    if (this.view === null || this.view.length !== this.size) {
+      this.view = arena().f32(this.ptr, this.size);
+    }
+    return this.view;
+  }
+}
