@@ -159,3 +159,25 @@ function checkBackwardArgs(
   if (gradB !== null) checkLength(fn, "gradB", gradB, K * N, `[K,N] = [${K},${N}]`);
   if (gradBias !== null) checkLength(fn, "gradBias", gradBias, N, `[N] = [${N}]`);
 }
+
+/** Oracle. gradBias [N] += Σ_m gradC[m, ·] over the M rows of gradC [M,N] (a Linear layer's bias gradient). */
+export function matmulBiasGradRef(gradBias: FloatArray, gradC: FloatArray, M: number, N: number): void {
+  checkSizes("matmulBiasGradRef", M, 1, N);
+  checkLength("matmulBiasGradRef", "gradBias", gradBias, N, `[N] = [${N}]`);
+  checkLength("matmulBiasGradRef", "gradC", gradC, M * N, `[M,N] = [${M},${N}]`);
+  for (let n = 0; n < N; n++) {
+    // ∂L/∂bias[n] = Σ_m ∂L/∂C[m,n]
+    let s = 0;
+    for (let m = 0; m < M; m++) s += gradC[m * N + n];
+    gradBias[n] += s;
+  }
+}
+
+/** SIMD wasm kernel, same contract as `matmulBiasGradRef` (rows added in ascending order). */
+export function matmulBiasGrad(gradBias: Float32Array, gradC: Float32Array, M: number, N: number): void {
+  checkSizes("matmulBiasGrad", M, 1, N);
+  checkLength("matmulBiasGrad", "gradBias", gradBias, N, `[N] = [${N}]`);
+  checkLength("matmulBiasGrad", "gradC", gradC, M * N, `[M,N] = [${M},${N}]`);
+  const k = wasmKernels() as unknown as MatmulAbi;
+  callWithArrays([gradBias, gradC], [0], (pBias, pC) => k.matmulBiasGrad(pBias, pC, M, N));
+}

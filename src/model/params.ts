@@ -7,6 +7,7 @@
 import { DinoRefError } from "../tensor/errors.js";
 import { ArenaTensor } from "../tensor/arenaTensor.js";
 import { numel } from "../tensor/named.js";
+import type { Tensor } from "./backend.js";
 
 /** A parameter's state_dict key and shape. */
 export interface ParamSpec {
@@ -16,8 +17,40 @@ export interface ParamSpec {
 
 /** Access to the parameters (and gradients) of one module, by names relative to the module. */
 export interface ParamScope {
-  param(name: string): ArenaTensor;
-  grad(name: string): ArenaTensor;
+  param(name: string): Tensor;
+  grad(name: string): Tensor;
+}
+
+/**
+ * Parameters held in ordinary JavaScript arrays (float32 or float64): for the TypeScript
+ * backends, golden cases and float64 finite-difference checks. Same names as a ParamStore.
+ */
+export class HostParams implements ParamScope {
+  readonly params = new Map<string, Tensor>();
+  readonly grads = new Map<string, Tensor>();
+
+  constructor(specs: readonly ParamSpec[], Type: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array) {
+    for (const s of specs) {
+      this.params.set(s.name, { shape: [...s.shape], data: new Type(numel(s.shape)) });
+      this.grads.set(s.name, { shape: [...s.shape], data: new Type(numel(s.shape)) });
+    }
+  }
+
+  param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (t === undefined) throw new DinoRefError(`no parameter named ${name} in this model`);
+    return t;
+  }
+
+  grad(name: string): Tensor {
+    const t = this.grads.get(name);
+    if (t === undefined) throw new DinoRefError(`no parameter named ${name} in this model`);
+    return t;
+  }
+
+  scope(prefix: string): ParamScope {
+    return { param: (name) => this.param(prefix + name), grad: (name) => this.grad(prefix + name) };
+  }
 }
 
 export class ParamStore implements ParamScope {

@@ -1,0 +1,31 @@
+// nn.Linear: y = x·Wᵀ + b, with W [out, in] as PyTorch stores it. x [R, in], y [R, out].
+// Backward accumulates: gradX += gradY·W, gradW += gradYᵀ·x, gradB += Σ_rows gradY.
+
+import type { ModelBackend, Tensor } from "./backend.js";
+
+/** y [R, out] = x [R, in]·Wᵀ + b (b may be null). Overwrites y. */
+export function linearForward(be: ModelBackend, y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, R: number, dIn: number, dOut: number): void {
+  // y = x·Wᵀ + b
+  be.matmul(y.data, x.data, weight.data, bias === null ? null : bias.data, R, dIn, dOut, "NT", false);
+}
+
+/** Accumulates the gradients of linearForward; a null gradient target is skipped. */
+export function linearBackward(
+  be: ModelBackend,
+  gradX: Tensor | null,
+  gradWeight: Tensor | null,
+  gradBias: Tensor | null,
+  gradY: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  R: number,
+  dIn: number,
+  dOut: number,
+): void {
+  // ∂L/∂x [R, in] += ∂L/∂y [R, out]·W [out, in]
+  if (gradX !== null) be.matmul(gradX.data, gradY.data, weight.data, null, R, dOut, dIn, "NN", true);
+  // ∂L/∂W [out, in] += (∂L/∂y)ᵀ [out, R]·x [R, in]
+  if (gradWeight !== null) be.matmul(gradWeight.data, gradY.data, x.data, null, dOut, R, dIn, "TN", true);
+  // ∂L/∂b [out] += Σ_rows ∂L/∂y
+  if (gradBias !== null) be.matmulBiasGrad(gradBias.data, gradY.data, R, dOut);
+}
