@@ -12,6 +12,8 @@ export interface BenchResult {
   /** Median seconds per call. */
   seconds: number;
   reps: number;
+  /** For model benchmarks: images per second. */
+  images_per_s?: number;
   note?: string;
   node: string;
   cpu: string;
@@ -34,6 +36,7 @@ export function runBenchCase(c: BenchCase, minSeconds: number): BenchResult {
     gflops: c.flops / median / 1e9,
     seconds: median,
     reps: times.length,
+    ...(c.images ? { images_per_s: c.images / median } : {}),
     ...(c.note ? { note: c.note } : {}),
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",

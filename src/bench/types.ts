@@ -9,6 +9,8 @@ export interface BenchCase {
   flops: number;
   /** e.g. "ts oracle on 128 of 12608 rows" */
   note?: string;
+  /** Images processed by one call of run(), for model benchmarks (reported as images/s). */
+  images?: number;
   /** One timed repetition. */
   run(): void;
 }

@@ -28,9 +28,9 @@ export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> 
     const rows = results.map((r) => {
       const ts = results.find((o) => o.name === r.name && o.impl === "ts");
       const ratio = r.impl !== "ts" && ts ? `${(r.gflops / ts.gflops).toFixed(1)}x` : "";
-      return [r.name, r.impl, r.gflops.toFixed(2), (r.seconds * 1000).toFixed(2), ratio, r.note ?? ""];
+      return [r.name, r.impl, r.gflops.toFixed(2), (r.seconds * 1000).toFixed(2), r.images_per_s === undefined ? "" : r.images_per_s.toFixed(2), ratio, r.note ?? ""];
     });
-    io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "vs ts", "note"]));
+    io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "vs ts", "note"]));
     io.out(`\n${results[0].node} on ${results[0].cpu}, one thread`);
   }
   return 0;
