@@ -1,0 +1,276 @@
+// One pre-norm transformer block of the official ViT, forward beside backward:
+//   x1  = x  + drop_path(attn(norm1(x)))     attn: qkv Linear → heads → softmax(q·kᵀ·Dh^−0.5)·v → proj Linear
+//   out = x1 + drop_path(mlp(norm2(x1)))     mlp: fc1 → exact GELU → fc2
+// Shapes: B batch, N tokens (CLS included), D width, H heads, Dh = D/H, Dm = MLP hidden width,
+// R = B·N rows. Every row of every output depends only on its own sample.
+
+import type { ModelBackend, Tensor } from "./backend.js";
+import type { ParamScope } from "./params.js";
+import { linearBackward, linearForward } from "./linear.js";
+import { dropPathRateOf, headDim, hiddenDim, type VitConfig } from "./vitConfig.js";
+import type { FloatArray } from "../kernels/floatArray.js";
+import type { Rng } from "../tensor/rng.js";
+
+/** Scratch reused by every block of one forward (not needed by the backward). */
+export interface BlockWork {
+  readonly qkv: Tensor; // [R, 3D]
+  readonly attnOut: Tensor; // [B, H, N, Dh]
+  readonly y: Tensor; // [R, D] a branch's output before the residual add
+}
+
+export function allocBlockWork(be: ModelBackend, cfg: VitConfig, B: number, N: number): BlockWork {
+  const D = cfg.embedDim;
+  return { qkv: be.alloc([B * N, 3 * D]), attnOut: be.alloc([B, cfg.numHeads, N, headDim(cfg)]), y: be.alloc([B * N, D]) };
+}
+
+/** Drop path of one residual branch: per sample kept (scaled by 1/keep) or dropped. */
+export interface DropPathMask {
+  /** 1 − rate. */
+  readonly keep: number;
+  /** [B] 1 = kept, 0 = dropped. */
+  readonly mask: Uint8Array;
+}
+
+/** What blockBackward needs from blockForward. */
+export interface BlockCache {
+  readonly x: Tensor; // [R, D] block input
+  readonly ln1: Tensor; // [R, D] norm1(x)
+  readonly mean1: Tensor; // [R]
+  readonly rstd1: Tensor; // [R]
+  readonly q: Tensor; // [B, H, N, Dh]
+  readonly k: Tensor; // [B, H, N, Dh]
+  readonly v: Tensor; // [B, H, N, Dh]
+  readonly attn: Tensor; // [B, H, N, N] softmax probabilities
+  readonly merged: Tensor; // [R, D] heads concatenated, input of proj
+  readonly x1: Tensor; // [R, D] after the attention residual
+  readonly ln2: Tensor; // [R, D] norm2(x1)
+  readonly mean2: Tensor; // [R]
+  readonly rstd2: Tensor; // [R]
+  readonly h: Tensor; // [R, Dm] fc1 output (GELU input)
+  readonly a: Tensor; // [R, Dm] GELU output (fc2 input)
+  readonly drop1: DropPathMask | null;
+  readonly drop2: DropPathMask | null;
+}
+
+/** The parameters of block i (names relative to `blocks.i.`). */
+export function blockParams(params: ParamScope, i: number): ParamScope {
+  return { param: (name) => params.param(`blocks.${i}.${name}`), grad: (name) => params.grad(`blocks.${i}.${name}`) };
+}
+
+/**
+ * rows [R, S·D] ↔ heads: S tensors [B, H, N, Dh], where row (b·N + n) holds, for slot s and head h,
+ * heads[s][b, h, n, :] at columns s·D + h·Dh .. (the [q | k | v] layout of qkv, or the merged heads
+ * for S = 1). `toHeads` copies rows → heads, otherwise heads → rows.
+ */
+function permuteHeads(rows: FloatArray, heads: FloatArray[], B: number, N: number, H: number, Dh: number, toHeads: boolean): void {
+  const S = heads.length;
+  const D = H * Dh;
+  for (let b = 0; b < B; b++) {
+    for (let n = 0; n < N; n++) {
+      const row = (b * N + n) * S * D;
+      for (let s = 0; s < S; s++) {
+        const t = heads[s];
+        for (let h = 0; h < H; h++) {
+          const r0 = row + s * D + h * Dh;
+          const h0 = ((b * H + h) * N + n) * Dh;
+          if (toHeads) for (let d = 0; d < Dh; d++) t[h0 + d] = rows[r0 + d];
+          else for (let d = 0; d < Dh; d++) rows[r0 + d] = t[h0 + d];
+        }
+      }
+    }
+  }
+}
+
+/** Draws one drop-path mask: keep_b = floor(1 − rate + U) per sample; null when the branch is never dropped. */
+function drawDropPath(rng: Rng | null, rate: number, B: number): DropPathMask | null {
+  if (rng === null || rate === 0) return null;
+  const keep = 1 - rate;
+  const mask = new Uint8Array(B);
+  // mask = floor(keep + U[0, 1))
+  for (let b = 0; b < B; b++) mask[b] = Math.floor(keep + rng.uniform());
+  return { keep, mask };
+}
+
+/** out = x + drop_path(y): out_b = x_b + y_b/keep·mask_b (out = x + y without drop path). x, y, out [R, D]. */
+function residualAdd(out: Tensor, x: Tensor, y: Tensor, drop: DropPathMask | null, B: number): void {
+  const o = out.data;
+  const xd = x.data;
+  const yd = y.data;
+  const per = o.length / B;
+  for (let b = 0; b < B; b++) {
+    const end = (b + 1) * per;
+    if (drop === null) {
+      // out = x + y
+      for (let i = b * per; i < end; i++) o[i] = xd[i] + yd[i];
+    } else if (drop.mask[b] === 1) {
+      // out = x + y/keep (kept sample)
+      for (let i = b * per; i < end; i++) o[i] = xd[i] + yd[i] / drop.keep;
+    } else {
+      // out = x (dropped sample)
+      for (let i = b * per; i < end; i++) o[i] = xd[i];
+    }
+  }
+}
+
+/** ∂L/∂y = ∂L/∂out·mask_b/keep, into `dst` (the branch's gradient under drop path). */
+function dropPathBackward(dst: Tensor, gradOut: Tensor, drop: DropPathMask, B: number): void {
+  const d = dst.data;
+  const g = gradOut.data;
+  const per = d.length / B;
+  for (let b = 0; b < B; b++) {
+    for (let i = b * per; i < (b + 1) * per; i++) d[i] = drop.mask[b] === 1 ? g[i] / drop.keep : 0;
+  }
+}
+
+/** norm1 → qkv → heads; returns q, k, v [B, H, N, Dh] and the norm's outputs. */
+function attentionInputs(be: ModelBackend, p: ParamScope, cfg: VitConfig, x: Tensor, work: BlockWork, B: number, N: number) {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const R = B * N;
+  const ln1 = be.alloc([R, D]);
+  const mean1 = be.alloc([R]);
+  const rstd1 = be.alloc([R]);
+  // ln1 = (x − mean)·rstd·γ₁ + β₁
+  be.layerNormForward(ln1.data, mean1.data, rstd1.data, x.data, p.param("norm1.weight").data, p.param("norm1.bias").data, R, D, cfg.eps);
+  // qkv [R, 3D] = ln1·W_qkvᵀ + b_qkv
+  linearForward(be, work.qkv, ln1, p.param("attn.qkv.weight"), cfg.qkvBias ? p.param("attn.qkv.bias") : null, R, D, 3 * D);
+  const q = be.alloc([B, H, N, Dh]);
+  const k = be.alloc([B, H, N, Dh]);
+  const v = be.alloc([B, H, N, Dh]);
+  // q | k | v = the three D-wide thirds of qkv, each split into H heads of Dh
+  permuteHeads(work.qkv.data, [q.data, k.data, v.data], B, N, H, Dh, true);
+  return { ln1, mean1, rstd1, q, k, v };
+}
+
+/** scale = Dh^−0.5 (a Python double; the kernels round it to float32 as PyTorch does). */
+const attentionScale = (cfg: VitConfig) => headDim(cfg) ** -0.5;
+
+/**
+ * The block on x [R, D] into out [R, D]. `dropPathRng` (student training only) draws a fresh mask
+ * per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0.
+ */
+export function blockForward(
+  be: ModelBackend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, out: Tensor, work: BlockWork, B: number, N: number,
+  dropPathRng: Rng | null,
+): BlockCache {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const Dm = hiddenDim(cfg);
+  const R = B * N;
+  const rate = dropPathRateOf(cfg, i);
+
+  // ---- attention branch: x1 = x + drop_path(proj(softmax(q·kᵀ·scale)·v))
+  const { ln1, mean1, rstd1, q, k, v } = attentionInputs(be, p, cfg, x, work, B, N);
+  const attn = be.alloc([B, H, N, N]);
+  // attn = softmax(q·kᵀ·Dh^−0.5), attnOut = attn·v
+  be.attentionForward(work.attnOut.data, attn.data, q.data, k.data, v.data, B, H, N, Dh, attentionScale(cfg));
+  const merged = be.alloc([R, D]);
+  // merged [R, D] = heads concatenated in order
+  permuteHeads(merged.data, [work.attnOut.data], B, N, H, Dh, false);
+  // y = merged·W_projᵀ + b_proj
+  linearForward(be, work.y, merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), R, D, D);
+  const drop1 = drawDropPath(dropPathRng, rate, B);
+  const x1 = be.alloc([R, D]);
+  residualAdd(x1, x, work.y, drop1, B);
+
+  // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1)))))
+  const ln2 = be.alloc([R, D]);
+  const mean2 = be.alloc([R]);
+  const rstd2 = be.alloc([R]);
+  // ln2 = (x1 − mean)·rstd·γ₂ + β₂
+  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, R, D, cfg.eps);
+  const h = be.alloc([R, Dm]);
+  // h = ln2·W₁ᵀ + b₁
+  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), R, D, Dm);
+  const a = be.alloc([R, Dm]);
+  // a = h·Φ(h)
+  be.geluForward(a.data, h.data, R * Dm);
+  // y = a·W₂ᵀ + b₂
+  linearForward(be, work.y, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), R, Dm, D);
+  const drop2 = drawDropPath(dropPathRng, rate, B);
+  residualAdd(out, x1, work.y, drop2, B);
+
+  return { x, ln1, mean1, rstd1, q, k, v, attn, merged, x1, ln2, mean2, rstd2, h, a, drop1, drop2 };
+}
+
+/** The attention probabilities [B, H, N, N] of the block on norm1(x) (get_last_selfattention). */
+export function blockSelfAttention(be: ModelBackend, p: ParamScope, cfg: VitConfig, x: Tensor, attn: Tensor, work: BlockWork, B: number, N: number): void {
+  const { q, k, v } = attentionInputs(be, p, cfg, x, work, B, N);
+  be.attentionForward(work.attnOut.data, attn.data, q.data, k.data, v.data, B, cfg.numHeads, N, headDim(cfg), attentionScale(cfg));
+}
+
+/** Scratch for the backward of every block. */
+export interface BlockGradWork {
+  readonly gy: Tensor; // [R, D] a branch's output gradient under drop path
+  readonly gLn: Tensor; // [R, D] gradient of a norm's output
+  readonly gMerged: Tensor; // [R, D]
+  readonly gA: Tensor; // [R, Dm]
+  readonly gH: Tensor; // [R, Dm]
+  readonly gAttnOut: Tensor; // [B, H, N, Dh]
+  readonly gQ: Tensor; // [B, H, N, Dh]
+  readonly gK: Tensor; // [B, H, N, Dh]
+  readonly gV: Tensor; // [B, H, N, Dh]
+  readonly gQkv: Tensor; // [R, 3D]
+}
+
+export function allocBlockGradWork(be: ModelBackend, cfg: VitConfig, B: number, N: number): BlockGradWork {
+  const D = cfg.embedDim;
+  const R = B * N;
+  const Dm = hiddenDim(cfg);
+  const heads = [B, cfg.numHeads, N, headDim(cfg)];
+  return {
+    gy: be.alloc([R, D]), gLn: be.alloc([R, D]), gMerged: be.alloc([R, D]), gA: be.alloc([R, Dm]), gH: be.alloc([R, Dm]),
+    gAttnOut: be.alloc(heads), gQ: be.alloc(heads), gK: be.alloc(heads), gV: be.alloc(heads), gQkv: be.alloc([R, 3 * D]),
+  };
+}
+
+/**
+ * Backward of blockForward, in place: g [R, D] holds ∂L/∂out on entry and ∂L/∂x on return.
+ * Parameter gradients are accumulated into p.grad(...).
+ */
+export function blockBackward(be: ModelBackend, p: ParamScope, cfg: VitConfig, g: Tensor, c: BlockCache, work: BlockGradWork, B: number, N: number): void {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const Dm = hiddenDim(cfg);
+  const R = B * N;
+
+  // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(ln2)))); ∂L/∂x1 = g + norm2ᵀ(...)
+  let gy = g;
+  // ∂L/∂y = ∂L/∂out·mask/keep
+  if (c.drop2 !== null) dropPathBackward((gy = work.gy), g, c.drop2, B);
+  work.gA.data.fill(0);
+  // ∂L/∂a = ∂L/∂y·W₂; ∂L/∂W₂ += ∂L/∂yᵀ·a; ∂L/∂b₂ += Σ ∂L/∂y
+  linearBackward(be, work.gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gy, c.a, p.param("mlp.fc2.weight"), R, Dm, D);
+  work.gH.data.fill(0);
+  // ∂L/∂h = ∂L/∂a·(Φ(h) + h·φ(h))
+  be.geluBackward(work.gH.data, work.gA.data, c.h.data, R * Dm);
+  work.gLn.data.fill(0);
+  // ∂L/∂ln2 = ∂L/∂h·W₁; ∂L/∂W₁ += ∂L/∂hᵀ·ln2; ∂L/∂b₁ += Σ ∂L/∂h
+  linearBackward(be, work.gLn, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), work.gH, c.ln2, p.param("mlp.fc1.weight"), R, D, Dm);
+  // ∂L/∂x1 (= g) += norm2 backward of ∂L/∂ln2
+  be.layerNormBackward(g.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, work.gLn.data, c.x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, R, D);
+
+  // ---- attention branch: x1 = x + drop_path(proj(merged)); ∂L/∂x = ∂L/∂x1 + norm1ᵀ(...)
+  gy = g;
+  if (c.drop1 !== null) dropPathBackward((gy = work.gy), g, c.drop1, B);
+  work.gMerged.data.fill(0);
+  // ∂L/∂merged = ∂L/∂y·W_proj; ∂L/∂W_proj += ∂L/∂yᵀ·merged; ∂L/∂b_proj += Σ ∂L/∂y
+  linearBackward(be, work.gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gy, c.merged, p.param("attn.proj.weight"), R, D, D);
+  // heads of ∂L/∂merged
+  permuteHeads(work.gMerged.data, [work.gAttnOut.data], B, N, H, Dh, true);
+  work.gQ.data.fill(0);
+  work.gK.data.fill(0);
+  work.gV.data.fill(0);
+  // ∂L/∂v = attnᵀ·∂L/∂out; ∂L/∂scores = attn ⊙ (∂L/∂attn − rowsum); ∂L/∂q = ∂L/∂scores·k·scale; ∂L/∂k = ∂L/∂scoresᵀ·q·scale
+  be.attentionBackward(work.gQ.data, work.gK.data, work.gV.data, work.gAttnOut.data, c.q.data, c.k.data, c.v.data, c.attn.data, B, H, N, Dh, attentionScale(cfg));
+  // ∂L/∂qkv = [∂L/∂q | ∂L/∂k | ∂L/∂v] back in the row layout
+  permuteHeads(work.gQkv.data, [work.gQ.data, work.gK.data, work.gV.data], B, N, H, Dh, false);
+  work.gLn.data.fill(0);
+  // ∂L/∂ln1 = ∂L/∂qkv·W_qkv; ∂L/∂W_qkv += ∂L/∂qkvᵀ·ln1; ∂L/∂b_qkv += Σ ∂L/∂qkv
+  linearBackward(be, work.gLn, p.grad("attn.qkv.weight"), cfg.qkvBias ? p.grad("attn.qkv.bias") : null, work.gQkv, c.ln1, p.param("attn.qkv.weight"), R, D, 3 * D);
+  // ∂L/∂x (= g) += norm1 backward of ∂L/∂ln1
+  be.layerNormBackward(g.data, p.grad("norm1.weight").data, p.grad("norm1.bias").data, work.gLn.data, c.x.data, c.mean1.data, c.rstd1.data, p.param("norm1.weight").data, R, D);
+}
