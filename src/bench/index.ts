@@ -4,7 +4,8 @@ import type { BenchCase } from "./types.js";
 import { matmulBenchCases } from "./matmul.js";
 import { attentionBenchCases } from "./attention.js";
 import { emaBenchCases } from "./ema.js";
+import { vitBenchCases } from "./vit.js";
 
 export function allBenchCases(): BenchCase[] {
-  return [...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases()];
+  return [...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases(), ...vitBenchCases()];
 }

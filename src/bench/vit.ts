@@ -1,0 +1,96 @@
+// Benchmark cases for the whole ViT backbone: ViT-S/16 inference (the teacher's forward) at 224 px,
+// and a tiny training configuration forward+backward, SIMD wasm beside the TypeScript oracles.
+// Weights and images are made on the first (untimed, warm-up) call, so listing cases costs nothing.
+
+import type { BenchCase } from "./types.js";
+import { ts32Backend, wasmBackend, type ModelBackend, type Tensor } from "../model/backend.js";
+import { HostParams, ParamStore, type ParamScope } from "../model/params.js";
+import { vitBackward, vitForward } from "../model/vit.js";
+import { headDim, hiddenDim, vitConfig, vitPreset, type VitConfig } from "../model/vitConfig.js";
+import { initVit, vitParamSpecs } from "../model/vitParams.js";
+import { Rng, STREAM } from "../tensor/rng.js";
+
+/**
+ * Floating-point operations of one forward: 2 per multiply-add of the matmuls (patch conv, qkv,
+ * q·kᵀ, attn·v, proj, fc1, fc2); norms, softmax and GELU are not counted.
+ */
+export function vitForwardFlops(cfg: VitConfig, B: number, H: number, W: number): number {
+  const p = cfg.patchSize;
+  const n = Math.floor(H / p) * Math.floor(W / p);
+  const N = 1 + n;
+  const D = cfg.embedDim;
+  const Dm = hiddenDim(cfg);
+  const patch = n * D * cfg.inChans * p * p;
+  // per block: qkv N·D·3D, q·kᵀ and attn·v H·N²·Dh each, proj N·D², fc1 and fc2 N·D·Dm each
+  const block = N * D * 3 * D + 2 * cfg.numHeads * N * N * headDim(cfg) + N * D * D + 2 * N * D * Dm;
+  return 2 * B * (patch + cfg.depth * block);
+}
+
+/** Deterministic images in [−1, 1). */
+function images(be: ModelBackend, B: number, H: number, W: number, seed: number): Tensor {
+  const t = be.alloc([B, 3, H, W]);
+  const r = new Rng(seed, STREAM.data);
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) d[i] = 2 * r.uniform() - 1;
+  return t;
+}
+
+/** A lazily prepared case: `prepare` runs on the first call of run() (the untimed warm-up). */
+function lazy(prepare: () => () => void): () => void {
+  let run: (() => void) | null = null;
+  return () => {
+    if (run === null) run = prepare();
+    run();
+  };
+}
+
+function params(be: ModelBackend, cfg: VitConfig, grads: boolean): ParamScope {
+  const specs = vitParamSpecs(cfg);
+  const p = be === wasmBackend ? ParamStore.create(specs, { grads }) : new HostParams(specs, Float32Array);
+  initVit(p, cfg, new Rng(0, STREAM.init));
+  return p;
+}
+
+/** Inference: forward without cache, activations freed after each call. */
+function forwardCase(be: ModelBackend, cfg: VitConfig, B: number, H: number, W: number): () => void {
+  return lazy(() => {
+    const p = params(be, cfg, false);
+    const img = images(be, B, H, W, 1);
+    return () => {
+      const m = be.mark();
+      vitForward(be, p, cfg, img, B, H, W, { cache: false });
+      be.release(m);
+    };
+  });
+}
+
+/** A training step's backbone part: forward with cache, backward to every parameter (drop path on). */
+function trainCase(be: ModelBackend, cfg: VitConfig, B: number, H: number, W: number): () => void {
+  return lazy(() => {
+    const p = params(be, cfg, true);
+    const img = images(be, B, H, W, 2);
+    const gradCls = be.alloc([B, cfg.embedDim]);
+    gradCls.data.fill(1 / B);
+    let step = 0;
+    return () => {
+      const m = be.mark();
+      const { cache } = vitForward(be, p, cfg, img, B, H, W, { training: true, dropPathRng: new Rng(0, STREAM.dropPath, step++) });
+      vitBackward(be, p, cfg, cache!, gradCls);
+      be.release(m);
+    };
+  });
+}
+
+export function vitBenchCases(): BenchCase[] {
+  const small = vitPreset("vit_small", 16);
+  const tiny = vitConfig({ patchSize: 4, embedDim: 64, depth: 4, numHeads: 4, mlpRatio: 4, imgSize: 28, dropPathRate: 0.1 });
+  const tinyName = "vit tiny fwd+bwd p4 D64 depth4 h4 28px b64";
+  const tsBatch = 4;
+  // the backward is counted as twice the forward
+  const trainFlops = (b: number) => 3 * vitForwardFlops(tiny, b, 28, 28);
+  return [
+    { name: "vit_small/16 forward 224px b16", impl: "wasm-simd", flops: vitForwardFlops(small, 16, 224, 224), images: 16, run: forwardCase(wasmBackend, small, 16, 224, 224) },
+    { name: tinyName, impl: "wasm-simd", flops: trainFlops(64), images: 64, note: "drop path 0.1", run: trainCase(wasmBackend, tiny, 64, 28, 28) },
+    { name: tinyName, impl: "ts", flops: trainFlops(tsBatch), images: tsBatch, note: `ts oracles on a batch of ${tsBatch}`, run: trainCase(ts32Backend, tiny, tsBatch, 28, 28) },
+  ];
+}
