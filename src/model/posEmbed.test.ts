@@ -90,6 +90,32 @@ describe("posPlan", () => {
     }
   });
 
+  it("backward matches central finite differences of Σ gradOut·out (float64, 5×5 → 3×4)", () => {
+    const [D, g] = [2, 5];
+    const plan = posPlan(g * g, 12, 16, 4);
+    const n = plan.rows * plan.cols;
+    const pos = t64([1, 1 + g * g, D], randn((1 + g * g) * D, 4));
+    const gOut = t64([1, 1 + n, D], randn((1 + n) * D, 5));
+    const grad = t64([1, 1 + g * g, D]);
+    interpolatePosEncodingBackward(grad, gOut, plan, D);
+    const loss = () => {
+      const out = t64([1, 1 + n, D]);
+      interpolatePosEncoding(out, pos, plan, D);
+      let s = 0;
+      for (let i = 0; i < out.data.length; i++) s += out.data[i] * gOut.data[i];
+      return s;
+    };
+    for (let i = 0; i < pos.data.length; i++) {
+      const v = pos.data[i];
+      pos.data[i] = v + 1e-4;
+      const lp = loss();
+      pos.data[i] = v - 1e-4;
+      const lm = loss();
+      pos.data[i] = v;
+      expect(Math.abs((lp - lm) / 2e-4 - grad.data[i])).toBeLessThan(1e-9);
+    }
+  });
+
   it("refuses a pos_embed that is not a square grid and an image smaller than a patch", () => {
     expect(() => posPlan(12, 16, 16, 4)).toThrow(/not a square grid/);
     expect(() => posPlan(16, 3, 16, 4)).toThrow(/smaller than one 4×4 patch/);
