@@ -27,15 +27,17 @@ export function boxBlurRadius(sigma: number, passes = BOX_BLUR_PASSES): number {
  * fw = ⌊(2²⁴ − (2l+1)·ww)/2⌋ (≈ a/(2R+1)) for the two partial edge pixels, so that the result is
  * round((box sum + a·edges)/(2R+1)) computed the way PIL rounds it.
  */
-function boxLine(src: Uint8Array, dst: Uint8Array, off: number, stride: number, n: number, l: number, ww: number, fw: number): void {
-  const at = (k: number) => src[off + (k < 0 ? 0 : k >= n ? n - 1 : k) * stride];
+function boxLine(src: Uint8Array, dst: Uint8Array, off: number, stride: number, n: number, l: number, ww: number, fw: number, pad: Int32Array): void {
+  // the line with l + 1 repeated edge pixels on each side: pad[k + l + 1] = in[clamp(k)]
+  const m = l + 1;
+  for (let k = -m; k < n + m; k++) pad[k + m] = src[off + (k < 0 ? 0 : k >= n ? n - 1 : k) * stride];
   let acc = 0;
-  for (let d = -l; d <= l; d++) acc += at(d);
+  for (let d = -l; d <= l; d++) acc += pad[d + m];
   for (let k = 0; k < n; k++) {
     // < 2^8 · 2^24 · (2l+3): exact in float64
-    dst[off + k * stride] = Math.floor((acc * ww + (at(k - l - 1) + at(k + l + 1)) * fw + 8388608) / 16777216);
+    dst[off + k * stride] = Math.floor((acc * ww + (pad[k - l - 1 + m] + pad[k + l + 1 + m]) * fw + 8388608) / 16777216);
     // slide the full box one step: add in[k+l+1], drop in[k−l]
-    acc += at(k + l + 1) - at(k - l);
+    acc += pad[k + l + 1 + m] - pad[k - l + m];
   }
 }
 
@@ -49,12 +51,13 @@ export function gaussianBlur(img: Image, sigma: number): Image {
   let cur = new Uint8Array(img.data);
   let next = new Uint8Array(cur.length);
   const swap = () => ([cur, next] = [next, cur]);
+  const pad = new Int32Array(Math.max(w, h) + 2 * (l + 1));
   for (let pass = 0; pass < BOX_BLUR_PASSES; pass++) {
-    for (let y = 0; y < h; y++) for (let c = 0; c < 3; c++) boxLine(cur, next, y * w * 3 + c, 3, w, l, ww, fw);
+    for (let y = 0; y < h; y++) for (let c = 0; c < 3; c++) boxLine(cur, next, y * w * 3 + c, 3, w, l, ww, fw, pad);
     swap();
   }
   for (let pass = 0; pass < BOX_BLUR_PASSES; pass++) {
-    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) boxLine(cur, next, x * 3 + c, w * 3, h, l, ww, fw);
+    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) boxLine(cur, next, x * 3 + c, w * 3, h, l, ww, fw, pad);
     swap();
   }
   return makeImage(w, h, cur);
