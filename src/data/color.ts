@@ -1,6 +1,8 @@
 // Colour operations of DINO's augmentation with PIL's 8-bit semantics (as torchvision applies them
 // to PIL images): ColorJitter's four ops as ImageEnhance blends and an HSV hue rotation,
 // RandomGrayscale's convert('L'), and ImageOps.solarize. Every function returns a new image.
+// The 8-bit HSV rounding (truncate H, S on the way in, round p, q, t on the way out) is our reading
+// of PIL, not checked against Pillow; the blends, luma and solarize follow dino-spec section 2.
 
 import { type Image, luma, makeImage, toLuma } from "./image.js";
 

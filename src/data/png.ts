@@ -3,8 +3,8 @@
 // DinoRefError that names the file and what is wrong.
 //
 // Differences from PIL, all for rare inputs: 16-bit samples are scaled to 8 bits as
-// round(v·255/65535) (PIL takes the high byte of 16-bit RGB: at most 1 level apart, and opens 16-bit
-// grey as a 32-bit integer image, which we do not imitate). The gAMA chunk is ignored, as in PIL.
+// round(v·255/65535) (PIL, as far as we know, takes the high byte of 16-bit RGB, at most 1 level
+// apart, and opens 16-bit grey as a 32-bit integer image, which we do not imitate). The gAMA chunk is ignored, as in PIL.
 
 import { readFileSync } from "node:fs";
 import { PNG } from "pngjs";
