@@ -18,6 +18,7 @@ const P4: f64 = -1.65339022054652515390e-6;
 const P5: f64 = 4.13813679705723846039e-8;
 const EXP_OVERFLOW: f64 = 7.09782712893383973096e2; // above: +Inf
 const EXP_UNDERFLOW: f64 = -7.45133219101941108420e2; // below: +0
+const EXP_BIAS_MAGIC: f64 = 6755399441055744 + 1023; // 1.5·2^52 + the exponent bias
 
 /** e^x in float64, about 1 ulp. NaN → NaN, +Inf → +Inf, −Inf → 0. */
 export function exp64(x: f64): f64 {
@@ -60,13 +61,15 @@ export function exp64(x: f64): f64 {
   const c = f64x2.sub(r, f64x2.mul(t, p));
   const rc = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2), c));
   const y = f64x2.sub(f64x2.splat(1), f64x2.sub(f64x2.sub(lo, rc), hi));
-  // 2^k in two factors 2^(k>>1)·2^(k − (k>>1)), built from exponent bits (k garbage where selected away below)
-  const k = i32x4.trunc_sat_f64x2_s_zero(kf);
-  const k1 = i32x4.shr_s(k, 1);
-  const k2 = i32x4.sub(k, k1);
-  const bias = i32x4.splat(1023);
-  const p1 = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(k1, bias)), 52);
-  const p2 = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(k2, bias)), 52);
+  // 2^k in two factors 2^k1·2^k2, k1 = k >> 1 = floor(k/2), k2 = k − k1 (exact in f64). Each is built
+  // from exponent bits: k1 + 1023 + 1.5·2^52 holds k1 + 1023 (in [485, 1535]) in its low mantissa
+  // bits, and shifting left by 52 moves them into the exponent field (lanes selected away below
+  // may hold garbage, never a trap)
+  const k1 = f64x2.floor(f64x2.mul(kf, f64x2.splat(0.5)));
+  const k2 = f64x2.sub(kf, k1);
+  const bias = f64x2.splat(EXP_BIAS_MAGIC);
+  const p1 = i64x2.shl(f64x2.add(k1, bias), 52);
+  const p2 = i64x2.shl(f64x2.add(k2, bias), 52);
   let e = f64x2.mul(f64x2.mul(y, p1), p2);
   // the scalar's early returns, as selects: underflow → 0, overflow → +Inf, NaN → x
   e = v128.bitselect(f64x2.splat(0), e, f64x2.lt(x, f64x2.splat(EXP_UNDERFLOW)));
