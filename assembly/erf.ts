@@ -138,7 +138,9 @@ export function erfc64(x: f64): f64 {
 // Every interval's ratio has the form P(w)/Q(w) = (c0 + w·(c1 + … + w·c7)) / (1 + w·(d1 + … + w·d8)),
 // with w = u² (|u| < 0.84375), |u| − 1 (< 1.25) or 1/u² (< 28). The shorter polynomials are padded
 // with zero coefficients at the top: for finite w, cₖ + w·(0 + w·0) = cₖ exactly, so the padded Horner
-// scheme performs the scalar's operations bit for bit. Each lane loads its own interval's row.
+// scheme performs the scalar's operations bit for bit. Pairs of lanes in the same interval below
+// 0.84375 (the common case) take a dedicated path; otherwise each lane gets its own interval's row
+// (from ERFC_PAIRS, one load per coefficient for both lanes).
 const ERFC_ROWS: usize = memory.data<f64>([
   // 0: |u| < 0.84375
   PP0, PP1, PP2, PP3, PP4, 0, 0, 0, QQ1, QQ2, QQ3, QQ4, QQ5, 0, 0, 0,
@@ -150,7 +152,10 @@ const ERFC_ROWS: usize = memory.data<f64>([
   RB0, RB1, RB2, RB3, RB4, RB5, RB6, 0, SB1, SB2, SB3, SB4, SB5, SB6, SB7, 0,
 ], 16);
 
-/** ERFC_ROWS interleaved for every pair of rows: [row0[j], row1[j]] at ERFC_PAIRS + ((id0·4 + id1)·16 + j)·16. */
+/**
+ * ERFC_ROWS interleaved for every pair of rows: [row0[j], row1[j]] at ERFC_PAIRS + ((id0·4 + id1)·16 + j)·16.
+ * Static data (4 KiB below the heap base, not an allocation), filled from ERFC_ROWS on first use.
+ */
 const ERFC_PAIRS: usize = memory.data(4 * 4 * 16 * 16, 16);
 let erfcPairsReady = false;
 
