@@ -4,8 +4,13 @@ import type { BenchCase } from "./types.js";
 import { matmulBenchCases } from "./matmul.js";
 import { attentionBenchCases } from "./attention.js";
 import { emaBenchCases } from "./ema.js";
+import { geluBenchCases, layerNormBenchCases, softmaxBenchCases } from "./rowKernels.js";
 import { vitBenchCases } from "./vit.js";
 
 export function allBenchCases(): BenchCase[] {
-  return [...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases(), ...vitBenchCases()];
+  return [
+    ...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases(),
+    ...geluBenchCases(), ...layerNormBenchCases(), ...softmaxBenchCases(),
+    ...vitBenchCases(),
+  ];
 }
