@@ -8,7 +8,11 @@ deterministic: fixed seeds (torch.manual_seed per case), one thread, sorted JSON
 Precision: matmul, layer_norm, gelu, softmax, attention and dino_loss are computed in float64 from
 the float32 inputs (autograd in float64) and stored rounded to float32; ema_update,
 clip_gradients and adamw_step run the official float32 torch ops (their float32 rounding is the
-reference); the schedules are float64 numpy as in the official utils.
+reference); the schedules are float64 numpy as in the official utils. interpolate_pos_encoding,
+vit_forward, vit_backward and dino_head run torch modules (official.py) in float64 from the float32
+inputs, recomputed by bounds.py's hand-written forward/backward (asserted equal to 1e-9), whose
+rounding-error model gives their tolerances; knn and attention_mask are float64 with integer
+outputs.
 """
 import os
 
