@@ -3,7 +3,7 @@
 Usage: /usr/bin/python3 reference-tests/generate/generate.py --out fixtures/golden [--op NAME]
 
 Every case is a safetensors file fixtures/golden/<op>/<case>.safetensors (contract:
-shared/golden-format.md) and fixtures/golden/MANIFEST.json indexes them. The bytes are
+README.md, "The case-file format") and fixtures/golden/MANIFEST.json indexes them. The bytes are
 deterministic: fixed seeds (torch.manual_seed per case), one thread, sorted JSON, no timestamps.
 Precision: matmul, layer_norm, gelu, softmax, attention and dino_loss are computed in float64 from
 the float32 inputs (autograd in float64) and stored rounded to float32; ema_update,

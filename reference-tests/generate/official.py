@@ -113,7 +113,7 @@ def clip_gradients(grads, clip):
 @torch.no_grad()
 def adamw_step_restated(param, grad, exp_avg, exp_avg_sq, lr, weight_decay, beta1, beta2, eps,
                         step):
-    """One AdamW update in torch 1.13.1's order (dino-spec 8.8); step is the count AFTER the
+    """One AdamW update in torch 1.13.1's order (torch/optim/adamw.py, _single_tensor_adamw); step is the count AFTER the
     increment. In place on param, exp_avg, exp_avg_sq (float32)."""
     param.mul_(1 - lr * weight_decay)                       # decoupled decay first
     exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
