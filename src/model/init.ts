@@ -1,0 +1,77 @@
+// Parameter initialisers of the official code (spec 8.9), drawn from counter-based streams: each
+// tensor gets its own Rng(seed, STREAM.init, initKey(state_dict key)), so a tensor's initial values
+// depend only on the seed and its full name, never on which other tensors were drawn before it.
+
+import type { FloatArray } from "../kernels/floatArray.js";
+import { erf64, erfc64 } from "../kernels/erf.js";
+import { Rng, STREAM } from "../tensor/rng.js";
+
+const SQRT2 = Math.SQRT2;
+const SQRT1_2 = Math.SQRT1_2;
+const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2/√π
+
+/**
+ * The Rng key of a parameter: FNV-1a (32 bit) of the UTF-8 bytes of its full state_dict key,
+ * e.g. "head.mlp.0.weight". Distinct names give distinct keys (collisions are possible in
+ * principle; `initKey` is checked to be collision-free on the head's keys by its test).
+ */
+export function initKey(fullName: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(fullName, "utf8")) {
+    // h = (h xor byte)·16777619 mod 2³²
+    h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** The init stream of one parameter: Rng(seed, STREAM.init, initKey(fullName)). */
+export function initRng(seed: number, fullName: string): Rng {
+  return new Rng(seed, STREAM.init, initKey(fullName));
+}
+
+/** Standard normal CDF Φ(x) = ½·erfc(−x/√2). */
+export function normalCdf(x: number): number {
+  return 0.5 * erfc64(-x * SQRT1_2);
+}
+
+/**
+ * erf⁻¹(y) in float64 for y in [−1, 1] (±Inf at ±1, NaN outside): Winitzki's closed form
+ * (relative error ~2e-3) refined by Newton steps on erf64.
+ */
+export function erfinv(y: number): number {
+  if (!(y >= -1 && y <= 1)) return NaN;
+  if (y === 1 || y === -1) return y * Infinity;
+  if (y === 0) return y;
+  // initial guess: erf⁻¹(y) ≈ sign(y)·√(√(t² − ln(1 − y²)/a) − t), t = 2/(πa) + ln(1 − y²)/2, a = 0.147
+  const a = 0.147;
+  const l = Math.log1p(-y * y);
+  const t = 2 / (Math.PI * a) + l / 2;
+  let x = Math.sign(y) * Math.sqrt(Math.sqrt(t * t - l / a) - t);
+  for (let i = 0; i < 4; i++) {
+    // Newton: x ← x − (erf(x) − y) / erf′(x), erf′(x) = 2/√π·e^(−x²)
+    const d = TWO_OVER_SQRT_PI * Math.exp(-x * x);
+    if (d === 0) break;
+    x -= (erf64(x) - y) / d;
+  }
+  return x;
+}
+
+/**
+ * trunc_normal_(mean, std, a, b) as PyTorch computes it (spec 8.9), with our own random stream:
+ * p ~ U(2Φ((a − mean)/std) − 1, 2Φ((b − mean)/std) − 1); value = erf⁻¹(p)·std·√2 + mean, clamped
+ * to [a, b]. The bounds are absolute (DINO passes a = −2, b = 2, i.e. ±100σ for std 0.02).
+ */
+export function truncNormalFill(out: FloatArray, rng: Rng, std: number, mean = 0, a = -2, b = 2): void {
+  const lo = 2 * normalCdf((a - mean) / std) - 1;
+  const hi = 2 * normalCdf((b - mean) / std) - 1;
+  for (let i = 0; i < out.length; i++) {
+    // value = erf⁻¹(U(lo, hi))·std·√2 + mean, clamped to [a, b]
+    const v = erfinv(rng.uniformIn(lo, hi)) * std * SQRT2 + mean;
+    out[i] = Math.min(Math.max(v, a), b);
+  }
+}
+
+/** U(lo, hi) elementwise (PyTorch's default Linear init is U(±1/√fan_in)). */
+export function uniformFill(out: FloatArray, rng: Rng, lo: number, hi: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = rng.uniformIn(lo, hi);
+}
