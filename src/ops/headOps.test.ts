@@ -131,6 +131,12 @@ describe("dino_head op errors", () => {
     expect(call(t)).toThrow("tensor in.head.mlp.4.weight is not a parameter of this head (nlayers 2");
   });
 
+  it("refuses use_bn heads", () => {
+    const s = synthetic(3, true);
+    s.params.use_bn = true;
+    expect(call(s)).toThrow("param use_bn is true: heads with BatchNorm1d are not supported");
+  });
+
   it("checks grad_y against out_dim", () => {
     const s = synthetic(1, true);
     s.inputs.set("grad_y", tensor("F32", [5, 22], new Float32Array(110)));

@@ -22,6 +22,8 @@ export function backendFor(kernels: Kernels): ModelBackend {
  * grad.head.<key> for every trainable key and grad_x [R,Din].
  */
 function dinoHeadOp(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
+  // BatchNorm1d heads (use_bn) are outside the contract's dino_head and not implemented
+  if (args.has("use_bn") && args.boolean("use_bn")) args.fail("param use_bn is true: heads with BatchNorm1d are not supported");
   const x = args.f32("x", ["R", "Din"]);
   const [R, inDim] = [args.dim("R"), args.dim("Din")];
   const cfg = resolveDinoHeadConfig({
