@@ -3,7 +3,7 @@
 // sample's results do not depend on B. Every dot product is an f32 sum in increasing index order
 // (SIMD runs across outputs, never across a reduction); softmax exps are float64 (exp64).
 
-import { exp64, exp64x2 } from "./erf";
+import { exp64, exp64x2 } from "./exp";
 import { ld, st, ld4, st4, simdLimit } from "./lanes";
 
 // @ts-ignore: decorator

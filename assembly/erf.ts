@@ -1,47 +1,12 @@
-// exp, erf and erfc in float64: the same algorithm, operation for operation, as src/kernels/erf.ts
-// (fdlibm's method, about 1 ulp), so the GELU kernel and its oracle agree bit for bit.
+// erf and erfc in float64: the same algorithm, operation for operation, as src/kernels/erf.ts
+// (fdlibm's method, about 1 ulp), so the GELU kernel and its oracle agree bit for bit; erfc64x2
+// does the same on both lanes of an f64x2. exp64 / exp64x2 come from ./exp.
 
-// @ts-ignore: decorator
-@inline function pow2(k: i32): f64 {
-  // 2^k for k in [-1022, 1023], built from its bits
-  return reinterpret<f64>(<u64>(k + 1023) << 52);
-}
+import { exp64, exp64x2 } from "./exp";
 
 // @ts-ignore: decorator
 @inline function truncLow32(x: f64): f64 {
   return reinterpret<f64>(reinterpret<u64>(x) & 0xffffffff00000000);
-}
-
-// --- exp ---
-const LN2_HI: f64 = 6.93147180369123816490e-1; // high 32 bits of ln 2
-const LN2_LO: f64 = 1.90821492927058770002e-10; // ln 2 − LN2_HI
-const INV_LN2: f64 = 1.44269504088896338700e0;
-const P1: f64 = 1.66666666666666019037e-1;
-const P2: f64 = -2.77777777770155933842e-3;
-const P3: f64 = 6.61375632143793436117e-5;
-const P4: f64 = -1.65339022054652515390e-6;
-const P5: f64 = 4.13813679705723846039e-8;
-const EXP_OVERFLOW: f64 = 7.09782712893383973096e2; // above: +Inf
-const EXP_UNDERFLOW: f64 = -7.45133219101941108420e2; // below: +0
-
-/** e^x in float64, about 1 ulp. NaN → NaN, +Inf → +Inf, −Inf → 0. */
-export function exp64(x: f64): f64 {
-  if (x != x) return x;
-  if (x > EXP_OVERFLOW) return Infinity;
-  if (x < EXP_UNDERFLOW) return 0;
-  // x = k·ln2 + r with |r| ≤ ln2/2; r = hi − lo carried in two parts
-  const kf = Math.floor(x * INV_LN2 + 0.5);
-  const k = <i32>kf;
-  const hi = x - kf * LN2_HI;
-  const lo = kf * LN2_LO;
-  const r = hi - lo;
-  // e^r = 1 + 2r/(2 − R(r²)) with c = r − r²·P(r²)
-  const t = r * r;
-  const c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
-  const y = 1 - (lo - (r * c) / (2 - c) - hi);
-  // e^x = y·2^k in two steps, so a subnormal result is rounded once
-  const k1 = k >> 1;
-  return y * pow2(k1) * pow2(k - k1);
 }
 
 // --- erf / erfc coefficients (fdlibm s_erf.c) ---
@@ -169,31 +134,142 @@ export function erfc64(x: f64): f64 {
   return x >= 0 ? 0 : 2;
 }
 
+// --- erfc on two lanes ---
+// Every interval's ratio has the form P(w)/Q(w) = (c0 + w·(c1 + … + w·c7)) / (1 + w·(d1 + … + w·d8)),
+// with w = u² (|u| < 0.84375), |u| − 1 (< 1.25) or 1/u² (< 28). The shorter polynomials are padded
+// with zero coefficients at the top: for finite w, cₖ + w·(0 + w·0) = cₖ exactly, so the padded Horner
+// scheme performs the scalar's operations bit for bit. Pairs of lanes in the same interval below
+// 0.84375 (the common case) take a dedicated path; otherwise each lane gets its own interval's row
+// (from ERFC_PAIRS, one load per coefficient for both lanes).
+const ERFC_ROWS: usize = memory.data<f64>([
+  // 0: |u| < 0.84375
+  PP0, PP1, PP2, PP3, PP4, 0, 0, 0, QQ1, QQ2, QQ3, QQ4, QQ5, 0, 0, 0,
+  // 1: 0.84375 ≤ |u| < 1.25
+  PA0, PA1, PA2, PA3, PA4, PA5, PA6, 0, QA1, QA2, QA3, QA4, QA5, QA6, 0, 0,
+  // 2: 1.25 ≤ |u| < 1/0.35
+  RA0, RA1, RA2, RA3, RA4, RA5, RA6, RA7, SA1, SA2, SA3, SA4, SA5, SA6, SA7, SA8,
+  // 3: 1/0.35 ≤ |u| (< 28; also used, then overridden, above 28)
+  RB0, RB1, RB2, RB3, RB4, RB5, RB6, 0, SB1, SB2, SB3, SB4, SB5, SB6, SB7, 0,
+], 16);
+
 /**
- * exp64 on both lanes of an f64x2, operation for operation the scalar exp64 (so bit-identical to
- * it) for inputs ≤ 709 (NaN → NaN, below −745.13 → 0); used by the softmax, whose inputs are ≤ 0.
+ * ERFC_ROWS interleaved for every pair of rows: [row0[j], row1[j]] at ERFC_PAIRS + ((id0·4 + id1)·16 + j)·16.
+ * Static data (4 KiB below the heap base, not an allocation), filled from ERFC_ROWS on first use.
  */
+const ERFC_PAIRS: usize = memory.data(4 * 4 * 16 * 16, 16);
+let erfcPairsReady = false;
+
+function fillErfcPairs(): void {
+  for (let id0: usize = 0; id0 < 4; id0++) {
+    for (let id1: usize = 0; id1 < 4; id1++) {
+      for (let j: usize = 0; j < 16; j++) {
+        const at = ERFC_PAIRS + (((id0 * 4 + id1) * 16 + j) << 4);
+        store<f64>(at, load<f64>(ERFC_ROWS + ((id0 * 16 + j) << 3)));
+        store<f64>(at, load<f64>(ERFC_ROWS + ((id1 * 16 + j) << 3)), 8);
+      }
+    }
+  }
+  erfcPairsReady = true;
+}
+
+/** Coefficient j of each lane's row. */
 // @ts-ignore: decorator
-@inline export function exp64x2(x: v128): v128 {
-  const kf = f64x2.floor(f64x2.add(f64x2.mul(x, f64x2.splat(INV_LN2)), f64x2.splat(0.5)));
-  const hi = f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI)));
-  const lo = f64x2.mul(kf, f64x2.splat(LN2_LO));
-  const r = f64x2.sub(hi, lo);
-  const t = f64x2.mul(r, r);
-  let p = f64x2.add(f64x2.splat(P4), f64x2.mul(t, f64x2.splat(P5)));
-  p = f64x2.add(f64x2.splat(P3), f64x2.mul(t, p));
-  p = f64x2.add(f64x2.splat(P2), f64x2.mul(t, p));
-  p = f64x2.add(f64x2.splat(P1), f64x2.mul(t, p));
-  const c = f64x2.sub(r, f64x2.mul(t, p));
-  const rc = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2), c));
-  const y = f64x2.sub(f64x2.splat(1), f64x2.sub(f64x2.sub(lo, rc), hi));
-  // 2^k in two factors 2^(k>>1)·2^(k − (k>>1)), built from exponent bits
-  const k = i32x4.trunc_sat_f64x2_s_zero(kf);
-  const k1 = i32x4.shr_s(k, 1);
-  const k2 = i32x4.sub(k, k1);
-  const bias = i32x4.splat(1023);
-  const p1 = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(k1, bias)), 52);
-  const p2 = i64x2.shl(i64x2.extend_low_i32x4_s(i32x4.add(k2, bias)), 52);
-  const e = f64x2.mul(f64x2.mul(y, p1), p2);
-  return v128.bitselect(f64x2.splat(0), e, f64x2.lt(x, f64x2.splat(EXP_UNDERFLOW)));
+@inline function coef(pair: usize, j: usize): v128 {
+  return v128.load(pair + (j << 4));
+}
+
+/** erfc64 on both lanes of an f64x2: bit-identical, lane by lane, to the scalar erfc64. */
+// @ts-ignore: decorator
+@inline export function erfc64x2(u: v128): v128 {
+  const a = f64x2.abs(u);
+  const m1 = f64x2.ge(a, f64x2.splat(0.84375));
+  // both lanes below 0.84375 (or NaN), the common case: the degree-4/5 ratio with shared constants
+  return v128.any_true(m1) ? erfc64x2Mixed(u, a, m1) : erfc64x2Small(u, a);
+}
+
+/** erfc64x2 where both lanes have |u| < 0.84375 (or are NaN). */
+// @ts-ignore: decorator
+@inline function erfc64x2Small(u: v128, a: v128): v128 {
+  const z = f64x2.mul(u, u);
+  let r = f64x2.add(f64x2.splat(PP3), f64x2.mul(z, f64x2.splat(PP4)));
+  r = f64x2.add(f64x2.splat(PP2), f64x2.mul(z, r));
+  r = f64x2.add(f64x2.splat(PP1), f64x2.mul(z, r));
+  r = f64x2.add(f64x2.splat(PP0), f64x2.mul(z, r));
+  let s = f64x2.add(f64x2.splat(QQ4), f64x2.mul(z, f64x2.splat(QQ5)));
+  s = f64x2.add(f64x2.splat(QQ3), f64x2.mul(z, s));
+  s = f64x2.add(f64x2.splat(QQ2), f64x2.mul(z, s));
+  s = f64x2.add(f64x2.splat(QQ1), f64x2.mul(z, s));
+  s = f64x2.add(f64x2.splat(1), f64x2.mul(z, s));
+  // c = u·R/S; u < 1/4 ? 1 − (u + c) : 0.5 − (u − 0.5 + c); tiny u: 1 − u
+  const c = f64x2.mul(u, f64x2.div(r, s));
+  let res = v128.bitselect(
+    f64x2.sub(f64x2.splat(1), f64x2.add(u, c)),
+    f64x2.sub(f64x2.splat(0.5), f64x2.add(f64x2.sub(u, f64x2.splat(0.5)), c)),
+    f64x2.lt(u, f64x2.splat(0.25)),
+  );
+  res = v128.bitselect(f64x2.sub(f64x2.splat(1), u), res, f64x2.lt(a, f64x2.splat(1.3877787807814457e-17)));
+  return v128.bitselect(u, res, f64x2.ne(u, u));
+}
+
+/** erfc64x2 where some lane has |u| ≥ 0.84375: each lane's interval row from ERFC_ROWS. */
+function erfc64x2Mixed(u: v128, a: v128, m1: v128): v128 {
+  const m2 = f64x2.ge(a, f64x2.splat(1.25));
+  const m3 = f64x2.ge(a, f64x2.splat(1 / 0.35));
+  // interval row per lane = number of thresholds passed (the masks are −1 each)
+  const id = i64x2.neg(i64x2.add(i64x2.add(m1, m2), m3));
+  if (!erfcPairsReady) fillErfcPairs();
+  const pair = ERFC_PAIRS + (<usize>(i64x2.extract_lane(id, 0) * 4 + i64x2.extract_lane(id, 1)) << 8);
+  const anyTail = v128.any_true(m2);
+  // w = u² | |u| − 1 | 1/u²
+  let w = v128.bitselect(f64x2.sub(a, f64x2.splat(1)), f64x2.mul(u, u), m1);
+  if (anyTail) w = v128.bitselect(f64x2.div(f64x2.splat(1), f64x2.mul(a, a)), w, m2);
+  // ratio = P(w)/Q(w), Horner from the top coefficient
+  let p = coef(pair, 7);
+  p = f64x2.add(coef(pair, 6), f64x2.mul(w, p));
+  p = f64x2.add(coef(pair, 5), f64x2.mul(w, p));
+  p = f64x2.add(coef(pair, 4), f64x2.mul(w, p));
+  p = f64x2.add(coef(pair, 3), f64x2.mul(w, p));
+  p = f64x2.add(coef(pair, 2), f64x2.mul(w, p));
+  p = f64x2.add(coef(pair, 1), f64x2.mul(w, p));
+  p = f64x2.add(coef(pair, 0), f64x2.mul(w, p));
+  let q = coef(pair, 15);
+  q = f64x2.add(coef(pair, 14), f64x2.mul(w, q));
+  q = f64x2.add(coef(pair, 13), f64x2.mul(w, q));
+  q = f64x2.add(coef(pair, 12), f64x2.mul(w, q));
+  q = f64x2.add(coef(pair, 11), f64x2.mul(w, q));
+  q = f64x2.add(coef(pair, 10), f64x2.mul(w, q));
+  q = f64x2.add(coef(pair, 9), f64x2.mul(w, q));
+  q = f64x2.add(coef(pair, 8), f64x2.mul(w, q));
+  q = f64x2.add(f64x2.splat(1), f64x2.mul(w, q));
+  const ratio = f64x2.div(p, q);
+  const one = f64x2.splat(1);
+  const two = f64x2.splat(2);
+  const pos = f64x2.ge(u, f64x2.splat(0));
+  // |u| < 0.84375: c = u·ratio; u < 1/4 ? 1 − (u + c) : 0.5 − (u − 0.5 + c); tiny u: 1 − u
+  const c = f64x2.mul(u, ratio);
+  let res = v128.bitselect(
+    f64x2.sub(one, f64x2.add(u, c)),
+    f64x2.sub(f64x2.splat(0.5), f64x2.add(f64x2.sub(u, f64x2.splat(0.5)), c)),
+    f64x2.lt(u, f64x2.splat(0.25)),
+  );
+  res = v128.bitselect(f64x2.sub(one, u), res, f64x2.lt(a, f64x2.splat(1.3877787807814457e-17)));
+  // |u| < 1.25: u ≥ 0 ? 1 − ERX − ratio : 1 + (ERX + ratio)
+  const near = v128.bitselect(
+    f64x2.sub(f64x2.splat(1 - ERX), ratio),
+    f64x2.add(one, f64x2.add(f64x2.splat(ERX), ratio)),
+    pos,
+  );
+  res = v128.bitselect(near, res, m1);
+  if (anyTail) {
+    // |u| < 28: t = exp(−z² − 0.5625)·exp((z − a)(z + a) + ratio)/a, z = a truncated; u ≥ 0 ? t : 2 − t
+    const z = v128.and(a, i64x2.splat(0xffffffff00000000));
+    const e1 = exp64x2(f64x2.sub(f64x2.mul(f64x2.neg(z), z), f64x2.splat(0.5625)));
+    const e2 = exp64x2(f64x2.add(f64x2.mul(f64x2.sub(z, a), f64x2.add(z, a)), ratio));
+    const t = f64x2.div(f64x2.mul(e1, e2), a);
+    res = v128.bitselect(v128.bitselect(t, f64x2.sub(two, t), pos), res, m2);
+    // |u| ≥ 28: u ≥ 0 ? 0 : 2
+    res = v128.bitselect(v128.bitselect(f64x2.splat(0), two, pos), res, f64x2.ge(a, f64x2.splat(28)));
+  }
+  // NaN → the same NaN
+  return v128.bitselect(u, res, f64x2.ne(u, u));
 }

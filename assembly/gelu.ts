@@ -1,15 +1,58 @@
 // Exact GELU (nn.GELU(), approximate='none') forward and backward, elementwise, in float64 rounded
-// to float32: bit-identical to geluForwardRef / geluBackwardRef in src/kernels/gelu.ts.
+// to float32: bit-identical to geluForwardRef / geluBackwardRef in src/kernels/gelu.ts. The main
+// loops take 4 floats at a time as two f64x2 (erfc64x2 / exp64x2, lane-for-lane the scalar
+// erfc64 / exp64); the tail of n mod 4 elements runs the scalar code.
 
-import { erfc64, exp64 } from "./erf";
-import { ld, st } from "./lanes";
+import { erfc64, erfc64x2 } from "./erf";
+import { exp64, exp64x2 } from "./exp";
+import { ld, st, ld4, st4, simdLimit } from "./lanes";
 
 const SQRT1_2: f64 = 0.7071067811865476; // 1/√2
 const INV_SQRT_2PI: f64 = 0.3989422804014327; // 1/√(2π)
 
+/** Lanes 0, 1 of an f32x4 as an f64x2. */
+// @ts-ignore: decorator
+@inline function lo2(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+/** Lanes 2, 3 of an f32x4 as an f64x2. */
+// @ts-ignore: decorator
+@inline function hi2(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
+}
+
+/** Two f64x2 rounded to float32 and packed as one f32x4 [a0, a1, b0, b1]. */
+// @ts-ignore: decorator
+@inline function pack4(a: v128, b: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
+}
+
+/** y = x·(0.5·erfc(−x/√2)) on two lanes. */
+// @ts-ignore: decorator
+@inline function gelu2(x: v128): v128 {
+  const phi = f64x2.mul(f64x2.splat(0.5), erfc64x2(f64x2.mul(f64x2.neg(x), f64x2.splat(SQRT1_2))));
+  return f64x2.mul(x, phi);
+}
+
+/** dy/dx = 0.5·erfc(−x/√2) + x·(exp(−0.5·x·x)·(1/√(2π))) on two lanes. */
+// @ts-ignore: decorator
+@inline function geluGrad2(x: v128): v128 {
+  const phi = f64x2.mul(f64x2.splat(0.5), erfc64x2(f64x2.mul(f64x2.neg(x), f64x2.splat(SQRT1_2))));
+  const e = exp64x2(f64x2.mul(f64x2.mul(f64x2.splat(-0.5), x), x));
+  return f64x2.add(phi, f64x2.mul(x, f64x2.mul(e, f64x2.splat(INV_SQRT_2PI))));
+}
+
 /** y [n] = x·Φ(x) = 0.5·x·(1 + erf(x/√2)), with Φ(x) = 0.5·erfc(−x/√2) (no cancellation for x < 0). */
 export function geluForward(y: usize, x: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+  const n4 = simdLimit(n);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const v = ld4(x, i);
+    // y = x·Φ(x)
+    st4(y, i, pack4(gelu2(lo2(v)), gelu2(hi2(v))));
+  }
+  for (; i < n; i++) {
     const xi = <f64>ld(x, i);
     // y = x·Φ(x)
     st(y, i, <f32>(xi * (0.5 * erfc64(-xi * SQRT1_2))));
@@ -18,7 +61,18 @@ export function geluForward(y: usize, x: usize, n: i32): void {
 
 /** gradX [n] += gradY·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π). */
 export function geluBackward(gradX: usize, gradY: usize, x: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
+  const n4 = simdLimit(n);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const v = ld4(x, i);
+    const gy = ld4(gradY, i);
+    const gx = ld4(gradX, i);
+    // gradX += gradY·dy/dx, dy/dx = Φ(x) + x·φ(x)
+    const g0 = f64x2.add(lo2(gx), f64x2.mul(lo2(gy), geluGrad2(lo2(v))));
+    const g1 = f64x2.add(hi2(gx), f64x2.mul(hi2(gy), geluGrad2(hi2(v))));
+    st4(gradX, i, pack4(g0, g1));
+  }
+  for (; i < n; i++) {
     const xi = <f64>ld(x, i);
     // dy/dx = Φ(x) + x·φ(x)
     const dydx = 0.5 * erfc64(-xi * SQRT1_2) + xi * (exp64(-0.5 * xi * xi) * INV_SQRT_2PI);

@@ -11,3 +11,6 @@ export * from "./attention";
 export * from "./adamw";
 export * from "./ema";
 export * from "./norms";
+// test hooks: exp64 / exp64x2 / log64 on float64 arrays, for the bit-identity tests against the oracle
+export { exp64Batch, exp64x2Batch } from "./exp";
+export { log64Batch } from "./log";

@@ -1,8 +1,32 @@
 // Row softmax and log-softmax with a temperature over R rows of K logits (src/kernels/softmax.ts
-// holds the oracles with the same arithmetic). SIMD for the division, the max and the final
-// normalisation; exp and log run per element in f64 (no SIMD exp), rounded to f32.
+// holds the oracles with the same arithmetic, in the same order): bit-identical to them. SIMD for
+// the division, the max, exp (exp64x2: two f64 lanes, lane for lane the oracle's exp64) and the
+// final normalisation; the row sum of the f32-rounded exps is accumulated in f64 left to right, as
+// the oracle does (out-of-order execution overlaps that chain with the exps); log is log64.
 
+import { exp64, exp64x2 } from "./exp";
+import { log64 } from "./log";
 import { ld, st, ld4, st4, simdLimit } from "./lanes";
+
+/**
+ * e = f32(exp(f64(f32(z − max)))) for four z at once (exp64x2 on each half), as one f32x4.
+ */
+// @ts-ignore: decorator
+@inline function exp4(z: v128, vmax: v128): v128 {
+  const d = f32x4.sub(z, vmax);
+  const e0 = exp64x2(f64x2.promote_low_f32x4(d));
+  const e1 = exp64x2(f64x2.promote_low_f32x4(i32x4.shuffle(d, d, 2, 3, 2, 3)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(e0), f32x4.demote_f64x2_zero(e1), 0, 1, 4, 5);
+}
+
+/** sum + e[0] + e[1] + e[2] + e[3] in f64, left to right. */
+// @ts-ignore: decorator
+@inline function addLanes(sum: f64, e: v128): f64 {
+  sum += <f64>f32x4.extract_lane(e, 0);
+  sum += <f64>f32x4.extract_lane(e, 1);
+  sum += <f64>f32x4.extract_lane(e, 2);
+  return sum + <f64>f32x4.extract_lane(e, 3);
+}
 
 /**
  * z[k] = f32(logits[k] / temperature) into `out` (one row), returning max_k z[k].
@@ -44,16 +68,23 @@ export function softmaxForward(probs: usize, logits: usize, R: i32, K: i32, temp
     const inp = logits + (<usize>r * <usize>K << 2);
     const max = scaleRowAndMax(out, inp, K, temperature);
     // e_k = f32(exp(f32(z_k − max))), Σ_j e_j accumulated in f64, left to right
+    const vmax = f32x4.splat(max);
     let sum: f64 = 0;
-    for (let k = 0; k < K; k++) {
-      const e = <f32>Math.exp(<f64>(ld(out, k) - max));
+    let k = 0;
+    for (; k < K4; k += 4) {
+      const e = exp4(ld4(out, k), vmax);
+      st4(out, k, e);
+      sum = addLanes(sum, e);
+    }
+    for (; k < K; k++) {
+      const e = <f32>exp64(<f64>(ld(out, k) - max));
       st(out, k, e);
       sum += <f64>e;
     }
     // p_k = e_k / f32(Σ_j e_j)
     const s = <f32>sum;
     const vs = f32x4.splat(s);
-    let k = 0;
+    k = 0;
     for (; k < K4; k += 4) st4(out, k, f32x4.div(ld4(out, k), vs));
     for (; k < K; k++) st(out, k, ld(out, k) / s);
   }
@@ -67,13 +98,15 @@ export function logSoftmaxForward(logProbs: usize, logits: usize, R: i32, K: i32
     const inp = logits + (<usize>r * <usize>K << 2);
     const max = scaleRowAndMax(out, inp, K, temperature);
     // Σ_j f32(exp(f32(z_j − max))) in f64, left to right (the same terms as softmaxForward)
-    let sum: f64 = 0;
-    for (let k = 0; k < K; k++) sum += <f64>(<f32>Math.exp(<f64>(ld(out, k) - max)));
-    // log p_k = f32(z_k − max) − f32(log Σ_j e_j)
-    const lse = <f32>Math.log(sum);
     const vmax = f32x4.splat(max);
-    const vlse = f32x4.splat(lse);
+    let sum: f64 = 0;
     let k = 0;
+    for (; k < K4; k += 4) sum = addLanes(sum, exp4(ld4(out, k), vmax));
+    for (; k < K; k++) sum += <f64>(<f32>exp64(<f64>(ld(out, k) - max)));
+    // log p_k = f32(z_k − max) − f32(log Σ_j e_j)
+    const lse = <f32>log64(sum);
+    const vlse = f32x4.splat(lse);
+    k = 0;
     for (; k < K4; k += 4) st4(out, k, f32x4.sub(f32x4.sub(ld4(out, k), vmax), vlse));
     for (; k < K; k++) st(out, k, (ld(out, k) - max) - lse);
   }

@@ -58,10 +58,10 @@ describe("dino-ref check", () => {
   });
 
   it("says which op is not implemented yet, exit 1", async () => {
-    const path = editedCopy(firstCase("softmax"), (f) => (f.metadata.op = "knn"));
+    const path = editedCopy(firstCase("softmax"), (f) => (f.metadata.op = "dino_train_steps"));
     const r = await run("check", path);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/knn\s+\*.*FAIL \(op not implemented yet\)/);
+    expect(r.out).toMatch(/dino_train_steps\s+\*.*FAIL \(op not implemented yet\)/);
   });
 
   it("rejects an op outside the contract with one line and exit 2", async () => {

@@ -4,7 +4,11 @@ import type { BenchCase } from "./types.js";
 import { matmulBenchCases } from "./matmul.js";
 import { attentionBenchCases } from "./attention.js";
 import { emaBenchCases } from "./ema.js";
+import { geluBenchCases, layerNormBenchCases, softmaxBenchCases } from "./rowKernels.js";
 
 export function allBenchCases(): BenchCase[] {
-  return [...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases()];
+  return [
+    ...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases(),
+    ...geluBenchCases(), ...layerNormBenchCases(), ...softmaxBenchCases(),
+  ];
 }

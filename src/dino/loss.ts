@@ -64,6 +64,8 @@ export interface DinoLossResult<T extends FloatArray> {
   readonly kl: number;
   /** The terms in the official order (0,1), (0,2), ..., (1,0), (1,2), ... */
   readonly pairs: readonly DinoLossPair[];
+  /** Pt = softmax((t − c)/τt) [2B, K], float64: the targets (for collapse diagnostics). */
+  readonly teacherProbs: Float64Array;
 }
 
 /** The DINO loss, its gradient w.r.t. the student outputs, and cheap diagnostics. Pure. */
@@ -135,7 +137,7 @@ export function dinoLoss<T extends FloatArray>(
 
   const gradData = (studentOut.data instanceof Float32Array ? new Float32Array(R * K) : new Float64Array(R * K)) as T;
   gradData.set(grad);
-  return { loss, gradStudent: { shape: [R, K], data: gradData }, terms, teacherEntropy, kl, pairs };
+  return { loss, gradStudent: { shape: [R, K], data: gradData }, terms, teacherEntropy, kl, pairs, teacherProbs: Pt };
 }
 
 export interface DinoLossStepParams extends DinoLossParams {

@@ -1,56 +1,23 @@
-// exp, erf and erfc in float64, written once here and once, operation for operation, in
-// assembly/erf.ts, so the GELU oracle and the wasm kernel agree bit for bit on every input.
+// erf and erfc in float64, written once here and once, operation for operation, in
+// assembly/erf.ts, so the GELU oracle and the wasm kernel agree bit for bit on every input
+// (exp64 lives in ./exp.ts, re-exported here).
 // Method: the classic fdlibm one (Sun Microsystems, 1993; rational approximations on |x| < 0.84375,
 // < 1.25, < 1/0.35, < 28, with erfc(x) = exp(-x² - 0.5625 + R/S) / x in the tails) and fdlibm's
 // exp range reduction; accuracy about 1 ulp. Math.exp is not used: engines may change it.
 
+import { exp64 } from "./exp.js";
+
+export { exp64 };
+
 // --- bit access to float64 (little-endian, as on every platform Node runs on) ---
 const f64Buf = new Float64Array(1);
 const u32Buf = new Uint32Array(f64Buf.buffer);
-
-/** 2^k as a float64, for integer k in [-1022, 1023]. */
-function pow2(k: number): number {
-  u32Buf[0] = 0;
-  u32Buf[1] = (k + 1023) << 20;
-  return f64Buf[0];
-}
 
 /** x with the low 32 bits of its significand cleared (so x·x is exact in the erfc tail). */
 function truncLow32(x: number): number {
   f64Buf[0] = x;
   u32Buf[0] = 0;
   return f64Buf[0];
-}
-
-// --- exp ---
-const LN2_HI = 6.93147180369123816490e-1; // high 32 bits of ln 2
-const LN2_LO = 1.90821492927058770002e-10; // ln 2 − LN2_HI
-const INV_LN2 = 1.44269504088896338700e0;
-const P1 = 1.66666666666666019037e-1;
-const P2 = -2.77777777770155933842e-3;
-const P3 = 6.61375632143793436117e-5;
-const P4 = -1.65339022054652515390e-6;
-const P5 = 4.13813679705723846039e-8;
-const EXP_OVERFLOW = 7.09782712893383973096e2; // above: +Inf
-const EXP_UNDERFLOW = -7.45133219101941108420e2; // below: +0
-
-/** e^x in float64, about 1 ulp. NaN → NaN, +Inf → +Inf, −Inf → 0. */
-export function exp64(x: number): number {
-  if (x !== x) return x;
-  if (x > EXP_OVERFLOW) return Infinity;
-  if (x < EXP_UNDERFLOW) return 0;
-  // x = k·ln2 + r with |r| ≤ ln2/2; r = hi − lo carried in two parts
-  const k = Math.floor(x * INV_LN2 + 0.5);
-  const hi = x - k * LN2_HI;
-  const lo = k * LN2_LO;
-  const r = hi - lo;
-  // e^r = 1 + 2r/(2 − R(r²)) with R a minimax polynomial; c = r − r²·P(r²)
-  const t = r * r;
-  const c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
-  const y = 1 - (lo - (r * c) / (2 - c) - hi);
-  // e^x = y·2^k, scaled in two exact-or-once-rounded steps so subnormal results round once
-  const k1 = k >> 1;
-  return y * pow2(k1) * pow2(k - k1);
 }
 
 // --- erf / erfc coefficients (fdlibm s_erf.c) ---

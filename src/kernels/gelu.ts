@@ -1,6 +1,7 @@
 // Exact GELU (nn.GELU(), approximate='none'): y = 0.5·x·(1 + erf(x/√2)) and its derivative
 // Φ(x) + x·φ(x). `geluForwardRef`/`geluBackwardRef` are the readable oracles; `geluForward`/
-// `geluBackward` run the wasm kernels (scalar float64 for now), bit-identical to them (same float64 erf, see ./erf.ts).
+// `geluBackward` run the wasm kernels (f64x2 SIMD, assembly/gelu.ts), bit-identical to them (the
+// same float64 erfc and exp, operation for operation, see ./erf.ts and ./exp.ts).
 
 import type { FloatArray } from "./floatArray.js";
 import { erfc64, exp64 } from "./erf.js";
@@ -41,14 +42,14 @@ export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatAr
   }
 }
 
-/** Wasm kernel (scalar float64 per element, not yet SIMD), same contract and bits as `geluForwardRef`. */
+/** Wasm kernel (float64 on two SIMD lanes), same contract and bits as `geluForwardRef`. */
 export function geluForward(y: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;
   callWithArrays([y, x], [0], (py, px) => k.geluForward(py, px, n));
 }
 
-/** Wasm kernel (scalar float64 per element, not yet SIMD), same contract and bits as `geluBackwardRef`. */
+/** Wasm kernel (float64 on two SIMD lanes), same contract and bits as `geluBackwardRef`. */
 export function geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;

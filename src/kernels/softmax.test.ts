@@ -1,14 +1,13 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef } from "./softmax.js";
-import { awkwardSize, f32Array } from "../../test/arbitraries.js";
+import { awkwardSize, bitEqual, f32Array } from "../../test/arbitraries.js";
 import { maxUlpDistance } from "../../test/floatCompare.js";
 
-// Oracle and kernel do the same float32 operations in the same order, with exp/log evaluated in
-// float64 and rounded to float32. V8's Math.exp/log and AssemblyScript's (a musl port) may differ
-// in the last float64 bit, which changes the float32 rounding only when a value lies within one
-// float64 ulp of a float32 rounding boundary: hence "at most 1 ulp", and almost always 0.
-const MAX_ULPS = 1;
+// Oracle and kernel do the same operations in the same order (the row sum too, left to right in
+// float64), with the project's own exp64/log64 (bit-identical in TypeScript and wasm, also in
+// exp64x2's two lanes): the results must agree bit for bit.
+const MAX_ULPS = 0;
 
 const shapeAndLogits = (bound = 8) =>
   fc.tuple(awkwardSize(6), awkwardSize(45)).chain(([R, K]) =>
@@ -22,7 +21,7 @@ function run(fn: typeof softmaxForward, logits: Float32Array, R: number, K: numb
 }
 
 describe("softmaxForward / logSoftmaxForward (wasm) against their oracles", () => {
-  it("agree to within 1 ulp on random shapes that are not multiples of 4", () => {
+  it("are bit-identical on random shapes that are not multiples of 4", () => {
     fc.assert(
       fc.property(shapeAndLogits(), ([R, K, x, t]) => {
         expect(maxUlpDistance(run(softmaxForward, x, R, K, t), run(softmaxForwardRef, x, R, K, t))).toBeLessThanOrEqual(MAX_ULPS);
@@ -55,6 +54,15 @@ describe("softmaxForward / logSoftmaxForward (wasm) against their oracles", () =
       // all-equal rows are uniform
       for (let k = 0; k < K; k++) expect(p[6 * K + k]).toBeCloseTo(0.2, 6);
     }
+  });
+
+  it("are bit-identical on long rows at DINO's head width and temperature (K = 65536 + 3, τ 0.1)", () => {
+    const R = 3;
+    const K = 65539;
+    let seed = 5;
+    const x = Float32Array.from({ length: R * K }, () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
+    expect(bitEqual(run(softmaxForward, x, R, K, 0.1), run(softmaxForwardRef, x, R, K, 0.1))).toBe(true);
+    expect(bitEqual(run(logSoftmaxForward, x, R, K, 0.1), run(logSoftmaxForwardRef, x, R, K, 0.1))).toBe(true);
   });
 
   it("works in place (output aliasing the logits)", () => {

@@ -4,14 +4,17 @@
 // `softmaxForwardRef` / `logSoftmaxForwardRef` are the readable oracles; `softmaxForward` /
 // `logSoftmaxForward` run the SIMD wasm kernels (assembly/softmax.ts) with the same signature.
 //
-// Arithmetic (oracle and kernel alike): z = f32(logit / f32(τ)) (a true division, spec 8.6);
-// each exp(z − max) is computed in f64 and rounded to f32; the row sum is accumulated in f64, left
-// to right, and rounded to f32 once; p = e / f32(sum); log p = f32(z − max) − f32(log sum).
+// Arithmetic (oracle and kernel alike, so they agree bit for bit): z = f32(logit / f32(τ)) (a true
+// division, spec 8.6); each exp(z − max) is computed in f64 by the project's exp64 (./exp.ts; the
+// kernel runs the same operations two lanes at a time) and rounded to f32; the row sum is
+// accumulated in f64, left to right, and rounded to f32 once; p = e / f32(sum);
+// log p = f32(z − max) − f32(log64(sum)).
 // The oracles round each step to the precision of the OUTPUT array, so with a Float64Array output
 // they compute plain float64 softmax (used by the DINO loss and finite-difference checks).
 // A NaN logit makes its whole row NaN; a row holding +Inf, or only −Inf, gives NaN (as PyTorch).
 
 import type { FloatArray } from "./floatArray.js";
+import { exp64, log64 } from "./exp.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";
 import { check } from "../tensor/errors.js";
@@ -40,7 +43,7 @@ export function softmaxForwardRef(probs: FloatArray, logits: FloatArray, R: numb
     let sum = 0;
     for (let k = 0; k < K; k++) {
       // e_k = exp(z_k − max)
-      const e = rd(Math.exp(rd(probs[row + k] - max)));
+      const e = rd(exp64(rd(probs[row + k] - max)));
       probs[row + k] = e;
       sum += e;
     }
@@ -59,9 +62,9 @@ export function logSoftmaxForwardRef(logProbs: FloatArray, logits: FloatArray, R
     const row = r * K;
     const max = scaleRowAndMax(logProbs, logits, row, K, tau, rd);
     let sum = 0;
-    for (let k = 0; k < K; k++) sum += rd(Math.exp(rd(logProbs[row + k] - max)));
+    for (let k = 0; k < K; k++) sum += rd(exp64(rd(logProbs[row + k] - max)));
     // log p_k = (z_k − max) − log Σ_j exp(z_j − max)
-    const lse = rd(Math.log(sum));
+    const lse = rd(log64(sum));
     for (let k = 0; k < K; k++) logProbs[row + k] = rd(rd(logProbs[row + k] - max) - lse);
   }
 }

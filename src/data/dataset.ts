@@ -1,0 +1,43 @@
+// What training and evaluation see of any data source: a numbered list of labelled RGB images.
+// Image folders, the bundled MNIST digits and the generated canvas variant all implement it.
+
+import { DinoRefError } from "../tensor/errors.js";
+import type { Image } from "./image.js";
+
+export interface ImageDataset {
+  /** Number of images N; indices run 0..N−1. */
+  readonly length: number;
+  /** Class names; label c names `classes[c]`. */
+  readonly classes: readonly string[];
+  /** Image i (decoded or generated on demand, or from memory; treat as read-only). */
+  image(i: number): Image;
+  /** Label of image i, in 0..classes.length−1. */
+  label(i: number): number;
+  /** A name for image i in messages (a file path, "mnist #123"). */
+  describe(i: number): string;
+}
+
+/** Throws unless i is an index of `ds`. */
+export function checkIndex(ds: { length: number }, i: number, what: string): void {
+  if (!Number.isInteger(i) || i < 0 || i >= ds.length) {
+    throw new DinoRefError(`${what}: image index ${i}; expected an integer in [0, ${ds.length})`);
+  }
+}
+
+/** The images of `ds` at `indices`, renumbered 0..indices.length−1. */
+export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = "subset"): ImageDataset {
+  const idx = Int32Array.from(indices as ArrayLike<number>);
+  for (const i of idx) checkIndex(ds, i, name);
+  return {
+    length: idx.length,
+    classes: ds.classes,
+    image: (i) => (checkIndex({ length: idx.length }, i, name), ds.image(idx[i])),
+    label: (i) => (checkIndex({ length: idx.length }, i, name), ds.label(idx[i])),
+    describe: (i) => ds.describe(idx[i]),
+  };
+}
+
+/** Labels of all images, as an array. */
+export function labelsOf(ds: ImageDataset): Int32Array {
+  return Int32Array.from({ length: ds.length }, (_, i) => ds.label(i));
+}

@@ -1,0 +1,138 @@
+// A training run's configuration: the official main_dino.py arguments that matter at toy scale,
+// named as in the paper and the code, plus presets named by purpose. `configWarnings` names the
+// classic mistakes before a run starts.
+
+import { DinoRefError } from "../tensor/errors.js";
+
+export interface TrainConfig {
+  /** Dataset: the bundled MNIST digits, or the harder digits-on-a-canvas variant. */
+  dataset: "mnist" | "mnist-canvas";
+  /** ViT backbone. */
+  patchSize: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  dropPathRate: number;
+  /** DINO head. */
+  outDim: number;
+  hiddenDim: number;
+  bottleneckDim: number;
+  headLayers: number;
+  normLastLayer: boolean;
+  /** Multi-crop: 2 global crops and `localCrops` local ones (sizes in pixels). */
+  globalSize: number;
+  localSize: number;
+  localCrops: number;
+  globalScale: [number, number];
+  localScale: [number, number];
+  /** Optimisation (lr is for batch 256 and scaled by batchSize/256, as the official code). */
+  batchSize: number;
+  epochs: number;
+  lr: number;
+  minLr: number;
+  warmupEpochs: number;
+  weightDecay: number;
+  weightDecayEnd: number;
+  clipGrad: number;
+  freezeLastLayer: number;
+  /** The DINO equations. */
+  momentumTeacher: number;
+  teacherTemp: number;
+  warmupTeacherTemp: number;
+  warmupTeacherTempEpochs: number;
+  studentTemp: number;
+  centerMomentum: number;
+  /** k-NN evaluation. */
+  knnK: number;
+  knnTemperature: number;
+  seed: number;
+}
+
+/** Defaults shared by the presets (the official values where they apply at this scale). */
+const BASE: TrainConfig = {
+  dataset: "mnist",
+  patchSize: 4,
+  embedDim: 64,
+  depth: 4,
+  numHeads: 4,
+  mlpRatio: 4,
+  dropPathRate: 0.1,
+  outDim: 256,
+  hiddenDim: 512,
+  bottleneckDim: 64,
+  headLayers: 3,
+  normLastLayer: true,
+  globalSize: 28,
+  localSize: 12,
+  localCrops: 4,
+  globalScale: [0.4, 1],
+  localScale: [0.05, 0.4],
+  batchSize: 64,
+  epochs: 2,
+  lr: 0.0005,
+  minLr: 1e-6,
+  warmupEpochs: 0,
+  weightDecay: 0.04,
+  weightDecayEnd: 0.4,
+  clipGrad: 3,
+  freezeLastLayer: 1,
+  momentumTeacher: 0.996,
+  teacherTemp: 0.04,
+  warmupTeacherTemp: 0.04,
+  warmupTeacherTempEpochs: 0,
+  studentTemp: 0.1,
+  centerMomentum: 0.9,
+  knnK: 20,
+  knnTemperature: 0.07,
+  seed: 0,
+};
+
+/** Presets named by purpose; their measured numbers are in the README. */
+export const PRESETS: Record<string, TrainConfig> = {
+  "mnist-tiny": { ...BASE },
+};
+
+export const DEFAULT_PRESET = "mnist-tiny";
+
+/** The preset `name`, or an error listing the known ones. */
+export function preset(name: string): TrainConfig {
+  const p = PRESETS[name];
+  if (p === undefined) throw new DinoRefError(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(", ")})`);
+  return { ...p, globalScale: [...p.globalScale], localScale: [...p.localScale] };
+}
+
+/** Throws a DinoRefError naming the first setting that cannot work. */
+export function validateConfig(c: TrainConfig): void {
+  const positiveInt: (keyof TrainConfig)[] = ["patchSize", "embedDim", "depth", "numHeads", "outDim", "hiddenDim", "bottleneckDim", "headLayers", "globalSize", "localSize", "batchSize", "epochs"];
+  for (const key of positiveInt) {
+    const v = c[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new DinoRefError(`config ${key} = ${v}; expected a positive integer`);
+  }
+  if (c.embedDim % c.numHeads !== 0) throw new DinoRefError(`config embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
+  if (c.globalSize % c.patchSize !== 0 || c.localSize % c.patchSize !== 0) {
+    throw new DinoRefError(`config crop sizes ${c.globalSize} and ${c.localSize} must be multiples of patchSize ${c.patchSize}`);
+  }
+  if (!Number.isInteger(c.localCrops) || c.localCrops < 0) throw new DinoRefError(`config localCrops = ${c.localCrops}; expected an integer ≥ 0`);
+  for (const key of ["lr", "studentTemp", "teacherTemp", "warmupTeacherTemp", "knnTemperature"] as const) {
+    if (!(c[key] > 0)) throw new DinoRefError(`config ${key} = ${c[key]}; expected > 0`);
+  }
+  for (const key of ["momentumTeacher", "centerMomentum"] as const) {
+    if (!(c[key] >= 0 && c[key] <= 1)) throw new DinoRefError(`config ${key} = ${c[key]}; expected a value in [0, 1]`);
+  }
+  if (c.warmupEpochs > c.epochs) throw new DinoRefError(`config warmupEpochs ${c.warmupEpochs} is longer than training (${c.epochs} epochs)`);
+  if (c.warmupTeacherTempEpochs > c.epochs) {
+    throw new DinoRefError(`config warmupTeacherTempEpochs ${c.warmupTeacherTempEpochs} is longer than training (${c.epochs} epochs)`);
+  }
+}
+
+/** Warnings about settings known to make DINO collapse or not learn. */
+export function configWarnings(c: TrainConfig): string[] {
+  const w: string[] = [];
+  if (c.teacherTemp > 0.07) w.push(`teacherTemp ${c.teacherTemp} is above 0.07: the paper's runs collapse to a uniform teacher around 0.08 (App. D)`);
+  if (c.teacherTemp >= c.studentTemp) w.push(`teacherTemp ${c.teacherTemp} is not below studentTemp ${c.studentTemp}: without sharpening the teacher output becomes uniform`);
+  if (c.centerMomentum >= 0.999) w.push(`centerMomentum ${c.centerMomentum}: a centre this slow does not prevent collapse (0.999 collapses in the paper, App. D)`);
+  if (c.momentumTeacher === 1) w.push("momentumTeacher 1: the teacher never learns");
+  if (c.freezeLastLayer >= c.epochs) w.push(`freezeLastLayer ${c.freezeLastLayer} covers the whole run (${c.epochs} epochs): the last layer never trains`);
+  return w;
+}
