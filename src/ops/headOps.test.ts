@@ -1,5 +1,5 @@
 // The dino_head op: its outputs (grads only for trainable keys) on synthetic cases against the
-// float64 head, with both kernel sets; every golden case in fixtures/golden/dino_head (when
+// float64 head, with both kernel sets; every case in fixtures/{golden,external}/dino_head (when
 // present) through the op with the wasm and ts kernels; and errors that name the tensor at fault.
 import { describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
@@ -17,7 +17,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import { U32 } from "../../test/compare.js";
 
 const op = new Map(headOps).get("dino_head")!;
-const GOLDEN_DIR = "fixtures/golden/dino_head";
+const GOLDEN_DIRS = ["fixtures/golden/dino_head", "fixtures/external/dino_head"];
 
 interface Synthetic {
   inputs: Map<string, StTensor>;
@@ -81,23 +81,25 @@ describe("dino_head op on synthetic cases", () => {
   }
 });
 
-describe.skipIf(!existsSync(GOLDEN_DIR))(`golden cases in ${GOLDEN_DIR}`, () => {
-  const files = existsSync(GOLDEN_DIR) ? findCaseFiles([GOLDEN_DIR]) : [];
-  it("has cases", () => expect(files.length).toBeGreaterThan(0));
-  for (const kernels of [wasmKernels, tsKernels]) {
-    for (const file of files) {
-      it(`${file} with the ${kernels.name} kernels`, () => {
-        const c = readGoldenCase(file);
-        expect(c.op).toBe("dino_head");
-        const actual = op(new OpArgs(c.op, c.path, c.inputs, c.params), kernels);
-        // exactly the expected outputs: no gradient for a frozen weight_g
-        expect([...actual.keys()].sort()).toEqual([...c.outputs.keys()].sort());
-        const failed = compareOutputs(c, actual).filter((o) => !o.pass);
-        expect(failed, failed.map((o) => `${o.output}: ${o.problem ?? `max abs ${o.maxAbsError}, max rel ${o.maxRelError}, worst at [${o.worstIndex}]`}`).join("; ")).toEqual([]);
-      });
+for (const dir of GOLDEN_DIRS) {
+  describe.skipIf(!existsSync(dir))(`golden cases in ${dir}`, () => {
+    const files = existsSync(dir) ? findCaseFiles([dir]) : [];
+    it("has cases", () => expect(files.length).toBeGreaterThan(0));
+    for (const kernels of [wasmKernels, tsKernels]) {
+      for (const file of files) {
+        it(`${file} with the ${kernels.name} kernels`, () => {
+          const c = readGoldenCase(file);
+          expect(c.op).toBe("dino_head");
+          const actual = op(new OpArgs(c.op, c.path, c.inputs, c.params), kernels);
+          // exactly the expected outputs: no gradient for a frozen weight_g
+          expect([...actual.keys()].sort()).toEqual([...c.outputs.keys()].sort());
+          const failed = compareOutputs(c, actual).filter((o) => !o.pass);
+          expect(failed, failed.map((o) => `${o.output}: ${o.problem ?? `max abs ${o.maxAbsError}, max rel ${o.maxRelError}, worst at [${o.worstIndex}]`}`).join("; ")).toEqual([]);
+        });
+      }
     }
-  }
-});
+  });
+}
 
 describe("dino_head op errors", () => {
   const call = (s: Synthetic) => () => op(new OpArgs("dino_head", "case.safetensors", s.inputs, s.params), wasmKernels);
