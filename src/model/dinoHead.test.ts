@@ -18,7 +18,7 @@ import {
 } from "./dinoHead.js";
 import { erfinv, initKey } from "./init.js";
 import { erf64 } from "../kernels/erf.js";
-import { Rng } from "../tensor/rng.js";
+import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { numel } from "../tensor/named.js";
 import { arena } from "../kernels/arena.js";
@@ -130,7 +130,7 @@ describe("initDinoHead", () => {
 
   it("draws trunc_normal(0.02) MLP weights, zero biases, U(±1/√Db) weight_v and g = 1, per tensor from its own key", () => {
     const p = new HostParams(dinoHeadParamSpecs(cfg), Float32Array);
-    initDinoHead(p, cfg, 7);
+    initDinoHead(p, cfg, new Rng(7, STREAM.init));
     for (const l of dinoHeadLinears(cfg)) {
       const w = Array.from(p.param(`${l.name}.weight`).data);
       const mean = w.reduce((a, b) => a + b, 0) / w.length;
@@ -149,10 +149,10 @@ describe("initDinoHead", () => {
     // distinct tensors draw distinct numbers; the same seed gives the same head
     expect(p.param("mlp.2.weight").data.slice(0, 8)).not.toEqual(p.param("mlp.0.weight").data.slice(0, 8));
     const again = new HostParams(dinoHeadParamSpecs(cfg), Float32Array);
-    initDinoHead(again, cfg, 7);
+    initDinoHead(again, cfg, new Rng(7, STREAM.init));
     for (const [name, t] of p.params) expect(again.param(name).data).toEqual(t.data);
     const other = new HostParams(dinoHeadParamSpecs(cfg), Float32Array);
-    initDinoHead(other, cfg, 8);
+    initDinoHead(other, cfg, new Rng(8, STREAM.init));
     expect(other.param("mlp.0.weight").data.slice(0, 8)).not.toEqual(p.param("mlp.0.weight").data.slice(0, 8));
   });
 
@@ -384,7 +384,7 @@ describe("dinoHead properties (ts64 unless said)", () => {
     const mark = arena().mark();
     try {
       const store = ParamStore.create(specs);
-      initDinoHead(store, c, 1, "");
+      initDinoHead(store, c, new Rng(1, STREAM.init), "");
       const xT = wasmBackend.alloc([R, c.inDim]);
       xT.data.set(x);
       const gT = wasmBackend.alloc([R, c.outDim]);

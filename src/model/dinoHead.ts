@@ -13,6 +13,7 @@ import type { ParamScope, ParamSpec } from "./params.js";
 import { l2NormalizeRowsBackward, l2NormalizeRowsForward } from "./l2Normalize.js";
 import { weightNormBackward, weightNormForward } from "./weightNorm.js";
 import { initRng, truncNormalFill, uniformFill } from "./init.js";
+import type { Rng } from "../tensor/rng.js";
 
 /** DINOHead(in_dim, out_dim, norm_last_layer, nlayers, hidden_dim, bottleneck_dim), official defaults. */
 export interface DinoHeadConfig {
@@ -100,11 +101,12 @@ export function isTrainableHeadParam(name: string, config: Pick<DinoHeadConfig, 
 /**
  * Initialises the head as the official code does (spec 4, 8.9): every MLP Linear weight
  * trunc_normal(std 0.02, absolute bounds ±2), biases 0; weight_v PyTorch's default Linear init
- * U(±1/√Db); weight_g = 1. Each tensor draws from Rng(seed, STREAM.init, initKey(keyPrefix + name)),
- * keyPrefix being the head's place in the model ("head." for DINO's MultiCropWrapper), so the
- * values depend only on the seed and the full state_dict key.
+ * U(±1/√Db); weight_g = 1. Only `rng.seed` is used: each tensor draws from its own
+ * Rng(seed, STREAM.init, initKey(keyPrefix + name)), keyPrefix being the head's place in the model
+ * ("head." for DINO's MultiCropWrapper), so the values depend only on the seed and the full key.
  */
-export function initDinoHead(params: ParamScope, config: DinoHeadConfig, seed: number, keyPrefix = "head."): void {
+export function initDinoHead(params: ParamScope, config: DinoHeadConfig, rng: Rng, keyPrefix = "head."): void {
+  const seed = rng.seed;
   const c = resolveDinoHeadConfig(config);
   checkDinoHeadParams(params, c);
   for (const l of dinoHeadLinears(c)) {

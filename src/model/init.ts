@@ -11,17 +11,20 @@ const SQRT1_2 = Math.SQRT1_2;
 const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2/√π
 
 /**
- * The Rng key of a parameter: FNV-1a (32 bit) of the UTF-8 bytes of its full state_dict key,
- * e.g. "head.mlp.0.weight". Distinct names give distinct keys (collisions are possible in
- * principle; `initKey` is checked to be collision-free on the head's keys by its test).
+ * The Rng key of a parameter, from its full state_dict key (e.g. "head.mlp.0.weight"): 48 bits
+ * from two FNV-1a-style hashes of its UTF-16 code units (the high 32 bits FNV-1a proper), the same
+ * scheme as the ViT's initKey, so backbone and head keys come from one function.
  */
 export function initKey(fullName: string): number {
-  let h = 0x811c9dc5;
-  for (const byte of Buffer.from(fullName, "utf8")) {
-    // h = (h xor byte)·16777619 mod 2³²
-    h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < fullName.length; i++) {
+    const c = fullName.charCodeAt(i);
+    // h ← (h xor c)·prime mod 2³², with two primes
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
   }
-  return h;
+  return h1 * 65536 + (h2 & 0xffff);
 }
 
 /** The init stream of one parameter: Rng(seed, STREAM.init, initKey(fullName)). */

@@ -12,7 +12,7 @@ import { tsKernels, wasmKernels } from "../kernels/backend.js";
 import { ts64Backend } from "../model/backend.js";
 import { HostParams } from "../model/params.js";
 import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, initDinoHead, type DinoHeadConfig } from "../model/dinoHead.js";
-import { Rng } from "../tensor/rng.js";
+import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { U32 } from "../../test/compare.js";
 
@@ -30,7 +30,7 @@ interface Synthetic {
 function synthetic(nlayers: number, normLastLayer: boolean, R = 5): Synthetic {
   const cfg = { inDim: 13, outDim: 23, hiddenDim: 19, bottleneckDim: 11, nlayers, normLastLayer };
   const head = new HostParams(dinoHeadParamSpecs(cfg), Float32Array);
-  initDinoHead(head, cfg, 3);
+  initDinoHead(head, cfg, new Rng(3, STREAM.init));
   const rng = new Rng(5, 99);
   if (!normLastLayer) for (const g of [head.param("last_layer.weight_g").data]) for (let i = 0; i < g.length; i++) g[i] = rng.uniformIn(0.5, 2);
   const inputs = new Map<string, StTensor>();
