@@ -514,3 +514,314 @@ CASES = {
 BUILDERS = {"matmul": build_matmul, "layer_norm": build_layer_norm, "gelu": build_gelu,
             "softmax": build_softmax, "attention": build_attention, "dino_loss": build_dino_loss,
             "ema_update": build_ema, "clip_gradients": build_clip, "adamw_step": build_adamw}
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and evaluation ops (dino-golden/1 ops interpolate_pos_encoding, vit_forward,
+# vit_backward, dino_head, knn, attention_mask)
+# ---------------------------------------------------------------------------------------------
+
+def _bound_terms(e):
+    """The whole-network ops: one (L, S) = (1, max_i e_i) per output, e_i the propagated error of
+    element i in eps units from bounds.py (the float64 computation re-run with every rounding
+    moved by its worst-case size, random signs; see its docstring). The rule is unchanged:
+    atol = C_ABS * eps * max e, rtol = C_REL * eps."""
+    return [(1, float(np.max(e)) if e.size else 0.0)]
+
+
+def tol_interpolate_pos_encoding(e):
+    """Identity (no resampling): exact. Otherwise each output is sum_ij wy_i wx_j P_ij over 4 x 4
+    taps: float32 weights err through the source coordinate (f32(1/sf), the product with
+    d + 0.5 and the subtraction of 0.5, times |w'(t)|) and their Horner evaluation; the two
+    accumulation passes add sum |w||P| each (bounds.resample_matrix, bounds.mm)."""
+    return tolerance_table({"out.pos_embed": _bound_terms(e["pos_embed"])})
+
+
+def tol_whole_network(e, names):
+    """vit_forward / vit_backward / dino_head: error sources = every float32 rounding of the
+    network: patch-embedding matmul, pos-embed resampling, LayerNorm moments and rsqrt, qkv,
+    q k^T and its scale, softmax shift/exp/normaliser, attn v, proj, residual adds, fc1, GELU (erf),
+    fc2, final norm; head: Linears, GELU, the L2 norm and its clamp, the weight-norm row norms;
+    for the gradients every matmul, sum and product of the backward, which also inherits the
+    forward's errors. Each propagated to the outputs by bounds.error_bounds."""
+    return tolerance_table({f"out.{n}": _bound_terms(e[n]) for n in names})
+
+
+def tol_knn():
+    """predictions are integers (exact; the cases keep a margin so that float32 similarities cannot
+    change the top-k set or the class order). top1/top5 = 100 * count / Nte: 3 roundings of size
+    <= 100 (the float32-or-better evaluation of a ratio); one sample moves them by 100 / Nte."""
+    t = tolerance_table({"out.top1": [(3, 100.0)], "out.top5": [(3, 100.0)]})
+    t["out.predictions"] = [0.0, 0.0]
+    return t
+
+
+def tol_attention_mask():
+    """A boolean mask: exact (the cases keep |cumsum - (1 - threshold)| >= 1e-4, far above the
+    float32 error of a length-N cumulative sum of a row that sums to 1)."""
+    return {"out.mask": [0.0, 0.0], "default": [0.0, 0.0]}
+
+
+def build_interpolate_pos_encoding(c):
+    g, D, p = c["g"], c["dim"], c["patch_size"]
+    pos = _randn(1, 1 + g * g, D)
+    return {"pos_embed": f32(pos)}, {"patch_size": p, "height": c["height"], "width": c["width"]}
+
+
+VIT_CONFIGS = {   # name: (patch_size, embed_dim, depth, num_heads, mlp_ratio, pos_embed image size)
+    "A": dict(patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4.0, img_size=32),
+    "B": dict(patch_size=4, embed_dim=24, depth=3, num_heads=3, mlp_ratio=2.0, img_size=16),
+}
+
+
+def vit_params(cfg):
+    """Backbone weights at a TRAINED scale (official key names, creation order): Linear weights
+    N(0, 0.15^2) and biases U(-0.1, 0.1); LayerNorm weights U(0.8, 1.2) and biases U(-0.1, 0.1);
+    patch conv weight N(0, (1.5 / sqrt(3 p^2))^2) (tokens of size ~1.5) and bias U(-0.1, 0.1).
+    cls_token and pos_embed stay at the init scale N(0, 0.02^2): the CLS token then enters block
+    0's norm1 with variance ~1e-3, where LayerNorm eps 1e-6 vs 1e-5 changes it by ~0.5 %."""
+    p, D, depth, mr = cfg["patch_size"], cfg["embed_dim"], cfg["depth"], cfg["mlp_ratio"]
+    hidden = int(D * mr)
+    n0 = (cfg["img_size"] // p) ** 2
+    P = {"cls_token": _randn(1, 1, D, std=0.02), "pos_embed": _randn(1, 1 + n0, D, std=0.02),
+         "patch_embed.proj.weight": _randn(D, 3, p, p, std=1.5 / math.sqrt(3 * p * p)),
+         "patch_embed.proj.bias": _uniform(-0.1, 0.1, D)}
+
+    def ln(name):
+        P[name + ".weight"] = _uniform(0.8, 1.2, D)
+        P[name + ".bias"] = _uniform(-0.1, 0.1, D)
+
+    def lin(name, dout, din):
+        P[name + ".weight"] = _randn(dout, din, std=0.15)
+        P[name + ".bias"] = _uniform(-0.1, 0.1, dout)
+
+    for i in range(depth):
+        b = f"blocks.{i}."
+        ln(b + "norm1")
+        lin(b + "attn.qkv", 3 * D, D)
+        lin(b + "attn.proj", D, D)
+        ln(b + "norm2")
+        lin(b + "mlp.fc1", hidden, D)
+        lin(b + "mlp.fc2", D, hidden)
+    ln("norm")
+    return {k: f32(v) for k, v in P.items()}
+
+
+def _vit_params_json(cfg):
+    return {"patch_size": cfg["patch_size"], "embed_dim": cfg["embed_dim"], "depth": cfg["depth"],
+            "num_heads": cfg["num_heads"], "mlp_ratio": cfg["mlp_ratio"], "qkv_bias": True}
+
+
+def build_vit_forward(c):
+    cfg = VIT_CONFIGS[c["model"]]
+    P = vit_params(cfg)
+    ins = {f"model.{k}": v for k, v in P.items()}
+    ins["images"] = _randn(c["batch"], 3, c["height"], c["width"])
+    return ins, _vit_params_json(cfg)
+
+
+def build_vit_backward(c):
+    ins, params = build_vit_forward(c)
+    ins["grad_cls"] = _randn(c["batch"], VIT_CONFIGS[c["model"]]["embed_dim"])
+    return ins, params
+
+
+HEAD_DIMS = dict(in_dim=24, hidden_dim=33, bottleneck_dim=17, out_dim=65, rows=5)
+
+
+def build_dino_head(c):
+    """Trained-scale head: Linear weights N(0, 0.15^2), biases U(-0.1, 0.1); weight_v N(0, 0.1^2);
+    weight_g all 1 (norm_last_layer) or U(0.5, 1.5). x ~ N(0, 1), grad_y ~ N(0, 1)."""
+    d = HEAD_DIMS
+    nl = c["nlayers"]
+    P = {}
+    dims = [d["in_dim"]] + [d["hidden_dim"]] * (nl - 1) + [d["bottleneck_dim"]]
+    for j in range(nl):
+        pre = "mlp." if nl == 1 else f"mlp.{2 * j}."
+        P[pre + "weight"] = _randn(dims[j + 1], dims[j], std=0.15)
+        P[pre + "bias"] = _uniform(-0.1, 0.1, dims[j + 1])
+    P["last_layer.weight_g"] = (np.ones((d["out_dim"], 1), np.float32) if c["norm_last_layer"]
+                                else _uniform(0.5, 1.5, d["out_dim"], 1))
+    P["last_layer.weight_v"] = _randn(d["out_dim"], d["bottleneck_dim"], std=0.1)
+    x = _randn(d["rows"], d["in_dim"])
+    gy = _randn(d["rows"], d["out_dim"])
+    if c.get("tiny_row"):
+        # mlp = one Linear without bias: row 2 of x of size 1e-15 gives a bottleneck vector of norm
+        # ~1e-15 < 1e-12, so F.normalize divides by the clamp 1e-12 (forward outputs ~1e-3 and a
+        # 1e12 backward factor, which its 1e-12-scaled grad_y row brings back to ~0.1)
+        P["mlp.bias"] = np.zeros_like(P["mlp.bias"])
+        x[2] = f32(x[2] * 1e-15)
+        gy[2] = f32(gy[2] * 1e-12)
+    ins = {f"head.{k}": f32(v) for k, v in P.items()}
+    ins.update({"x": f32(x), "grad_y": f32(gy)})
+    params = {"out_dim": d["out_dim"], "hidden_dim": d["hidden_dim"], "bottleneck_dim": d["bottleneck_dim"],
+              "nlayers": nl, "norm_last_layer": bool(c["norm_last_layer"])}
+    return ins, params
+
+
+def _knn_scores(train, train_y, test, k, T, C):
+    """float64 class scores as eval_knn.py (features normalised here), plus the top-k similarity
+    gap."""
+    tr = train / np.linalg.norm(train, axis=1, keepdims=True)
+    te = test / np.linalg.norm(test, axis=1, keepdims=True)
+    sim = te @ tr.T
+    order = np.argsort(-sim, axis=1)
+    s_sorted = np.take_along_axis(sim, order, 1)
+    gap = s_sorted[:, k - 1] - (s_sorted[:, k] if sim.shape[1] > k else -np.inf)
+    scores = np.zeros((test.shape[0], C))
+    for r in range(test.shape[0]):
+        for j in order[r, :k]:
+            scores[r, train_y[j]] += math.exp(sim[r, j] / T)
+    return scores, gap
+
+
+def _knn_row_ok(scores, label, gap, k, C):
+    """The row's outputs are decided with a margin: top-k set (similarity gap >= 1e-4), the best
+    class (relative score gap >= 2e-3), and the label's membership in the first min(5, k, C)."""
+    if gap < 1e-4:
+        return False
+    s = np.sort(scores)[::-1]
+    if len(s) > 1 and s[1] > 0 and s[0] - s[1] < 2e-3 * s[0]:
+        return False
+    m = min(5, k, C)
+    if m < C:
+        if s[m - 1] == 0:                     # fewer positive classes than m: zero-score ties
+            return scores[label] > 0
+        if s[m] > 0 and s[m - 1] - s[m] < 2e-3 * s[m - 1]:
+            return False
+    return True
+
+
+def build_knn(c):
+    """Class prototypes N(0, 1) in D dims; train and test rows = prototype of their label + N(0,
+    sigma^2) noise (test labels flipped to a random class with probability 0.2). A test row whose
+    outcome is not decided with a margin (_knn_row_ok) is redrawn."""
+    Ntr, Nte, D, C, k, T = c["ntrain"], c["ntest"], c["dim"], c["num_classes"], c["k"], c["temperature"]
+    sigma = c.get("sigma", 0.8)
+    protos = _randn(C, D)
+    ytr = torch.randint(0, C, (Ntr,)).numpy().astype(np.int64)
+    train = f32(protos[ytr] + _randn(Ntr, D, std=sigma))
+    test = np.zeros((Nte, D), np.float32)
+    yte = np.zeros(Nte, np.int64)
+    for r in range(Nte):
+        for _ in range(1000):
+            y = int(torch.randint(0, C, (1,)))
+            src = y if float(torch.rand(1)) >= 0.2 else int(torch.randint(0, C, (1,)))
+            row = f32(protos[src] + _randn(D, std=sigma))
+            sc, gap = _knn_scores(train.astype(np.float64), ytr, row[None].astype(np.float64), k, T, C)
+            if _knn_row_ok(sc[0], y, gap[0], k, C):
+                break
+        else:
+            raise RuntimeError("could not draw a decided k-NN test row")
+        test[r], yte[r] = row, y
+    return ({"train_features": train, "train_labels": ytr, "test_features": test, "test_labels": yte},
+            {"k": k, "temperature": T, "num_classes": C})
+
+
+def build_attention_mask(c):
+    """CLS rows of a softmax over 1 + N keys (logits N(0, s^2)), the CLS column dropped (rows sum
+    to < 1). A head whose cumulative mass comes within 1e-4 of 1 - threshold, or that holds two
+    equal values, is redrawn."""
+    H, N, t = c["heads"], c["tokens"], c["threshold"]
+    rows = []
+    for _ in range(H):
+        for _ in range(1000):
+            z = _randn(1 + N, std=c.get("logit_std", 2.0)).astype(np.float64)
+            a = np.exp(z - z.max())
+            row = f32((a / a.sum())[1:])
+            srt = np.sort(row.astype(np.float64))
+            cum = np.cumsum(srt / srt.sum())
+            if np.min(np.abs(cum - (1 - t))) >= 1e-4 and len(np.unique(row)) == N:
+                break
+        else:
+            raise RuntimeError("could not draw an attention row with a margin")
+        rows.append(row)
+    return {"attn": np.stack(rows)}, {"threshold": t}
+
+
+CASES.update({
+    "interpolate_pos_encoding": [
+        dict(name="g4_p8_32x32_identity", seed=1101, g=4, dim=8, patch_size=8, height=32, width=32,
+             desc="4x4 grid, 32x32 px, patch 8: npatch == N0 and square, returned unchanged"),
+        dict(name="g4_p8_32x39_same_grid_nonsquare", seed=1102, g=4, dim=8, patch_size=8, height=32, width=39,
+             desc="4x4 grid, 32x39 px, patch 8: the same 4x4 grid but height != width, so it IS resampled (4.1/4 per axis)"),
+        dict(name="g14_p16_96x96_down6", seed=1103, g=14, dim=6, patch_size=16, height=96, width=96,
+             desc="14x14 grid to 6x6 (a 96 px local crop, patch 16): scale 14/6.1"),
+        dict(name="g4_p8_56x56_up7", seed=1104, g=4, dim=8, patch_size=8, height=56, width=56,
+             desc="4x4 grid up to 7x7 (56 px, patch 8)"),
+        dict(name="g4_p8_24x40", seed=1105, g=4, dim=8, patch_size=8, height=24, width=40,
+             desc="4x4 grid to 3x5 (24x40 px, patch 8)"),
+        dict(name="g4_p8_40x24", seed=1106, g=4, dim=8, patch_size=8, height=40, width=24,
+             desc="4x4 grid to 5x3 (40x24 px, patch 8)"),
+        dict(name="g14_p8_24x40", seed=1107, g=14, dim=6, patch_size=8, height=24, width=40,
+             desc="14x14 grid to 3x5 (24x40 px, patch 8)"),
+        dict(name="g14_p8_40x24", seed=1108, g=14, dim=6, patch_size=8, height=40, width=24,
+             desc="14x14 grid to 5x3 (40x24 px, patch 8)"),
+        dict(name="g14_p16_320x256_up", seed=1109, g=14, dim=6, patch_size=16, height=320, width=256,
+             desc="14x14 grid up to 20x16 (320x256 px, patch 16)"),
+        dict(name="g4_p8_30x45_not_multiple", seed=1110, g=4, dim=8, patch_size=8, height=30, width=45,
+             desc="4x4 grid to 3x5 from 30x45 px (sizes not multiples of the patch: floor)"),
+        dict(name="g14_p16_224x224_identity", seed=1111, g=14, dim=6, patch_size=16, height=224, width=224,
+             desc="14x14 grid, 224x224 px, patch 16: returned unchanged"),
+    ],
+    "vit_forward": [
+        dict(name="p8_d32_32x32_b3_native", seed=1201, model="A", batch=3, height=32, width=32,
+             desc="patch 8, D 32, depth 2, 2 heads, mlp 4; pos_embed for 32 px; 32x32 images (no resampling), batch 3"),
+        dict(name="p8_d32_24x40_b1", seed=1202, model="A", batch=1, height=24, width=40,
+             desc="patch 8, D 32, depth 2, 2 heads; 24x40 images (pos_embed 4x4 -> 3x5), batch 1"),
+        dict(name="p8_d32_40x24_b2", seed=1203, model="A", batch=2, height=40, width=24,
+             desc="patch 8, D 32, depth 2, 2 heads; 40x24 images (pos_embed 4x4 -> 5x3), batch 2"),
+        dict(name="p8_d32_32x39_b1_same_grid", seed=1204, model="A", batch=1, height=32, width=39,
+             desc="patch 8, D 32; 32x39 images: the native 4x4 grid but non-square, so resampled; the last 7 columns of pixels are dropped"),
+        dict(name="p8_d32_48x48_b1_up", seed=1205, model="A", batch=1, height=48, width=48,
+             desc="patch 8, D 32; 48x48 images (pos_embed 4x4 -> 6x6)"),
+        dict(name="p4_d24_16x16_b3_native", seed=1206, model="B", batch=3, height=16, width=16,
+             desc="patch 4, D 24, depth 3, 3 heads (Dh 8), mlp 2; pos_embed for 16 px; 16x16 images (no resampling), batch 3"),
+        dict(name="p4_d24_22x22_b1_not_multiple", seed=1207, model="B", batch=1, height=22, width=22,
+             desc="patch 4, D 24, depth 3, 3 heads; 22x22 images: 5x5 patches (2 px dropped per side), pos_embed 4x4 -> 5x5"),
+        dict(name="p4_d24_12x20_b2", seed=1208, model="B", batch=2, height=12, width=20,
+             desc="patch 4, D 24, depth 3, 3 heads; 12x20 images (pos_embed 4x4 -> 3x5), batch 2"),
+    ],
+    "vit_backward": [
+        dict(name="p8_d32_24x40_b2", seed=1301, model="A", batch=2, height=24, width=40,
+             desc="patch 8, D 32, depth 2, 2 heads; 24x40 images (pos_embed resampled 4x4 -> 3x5), batch 2; d cls / d every parameter and the images"),
+        dict(name="p4_d24_16x16_b2_native", seed=1302, model="B", batch=2, height=16, width=16,
+             desc="patch 4, D 24, depth 3, 3 heads; 16x16 images (no resampling), batch 2"),
+        dict(name="p4_d24_22x18_b1_not_multiple", seed=1303, model="B", batch=1, height=22, width=18,
+             desc="patch 4, D 24, depth 3, 3 heads; 22x18 images (5x4 patches; pixels beyond get grad 0), batch 1"),
+    ],
+    "dino_head": [
+        dict(name="nl3_norm_last_layer", seed=1401, nlayers=3, norm_last_layer=True,
+             desc="nlayers 3, norm_last_layer true (g = 1, not trained), Din 24, hidden 33, bottleneck 17, K 65, 5 rows"),
+        dict(name="nl3_free_g", seed=1402, nlayers=3, norm_last_layer=False,
+             desc="nlayers 3, norm_last_layer false, g ~ U(0.5, 1.5) (weight_g trained)"),
+        dict(name="nl2_free_g", seed=1403, nlayers=2, norm_last_layer=False,
+             desc="nlayers 2, norm_last_layer false, g ~ U(0.5, 1.5)"),
+        dict(name="nl2_norm_last_layer", seed=1404, nlayers=2, norm_last_layer=True,
+             desc="nlayers 2, norm_last_layer true"),
+        dict(name="nl1_tiny_bottleneck_row", seed=1405, nlayers=1, norm_last_layer=True, tiny_row=True,
+             desc="nlayers 1 (mlp = one Linear, keys mlp.weight/mlp.bias, bias 0), row 2 of x ~1e-15 so its bottleneck norm < 1e-12 (the normalize clamp is active), its grad_y row scaled by 1e-12"),
+    ],
+    "knn": [
+        dict(name="ntr200_nte50_k20_c10", seed=1501, ntrain=200, ntest=50, dim=16, num_classes=10, k=20, temperature=0.07,
+             desc="200 train / 50 test (below the official 100-chunk minimum), D 16, 10 classes, k 20, T 0.07"),
+        dict(name="ntr300_nte130_k5_c10", seed=1502, ntrain=300, ntest=130, dim=16, num_classes=10, k=5, temperature=0.07,
+             desc="300 train / 130 test, D 16, 10 classes, k 5, T 0.07"),
+        dict(name="ntr120_nte40_k1_c3", seed=1503, ntrain=120, ntest=40, dim=12, num_classes=3, k=1, temperature=0.07,
+             desc="120 train / 40 test, D 12, 3 classes, k 1 (top5 = top1: the first min(5, k) classes)"),
+        dict(name="ntr150_nte250_k3_c10", seed=1504, ntrain=150, ntest=250, dim=16, num_classes=10, k=3, temperature=0.1,
+             desc="150 train / 250 test, D 16, 10 classes, k 3 (top5 counts the first 3 classes), T 0.1"),
+        dict(name="ntr90_nte30_k20_c3", seed=1505, ntrain=90, ntest=30, dim=12, num_classes=3, k=20, temperature=0.07,
+             desc="90 train / 30 test, 3 classes, k 20: top5 over min(5, k, num_classes) = 3 classes (100 %)"),
+    ],
+    "attention_mask": [
+        dict(name="h3_n16_t0.6", seed=1601, heads=3, tokens=16, threshold=0.6, desc="3 heads x 16 patches, threshold 0.6 (paper)"),
+        dict(name="h6_n49_t0.9", seed=1602, heads=6, tokens=49, threshold=0.9, desc="6 heads x 49 patches, threshold 0.9"),
+        dict(name="h2_n25_t0.1", seed=1603, heads=2, tokens=25, threshold=0.1, logit_std=3.0,
+             desc="2 heads x 25 patches, peaked rows (logits N(0, 9)), threshold 0.1"),
+    ],
+})
+
+BUILDERS.update({"interpolate_pos_encoding": build_interpolate_pos_encoding, "vit_forward": build_vit_forward,
+                 "vit_backward": build_vit_backward, "dino_head": build_dino_head, "knn": build_knn,
+                 "attention_mask": build_attention_mask})

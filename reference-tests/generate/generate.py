@@ -3,28 +3,40 @@
 Usage: /usr/bin/python3 reference-tests/generate/generate.py --out fixtures/golden [--op NAME]
 
 Every case is a safetensors file fixtures/golden/<op>/<case>.safetensors (contract:
-shared/golden-format.md) and fixtures/golden/MANIFEST.json indexes them. The bytes are
+README.md, "The case-file format") and fixtures/golden/MANIFEST.json indexes them. The bytes are
 deterministic: fixed seeds (torch.manual_seed per case), one thread, sorted JSON, no timestamps.
 Precision: matmul, layer_norm, gelu, softmax, attention and dino_loss are computed in float64 from
 the float32 inputs (autograd in float64) and stored rounded to float32; ema_update,
 clip_gradients and adamw_step run the official float32 torch ops (their float32 rounding is the
-reference); the schedules are float64 numpy as in the official utils.
+reference); the schedules are float64 numpy as in the official utils. interpolate_pos_encoding,
+vit_forward, vit_backward and dino_head run torch modules (official.py) in float64 from the float32
+inputs, recomputed by bounds.py's hand-written forward/backward (asserted equal to 1e-9), whose
+rounding-error model gives their tolerances; knn and attention_mask are float64 with integer
+outputs.
 """
-import argparse
-import glob
-import hashlib
-import json
 import os
-import shutil
-import subprocess
-import sys
+
+# one BLAS thread: float64 reductions in numpy (bounds.py) and torch then do not depend on the
+# machine's core count
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
+import bounds  # noqa: E402
 import cases  # noqa: E402
 import official  # noqa: E402
 import safetensors_io  # noqa: E402
@@ -34,7 +46,9 @@ GENERATOR = "reference-tests/generate/generate.py"
 F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss")
 F32_OPS = ("ema_update", "clip_gradients", "adamw_step")
 SCHEDULE_OPS = ("cosine_schedule", "teacher_temp_schedule")
-OPS = F64_OPS + SCHEDULE_OPS + F32_OPS
+MODEL_OPS = ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head")   # float64 -> float32
+EVAL_OPS = ("knn", "attention_mask")                                                 # float64 -> integers
+OPS = F64_OPS + SCHEDULE_OPS + F32_OPS + MODEL_OPS + EVAL_OPS
 
 
 def torch_id():
@@ -57,6 +71,7 @@ def producers():
         "f64": f"{tid} cpu float64 (float32 inputs; outputs rounded to float32)",
         "f32": f"{tid} cpu float32",
         "schedule": f"numpy {np.__version__} float64 (official utils semantics)",
+        "eval": f"{tid} cpu float64 (float32 inputs; integer, mask and percentage outputs)",
     }
 
 
@@ -201,6 +216,106 @@ def run_adamw_step(ins, p):
     return outs, tol
 
 
+# ---------------------------------------------------------------------------------------------
+# Model and evaluation ops: torch float64 modules (official.py); the tolerances from bounds.py,
+# whose hand-written float64 values must agree with torch's
+# ---------------------------------------------------------------------------------------------
+
+def _agree(bound_vals, torch_vals, what):
+    """bounds.py's hand-written forward/backward must reproduce torch float64 autograd."""
+    b, t = np.asarray(bound_vals, np.float64), np.asarray(torch_vals, np.float64)
+    assert b.shape == t.shape, (what, b.shape, t.shape)
+    scale = max(float(np.max(np.abs(t))) if t.size else 0.0, 1e-300)
+    err = float(np.max(np.abs(b - t))) if t.size else 0.0
+    assert err <= 1e-9 * scale, f"{what}: bounds.py differs from torch float64 by {err:.3g} (scale {scale:.3g})"
+
+
+def _pos_grid_size(pos_embed, patch_size):
+    g = int(round((pos_embed.shape[1] - 1) ** 0.5))
+    return g * patch_size
+
+
+NOISE_SEED = 1   # the random signs of bounds.error_bounds (same for every case)
+
+
+def run_interpolate_pos_encoding(ins, p):
+    out = official.interpolate_pos_encoding(_t64(ins["pos_embed"]), p["patch_size"], p["height"], p["width"])
+    ref, e = bounds.error_bounds(bounds.pos_embed_op, ins["pos_embed"].astype(np.float64), p["patch_size"],
+                                 p["height"], p["width"], seed=NOISE_SEED)
+    _agree(ref["pos_embed"], out.numpy(), "interpolate_pos_encoding")
+    return {"pos_embed": _f32(out)}, cases.tol_interpolate_pos_encoding(e)
+
+
+def _vit64(ins, p):
+    P = {n[len("model."):]: a for n, a in ins.items() if n.startswith("model.")}
+    m = official.VisionTransformer(p["patch_size"], p["embed_dim"], p["depth"], p["num_heads"], p["mlp_ratio"],
+                                   p["qkv_bias"], img_size=_pos_grid_size(P["pos_embed"], p["patch_size"]))
+    official.load_params(m, P, torch.float64)
+    return m, {k: v.astype(np.float64) for k, v in P.items()}
+
+
+def run_vit_forward(ins, p):
+    m, P = _vit64(ins, p)
+    x = _t64(ins["images"])
+    with torch.no_grad():
+        cls, attn = m(x), m.get_last_selfattention(x)
+    ref, e = bounds.error_bounds(bounds.vit, P, ins["images"].astype(np.float64), p, seed=NOISE_SEED)
+    _agree(ref["cls"], cls.numpy(), "vit cls")
+    _agree(ref["last_attn"], attn.numpy(), "vit last_attn")
+    return {"cls": _f32(cls), "last_attn": _f32(attn)}, cases.tol_whole_network(e, ["cls", "last_attn"])
+
+
+def run_vit_backward(ins, p):
+    m, P = _vit64(ins, p)
+    x = _t64(ins["images"], True)
+    m(x).backward(_t64(ins["grad_cls"]))
+    outs = {f"grad.model.{k}": _f32(t.grad) for k, t in m.named_parameters()}
+    outs["grad_images"] = _f32(x.grad)
+    ref, e = bounds.error_bounds(bounds.vit, P, ins["images"].astype(np.float64), p,
+                                 grad_cls=ins["grad_cls"].astype(np.float64), seed=NOISE_SEED)
+    for k, t in m.named_parameters():
+        _agree(ref[f"grad.model.{k}"], t.grad.numpy(), k)
+    _agree(ref["grad_images"], x.grad.numpy(), "grad_images")
+    return outs, cases.tol_whole_network(e, list(outs))
+
+
+def run_dino_head(ins, p):
+    P = {n[len("head."):]: a for n, a in ins.items() if n.startswith("head.")}
+    h = official.DINOHead(ins["x"].shape[1], p["out_dim"], p["nlayers"], p["hidden_dim"], p["bottleneck_dim"],
+                          p["norm_last_layer"])
+    official.load_params(h, P, torch.float64)
+    x = _t64(ins["x"], True)
+    y = h(x)
+    y.backward(_t64(ins["grad_y"]))
+    params = dict(h.named_parameters())
+    trainable = sorted((k for k, t in params.items() if t.requires_grad), key=lambda k: k.encode())
+    outs = {"y": _f32(y), "grad_x": _f32(x.grad)}
+    outs.update({f"grad.head.{k}": _f32(params[k].grad) for k in trainable})
+    ref, e = bounds.error_bounds(bounds.head, {k: v.astype(np.float64) for k, v in P.items()},
+                                 ins["x"].astype(np.float64), p, ins["grad_y"].astype(np.float64), seed=NOISE_SEED)
+    assert sorted(n for n in ref if n.startswith("grad.head.")) == sorted(f"grad.head.{k}" for k in trainable)
+    _agree(ref["y"], y.detach().numpy(), "head y")
+    _agree(ref["grad_x"], x.grad.numpy(), "head grad_x")
+    for k in trainable:
+        _agree(ref[f"grad.head.{k}"], params[k].grad.numpy(), k)
+    return outs, cases.tol_whole_network(e, list(outs))
+
+
+def run_knn(ins, p):
+    norm = lambda a: F.normalize(_t64(a), dim=1, p=2)   # noqa: E731  (eval_knn.py normalises both sets)
+    pred, top1, top5 = official.knn_classifier(norm(ins["train_features"]), torch.from_numpy(ins["train_labels"]),
+                                               norm(ins["test_features"]), torch.from_numpy(ins["test_labels"]),
+                                               p["k"], p["temperature"], p["num_classes"])
+    outs = {"predictions": pred.numpy().astype(np.int64), "top1": np.array([top1], np.float64),
+            "top5": np.array([top5], np.float64)}
+    return outs, cases.tol_knn()
+
+
+def run_attention_mask(ins, p):
+    mask = official.attention_mask(_t64(ins["attn"]), p["threshold"])
+    return {"mask": mask.numpy().astype(np.uint8)}, cases.tol_attention_mask()
+
+
 RUN = {op: globals()[f"run_{op}"] for op in OPS}
 
 
@@ -211,7 +326,8 @@ def build_case(op, case, prod):
         torch.manual_seed(case["seed"])
         ins, params = cases.BUILDERS[op](case)
     outs, tol = RUN[op](ins, params)
-    producer = prod["schedule"] if op in SCHEDULE_OPS else prod["f32"] if op in F32_OPS else prod["f64"]
+    producer = (prod["schedule"] if op in SCHEDULE_OPS else prod["f32"] if op in F32_OPS
+                else prod["eval"] if op in EVAL_OPS else prod["f64"])
     seed = f" (seed {case['seed']})" if "seed" in case else ""
     meta = {"format": FORMAT, "op": op, "params": _json(params), "tolerance": _json(tol),
             "producer": producer, "description": f"{op}: {case['desc']}{seed}; {cases.RULE}."}
@@ -231,7 +347,7 @@ def write_manifest(out_dir, prod):
                         "bytes": len(data)})
     entries.sort(key=lambda e: e["file"].encode())
     manifest = {"format": FORMAT, "generator": GENERATOR, "generator_sha256": generator_sha256(),
-                "producer": f"{torch_id()} cpu; float64 from float32 inputs for {', '.join(F64_OPS)}; "
+                "producer": f"{torch_id()} cpu; float64 from float32 inputs for {', '.join(F64_OPS + MODEL_OPS + EVAL_OPS)}; "
                             f"float32 for {', '.join(F32_OPS)}; {prod['schedule']} for the schedules",
                 "cases": entries}
     with open(os.path.join(out_dir, "MANIFEST.json"), "w", encoding="utf-8", newline="\n") as f:

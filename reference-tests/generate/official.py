@@ -113,7 +113,7 @@ def clip_gradients(grads, clip):
 @torch.no_grad()
 def adamw_step_restated(param, grad, exp_avg, exp_avg_sq, lr, weight_decay, beta1, beta2, eps,
                         step):
-    """One AdamW update in torch 1.13.1's order (dino-spec 8.8); step is the count AFTER the
+    """One AdamW update in torch 1.13.1's order (torch/optim/adamw.py, _single_tensor_adamw); step is the count AFTER the
     increment. In place on param, exp_avg, exp_avg_sq (float32)."""
     param.mul_(1 - lr * weight_decay)                       # decoupled decay first
     exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
@@ -167,3 +167,223 @@ def layer_norm(x, weight, bias, eps):
 def gelu(x):
     """nn.GELU() default: exact erf form 0.5 x (1 + erf(x / sqrt 2))."""
     return F.gelu(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Vision Transformer backbone (vision_transformer.py @7c446df: PatchEmbed, Attention, Mlp, Block,
+# VisionTransformer.prepare_tokens / interpolate_pos_encoding / forward / get_last_selfattention)
+# restated with torch modules so that the numbers are PyTorch's. Submodule names follow the
+# official ones, so state_dict() keys are the official backbone keys: cls_token, pos_embed,
+# patch_embed.proj.{weight,bias}, blocks.<i>.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.
+# {weight,bias}, norm.{weight,bias}. Drop path and dropouts are 0 (DINO evaluation, and the
+# goldens): they are left out.
+# ---------------------------------------------------------------------------------------------
+
+def interpolate_pos_encoding(pos_embed, patch_size, height, width):
+    """vision_transformer.py `VisionTransformer.interpolate_pos_encoding(x, w, h)` @7c446df, with
+    the token count computed from the image size: npatch = (height // p) * (width // p).
+    pos_embed [1, 1 + N0, D] for a g x g grid (g = sqrt(N0)). Unchanged only when npatch == N0
+    AND height == width in pixels. Otherwise the patch part is resampled by F.interpolate
+    (bicubic, A = -0.75, align_corners False) with scale_factor ((rows + 0.1) / g, (cols + 0.1) / g)
+    as Python doubles (rows = height // p, cols = width // p): the output is rows x cols and the
+    kernel samples with scale g / (rows + 0.1), not g / rows. The CLS position is kept."""
+    n0 = pos_embed.shape[1] - 1
+    rows, cols = height // patch_size, width // patch_size
+    if rows * cols == n0 and height == width:
+        return pos_embed
+    dim = pos_embed.shape[-1]
+    g = int(math.sqrt(n0))
+    assert g * g == n0, f"pos_embed holds {n0} patch positions, not a square grid"
+    grid = pos_embed[:, 1:].reshape(1, g, g, dim).permute(0, 3, 1, 2)
+    sf = ((rows + 0.1) / math.sqrt(n0), (cols + 0.1) / math.sqrt(n0))
+    grid = F.interpolate(grid, scale_factor=sf, mode="bicubic")
+    assert grid.shape[-2:] == (rows, cols), (grid.shape, rows, cols)
+    patch = grid.permute(0, 2, 3, 1).reshape(1, rows * cols, dim)
+    return torch.cat((pos_embed[:, :1], patch), dim=1)
+
+
+class PatchEmbed(torch.nn.Module):
+    """Conv2d(3, D, kernel p, stride p) with bias; pixels beyond a multiple of p are dropped."""
+
+    def __init__(self, patch_size, embed_dim):
+        super().__init__()
+        self.patch_size = patch_size
+        self.proj = torch.nn.Conv2d(3, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)   # [B, rows*cols, D], row-major patches
+
+
+class Attention(torch.nn.Module):
+    def __init__(self, dim, num_heads, qkv_bias):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.qkv = torch.nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = torch.nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, D = x.shape
+        h = self.num_heads
+        qkv = self.qkv(x).reshape(B, N, 3, h, D // h).permute(2, 0, 3, 1, 4)   # [3, B, h, N, Dh]
+        out, attn = attention(qkv[0], qkv[1], qkv[2], self.scale)
+        return self.proj(out.transpose(1, 2).reshape(B, N, D)), attn
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(dim, hidden)
+        self.act = torch.nn.GELU()
+        self.fc2 = torch.nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(torch.nn.Module):
+    """Pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x)); LayerNorm eps 1e-6."""
+
+    def __init__(self, dim, num_heads, mlp_ratio, qkv_bias):
+        super().__init__()
+        self.norm1 = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.norm2 = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, return_attention=False):
+        y, attn = self.attn(self.norm1(x))
+        if return_attention:
+            return attn
+        x = x + y
+        return x + self.mlp(self.norm2(x))
+
+
+class VisionTransformer(torch.nn.Module):
+    """The DINO ViT backbone (num_classes 0: no classifier). img_size fixes the pos_embed grid:
+    1 + (img_size // patch_size)^2 positions."""
+
+    def __init__(self, patch_size, embed_dim, depth, num_heads, mlp_ratio=4.0, qkv_bias=True, img_size=224):
+        super().__init__()
+        self.patch_size = patch_size
+        self.patch_embed = PatchEmbed(patch_size, embed_dim)
+        n0 = (img_size // patch_size) ** 2
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, 1 + n0, embed_dim))
+        self.blocks = torch.nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, qkv_bias) for _ in range(depth))
+        self.norm = torch.nn.LayerNorm(embed_dim, eps=1e-6)
+
+    def prepare_tokens(self, x):
+        B, _, H, W = x.shape
+        t = self.patch_embed(x)
+        t = torch.cat((self.cls_token.expand(B, -1, -1), t), dim=1)
+        return t + interpolate_pos_encoding(self.pos_embed, self.patch_size, H, W)
+
+    def forward(self, x):
+        """CLS token after the final norm, [B, D]."""
+        x = self.prepare_tokens(x)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x)[:, 0]
+
+    def get_last_selfattention(self, x):
+        """Attention probabilities of the LAST block on norm1 of its input, [B, h, N, N]."""
+        x = self.prepare_tokens(x)
+        for blk in self.blocks[:-1]:
+            x = blk(x)
+        return self.blocks[-1](x, return_attention=True)
+
+
+def vit_small(patch_size=16, **kw):
+    return VisionTransformer(patch_size, 384, 12, 6, 4.0, True, **kw)
+
+
+class DINOHead(torch.nn.Module):
+    """vision_transformer.py `DINOHead` @7c446df without BatchNorm (use_bn False): nlayers == 1 ->
+    mlp is one Linear(in, bottleneck) (keys mlp.weight, mlp.bias); otherwise a Sequential of
+    Linear, GELU, (nlayers - 2) x (Linear, GELU), Linear (keys mlp.0, mlp.2, ...; no activation
+    after the bottleneck Linear). Then F.normalize(p=2, eps=1e-12) and the weight-normalised
+    last_layer = weight_norm(Linear(bottleneck, K, bias=False), dim=0): keys last_layer.weight_g
+    [K, 1] and last_layer.weight_v [K, bottleneck]; g is filled with 1 and frozen when
+    norm_last_layer."""
+
+    def __init__(self, in_dim, out_dim, nlayers=3, hidden_dim=2048, bottleneck_dim=256, norm_last_layer=True):
+        super().__init__()
+        nlayers = max(nlayers, 1)
+        if nlayers == 1:
+            self.mlp = torch.nn.Linear(in_dim, bottleneck_dim)
+        else:
+            layers = [torch.nn.Linear(in_dim, hidden_dim), torch.nn.GELU()]
+            for _ in range(nlayers - 2):
+                layers += [torch.nn.Linear(hidden_dim, hidden_dim), torch.nn.GELU()]
+            layers.append(torch.nn.Linear(hidden_dim, bottleneck_dim))
+            self.mlp = torch.nn.Sequential(*layers)
+        self.last_layer = torch.nn.utils.weight_norm(torch.nn.Linear(bottleneck_dim, out_dim, bias=False))
+        self.last_layer.weight_g.data.fill_(1)
+        if norm_last_layer:
+            self.last_layer.weight_g.requires_grad = False
+
+    def forward(self, x):
+        x = self.mlp(x)
+        x = F.normalize(x, dim=-1, p=2)
+        return self.last_layer(x)
+
+
+def load_params(module, tensors, dtype):
+    """Copy named numpy arrays into a module's parameters (cast to dtype); every parameter must be
+    given and no extra name is allowed."""
+    own = dict(module.named_parameters())
+    assert set(own) == set(tensors), (sorted(set(own) ^ set(tensors)))
+    with torch.no_grad():
+        for k, p in own.items():
+            assert tuple(p.shape) == tuple(tensors[k].shape), (k, p.shape, tensors[k].shape)
+            p.data = torch.from_numpy(np.array(tensors[k], dtype=np.float32)).to(dtype)
+    return module
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluations: eval_knn.py knn_classifier, visualize_attention.py threshold mask (@7c446df)
+# ---------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def knn_classifier(train_features, train_labels, test_features, test_labels, k, T, num_classes):
+    """eval_knn.py `knn_classifier` @7c446df on features that are ALREADY L2-normalised. Test rows
+    in chunks (the official 100 chunks of Nte // 100 rows; at least 1 row per chunk, which fixes
+    the official crash below 100 test images; chunking does not change the result): cosine
+    similarities to all train rows, topk(k) (largest, sorted), weights exp(sim / T), per-class sums
+    of the weights of the neighbours, classes sorted by score (descending). top1 counts the first
+    class == label, top5 the label among the first min(5, k) classes (also capped at num_classes,
+    where the official narrow() would raise). Returns (predictions [Nte] int64, top1 %, top5 %)."""
+    n_test = test_labels.shape[0]
+    chunk = max(1, n_test // 100)
+    preds, top1, top5 = [], 0, 0
+    for start in range(0, n_test, chunk):
+        feats = test_features[start:start + chunk]
+        targets = test_labels[start:start + chunk]
+        b = targets.shape[0]
+        sim = feats @ train_features.t()
+        dist, idx = sim.topk(k, dim=1, largest=True, sorted=True)
+        neighbours = train_labels.view(1, -1).expand(b, -1).gather(1, idx)
+        onehot = torch.zeros(b * k, num_classes, dtype=feats.dtype)
+        onehot.scatter_(1, neighbours.reshape(-1, 1), 1)
+        w = dist.clone().div_(T).exp_()
+        probs = torch.sum(onehot.view(b, -1, num_classes) * w.view(b, -1, 1), 1)
+        _, order = probs.sort(1, True)
+        correct = order.eq(targets.view(-1, 1))
+        top1 += int(correct.narrow(1, 0, 1).sum())
+        top5 += int(correct.narrow(1, 0, min(5, k, num_classes)).sum())
+        preds.append(order[:, 0])
+    return torch.cat(preds), top1 * 100.0 / n_test, top5 * 100.0 / n_test
+
+
+def attention_mask(attn, threshold):
+    """visualize_attention.py @7c446df, the --threshold branch: attn [H, N] (CLS query row, CLS
+    key column dropped). Per head: sort ascending, divide by the sum of the row, cumulative sum,
+    keep cumsum > 1 - threshold, scatter back through the inverse permutation. Returns bool [H, N]:
+    the smallest set of highest-attention patches holding >= threshold of the row's mass."""
+    val, idx = torch.sort(attn, dim=1)
+    val = val / torch.sum(val, dim=1, keepdim=True)
+    cumval = torch.cumsum(val, dim=1)
+    keep = cumval > (1 - threshold)
+    inverse = torch.argsort(idx, dim=1)
+    return torch.gather(keep, 1, inverse)

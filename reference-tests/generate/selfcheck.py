@@ -16,6 +16,9 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import torch.nn.functional as F  # noqa: E402
+
+import bounds  # noqa: E402
 import official  # noqa: E402
 import safetensors_io  # noqa: E402
 
@@ -37,8 +40,24 @@ CONTRACT = {
     "clip_gradients": (["grad.*"], ["clip"], ["grad.*", "norms"]),
     "adamw_step": (["param.*", "grad.*", "exp_avg.*", "exp_avg_sq.*", "decay.*"],
                    ["lr", "weight_decay", "beta1", "beta2", "eps", "step"], ["param.*", "exp_avg.*", "exp_avg_sq.*"]),
+    "interpolate_pos_encoding": (["pos_embed"], ["patch_size", "height", "width"], ["pos_embed"]),
+    "vit_forward": (["model.*", "images"], ["patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias"],
+                    ["cls", "last_attn"]),
+    "vit_backward": (["model.*", "images", "grad_cls"],
+                     ["patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias"],
+                     ["grad.model.*", "grad_images"]),
+    "dino_head": (["head.*", "x", "grad_y"], ["out_dim", "hidden_dim", "bottleneck_dim", "nlayers", "norm_last_layer"],
+                  ["y", "grad.head.*", "grad_x"]),
+    "knn": (["train_features", "train_labels", "test_features", "test_labels"], ["k", "temperature", "num_classes"],
+            ["predictions", "top1", "top5"]),
+    "attention_mask": (["attn"], ["threshold"], ["mask"]),
 }
-F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss")
+INT_OUTPUTS = {"out.predictions", "out.mask"}
+VIT_KEYS_PER_BLOCK = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
+                      "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
+                      "mlp.fc2.weight", "mlp.fc2.bias"]
+F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss", "interpolate_pos_encoding",
+           "vit_forward", "vit_backward", "dino_head", "knn", "attention_mask")
 
 
 class Fail(Exception):
@@ -70,7 +89,13 @@ def check_names_and_shapes(op, T, P):
     need(names == expected, f"tensor names differ from the contract: extra {sorted(names - expected)}, "
                             f"missing {sorted(expected - names)}")
     for n, a in T.items():
-        if op.endswith("schedule"):
+        if n in ("in.train_labels", "in.test_labels", "out.predictions"):
+            need(a.dtype == np.int64, f"{n} must be I64")
+        elif n in ("out.top1", "out.top5"):
+            need(a.dtype == np.float64 and a.shape == (1,), f"{n} must be F64 [1]")
+        elif n == "out.mask":
+            need(a.dtype == np.uint8 and set(np.unique(a)) <= {0, 1}, f"{n} must be U8 of 0/1")
+        elif op.endswith("schedule"):
             need(a.dtype == np.float64, f"{n} must be F64")
         elif op == "adamw_step" and n.startswith("in.decay."):
             need(a.dtype == np.uint8 and a.shape == (1,) and a[0] in (0, 1), f"{n} must be U8 [1] of 0/1")
@@ -121,12 +146,48 @@ def check_names_and_shapes(op, T, P):
                  for k in ks for n in ("grad", "exp_avg", "exp_avg_sq") for o in ("param", "exp_avg", "exp_avg_sq")),
              "adamw shapes")
         need(all((T[f"in.exp_avg_sq.{k}"] >= 0).all() for k in ks), "exp_avg_sq must be >= 0")
+    elif op == "interpolate_pos_encoding":
+        _, n1, D = sh["in.pos_embed"]
+        n = (P["height"] // P["patch_size"]) * (P["width"] // P["patch_size"])
+        need(sh["out.pos_embed"] == (1, 1 + n, D), "interpolate_pos_encoding output shape")
+    elif op in ("vit_forward", "vit_backward"):
+        D, depth, p = P["embed_dim"], P["depth"], P["patch_size"]
+        keys = ["cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias"] + \
+            [f"blocks.{i}.{k}" for i in range(depth) for k in VIT_KEYS_PER_BLOCK] + ["norm.weight", "norm.bias"]
+        need(sorted(keys_of(names, "in.model.")) == sorted(keys), "vit keys differ from the official backbone keys")
+        B, C, H, W = sh["in.images"]
+        need(C == 3 and sh["in.model.patch_embed.proj.weight"] == (D, 3, p, p), "vit patch embedding shape")
+        N = 1 + (H // p) * (W // p)
+        if op == "vit_forward":
+            need(sh["out.cls"] == (B, D) and sh["out.last_attn"] == (B, P["num_heads"], N, N), "vit output shapes")
+        else:
+            need(sh["in.grad_cls"] == (B, D) and sh["out.grad_images"] == (B, C, H, W), "vit_backward shapes")
+            need(keys_of(names, "out.grad.model.") == keys_of(names, "in.model."), "vit_backward grad keys")
+            need(all(sh[f"out.grad.model.{k}"] == sh[f"in.model.{k}"] for k in keys), "vit_backward grad shapes")
+    elif op == "dino_head":
+        R, Din = sh["in.x"]
+        K = P["out_dim"]
+        need(sh["in.head.last_layer.weight_g"] == (K, 1) and sh["in.head.last_layer.weight_v"] == (K, P["bottleneck_dim"]),
+             "dino_head last layer shapes")
+        need(sh["out.y"] == (R, K) == sh["in.grad_y"], "dino_head y shape")
+        trainable = [k for k in keys_of(names, "in.head.") if k != "last_layer.weight_g" or not P["norm_last_layer"]]
+        need(keys_of(names, "out.grad.head.") == trainable, "dino_head grads must be the trainable keys")
+        need(all(sh[f"out.grad.head.{k}"] == sh[f"in.head.{k}"] for k in trainable), "dino_head grad shapes")
+    elif op == "knn":
+        (Ntr, D), (Nte, D2) = sh["in.train_features"], sh["in.test_features"]
+        need(D == D2 and sh["in.train_labels"] == (Ntr,) and sh["in.test_labels"] == (Nte,) and
+             sh["out.predictions"] == (Nte,), "knn shapes")
+    elif op == "attention_mask":
+        need(sh["out.mask"] == sh["in.attn"] and len(sh["in.attn"]) == 2, "attention_mask shapes")
 
 
 def ratio(actual, expected, atol, rtol):
-    """max |a - e| / (atol + rtol |e|); NaN/NaN and equal infinities count as equal."""
+    """max |a - e| / (atol + rtol |e|); NaN/NaN and equal infinities count as equal. Integer
+    outputs (atol = rtol = 0): 0 if equal, inf otherwise."""
     a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     need(a.shape == e.shape, f"shape {a.shape} != {e.shape}")
+    if atol == 0 and rtol == 0:
+        return 0.0 if np.array_equal(a, e) else float("inf")
     same = (np.isnan(a) & np.isnan(e)) | (np.isinf(e) & (a == e))
     bad = ~same & ~(np.isfinite(a) & np.isfinite(e))
     if bad.any():
@@ -192,7 +253,159 @@ def float32_torch(op, T, P):
             official.adamw_step_restated(p, t[f"grad.{k}"], m, v, P["lr"], wd, P["beta1"], P["beta2"], P["eps"], P["step"])
             out.update({f"param.{k}": p, f"exp_avg.{k}": m, f"exp_avg_sq.{k}": v})
         return out
+    if op == "interpolate_pos_encoding":
+        return {"pos_embed": official.interpolate_pos_encoding(t["pos_embed"], P["patch_size"], P["height"], P["width"])}
+    if op in ("vit_forward", "vit_backward"):
+        m = vit32(t, P)
+        x = t["images"].requires_grad_(op == "vit_backward")
+        if op == "vit_forward":
+            with torch.no_grad():
+                return {"cls": m(x), "last_attn": m.get_last_selfattention(x)}
+        m(x).backward(t["grad_cls"])
+        out = {f"grad.model.{k}": p.grad for k, p in m.named_parameters()}
+        out["grad_images"] = x.grad
+        return out
+    if op == "dino_head":
+        h = head32(t, P)
+        x = t["x"].requires_grad_()
+        y = h(x)
+        y.backward(t["grad_y"])
+        out = {"y": y, "grad_x": x.grad}
+        out.update({f"grad.head.{k}": p.grad for k, p in h.named_parameters() if p.requires_grad})
+        return out
+    if op == "knn":
+        pred, top1, top5 = official.knn_classifier(
+            F.normalize(t["train_features"], dim=1, p=2), t["train_labels"], F.normalize(t["test_features"], dim=1, p=2),
+            t["test_labels"], P["k"], P["temperature"], P["num_classes"])
+        return {"predictions": pred, "top1": np.array([top1]), "top5": np.array([top5])}
+    if op == "attention_mask":
+        return {"mask": official.attention_mask(t["attn"], P["threshold"]).to(torch.uint8)}
     raise Fail(f"no float32 computation for {op}")
+
+
+def float32_numpy(op, T, P):
+    """A second float32 implementation for the whole-network ops: bounds.py's hand-written
+    forward/backward with every array in float32 (numpy's summation order and a two-pass
+    LayerNorm instead of PyTorch's kernels). None for other ops."""
+    if op not in ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head"):
+        return None
+    f32 = lambda a: np.asarray(a, np.float32)   # noqa: E731
+    saved = bounds.rnd, bounds.shared
+    bounds.rnd, bounds.shared = (lambda v, b: f32(v)), (lambda x: np.float32(x))
+    try:
+        if op == "interpolate_pos_encoding":
+            return bounds.pos_embed_op(f32(T["in.pos_embed"]), P["patch_size"], P["height"], P["width"])
+        if op == "dino_head":
+            W = {n[len("in.head."):]: f32(a) for n, a in T.items() if n.startswith("in.head.")}
+            return bounds.head(W, f32(T["in.x"]), P, f32(T["in.grad_y"]))
+        W = {n[len("in.model."):]: f32(a) for n, a in T.items() if n.startswith("in.model.")}
+        g = f32(T["in.grad_cls"]) if op == "vit_backward" else None
+        return bounds.vit(W, f32(T["in.images"]), P, grad_cls=g)
+    finally:
+        bounds.rnd, bounds.shared = saved
+
+
+def vit32(t, P):
+    params = {n[len("model."):]: v.numpy() for n, v in t.items() if n.startswith("model.")}
+    g = int(round((params["pos_embed"].shape[1] - 1) ** 0.5))
+    m = official.VisionTransformer(P["patch_size"], P["embed_dim"], P["depth"], P["num_heads"], P["mlp_ratio"],
+                                   P["qkv_bias"], img_size=g * P["patch_size"])
+    return official.load_params(m, params, torch.float32)
+
+
+def head32(t, P):
+    params = {n[len("head."):]: v.numpy() for n, v in t.items() if n.startswith("head.")}
+    h = official.DINOHead(t["x"].shape[1], P["out_dim"], P["nlayers"], P["hidden_dim"], P["bottleneck_dim"],
+                          P["norm_last_layer"])
+    return official.load_params(h, params, torch.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plausible mistakes, in float32 torch: each must FAIL at least one case of its op
+# ---------------------------------------------------------------------------------------------
+
+def _interp_size(pos_embed, patch_size, height, width):
+    """Resampling with size=(rows, cols) (no +0.1 in the kernel scale), same identity rule."""
+    n0, dim = pos_embed.shape[1] - 1, pos_embed.shape[-1]
+    rows, cols = height // patch_size, width // patch_size
+    if rows * cols == n0 and height == width:
+        return pos_embed
+    g = int(round(n0 ** 0.5))
+    grid = pos_embed[:, 1:].reshape(1, g, g, dim).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(rows, cols), mode="bicubic", align_corners=False)
+    return torch.cat((pos_embed[:, :1], grid.permute(0, 2, 3, 1).reshape(1, rows * cols, dim)), 1)
+
+
+def _interp_grid_only(pos_embed, patch_size, height, width):
+    """Identity whenever the patch grid matches (ignores height != width)."""
+    n0 = pos_embed.shape[1] - 1
+    if (height // patch_size) * (width // patch_size) == n0:
+        return pos_embed
+    return ORIG_INTERP(pos_embed, patch_size, height, width)
+
+
+ORIG_INTERP = official.interpolate_pos_encoding
+
+
+def _with_interp(fn, body):
+    official.interpolate_pos_encoding = fn
+    try:
+        return body()
+    finally:
+        official.interpolate_pos_encoding = ORIG_INTERP
+
+
+def variants(op, T, P):
+    """name -> outputs of a wrong float32 implementation of op on this case."""
+    t = {n[3:]: torch.from_numpy(a.copy()) for n, a in T.items() if n.startswith("in.")}
+    out = {}
+    if op == "interpolate_pos_encoding":
+        args = (t["pos_embed"], P["patch_size"], P["height"], P["width"])
+        out["bicubic with size= (no +0.1)"] = {"pos_embed": _interp_size(*args)}
+        out["identity when only the grid matches"] = {"pos_embed": _interp_grid_only(*args)}
+    if op == "vit_forward":
+        x = t["images"]
+
+        def fwd(m):
+            with torch.no_grad():
+                return {"cls": m(x), "last_attn": m.get_last_selfattention(x)}
+
+        m = vit32(t, P)
+        for b in m.blocks:
+            b.mlp.act = torch.nn.GELU(approximate="tanh")
+        out["tanh GELU"] = fwd(m)
+        m = vit32(t, P)
+        for ln in [mod for mod in m.modules() if isinstance(mod, torch.nn.LayerNorm)]:
+            ln.eps = 1e-5
+        out["LayerNorm eps 1e-5"] = fwd(m)
+        m = vit32(t, P)
+        for b in m.blocks:
+            b.attn.scale = P["embed_dim"] ** -0.5
+        out["attention scale D^-0.5 (not Dh^-0.5)"] = fwd(m)
+        out["pos_embed bicubic with size= (no +0.1)"] = _with_interp(_interp_size, lambda: fwd(vit32(t, P)))
+        out["pos_embed identity when only the grid matches"] = _with_interp(_interp_grid_only, lambda: fwd(vit32(t, P)))
+    if op == "dino_head":
+        h = head32(t, P)
+        z = F.normalize(h.mlp(t["x"]), dim=-1, p=2, eps=1e-6)
+        out["L2 normalisation eps 1e-6"] = {"y": h.last_layer(z)}
+        z = h.mlp(t["x"])
+        out["no L2 normalisation"] = {"y": h.last_layer(z)}
+        v = h.last_layer.weight_v
+        out["last layer without weight norm (v as the weight)"] = {"y": F.normalize(z, dim=-1, p=2) @ v.t()}
+    if op == "knn":
+        pred, top1, top5 = official.knn_classifier(t["train_features"], t["train_labels"], t["test_features"],
+                                                   t["test_labels"], P["k"], P["temperature"], P["num_classes"])
+        out["features not L2-normalised"] = {"predictions": pred, "top1": np.array([top1]), "top5": np.array([top5])}
+        ntr, nte = (F.normalize(t[n], dim=1, p=2) for n in ("train_features", "test_features"))
+        pred, top1, top5 = official.knn_classifier(ntr, t["train_labels"], nte, t["test_labels"], P["k"], 1e6,
+                                                   P["num_classes"])
+        out["unweighted votes (T -> inf)"] = {"predictions": pred, "top1": np.array([top1]), "top5": np.array([top5])}
+    if op == "attention_mask":
+        a = t["attn"]
+        out["threshold on the raw (not renormalised) mass"] = {
+            "mask": torch.gather(torch.cumsum(torch.sort(a, 1)[0], 1) > (1 - P["threshold"]), 1,
+                                 torch.argsort(torch.sort(a, 1)[1], 1)).to(torch.uint8)}
+    return out
 
 
 def naive_layer_norm_ratio(T, P, tol):
@@ -214,7 +427,7 @@ def check_set(folder, aligned):
     on_disk = sorted(os.path.relpath(os.path.join(d, n), folder).replace(os.sep, "/")
                      for d, _, ns in os.walk(folder) for n in ns if n.endswith(".safetensors"))
     need(sorted(files) == on_disk, f"manifest and folder differ: {set(files) ^ set(on_disk)}")
-    worst, naive = {}, []
+    worst, naive, wrong, worst_np = {}, [], {}, {}
     for c in man["cases"]:
         path = os.path.join(folder, c["file"])
         data = open(path, "rb").read()
@@ -243,9 +456,22 @@ def check_set(folder, aligned):
                     worst[key] = (r, f"{c['file']}:out.{n}")
             if meta["op"] == "layer_norm" and "offset" in c["file"]:
                 naive.append((c["file"], naive_layer_norm_ratio(T, P, tol)))
+            other = float32_numpy(meta["op"], T, P)
+            for n, v in (other or {}).items():
+                if f"out.{n}" in T:
+                    need(v.dtype == np.float32, f"float32 numpy {n} is {v.dtype}")
+                    r = ratio(v, T[f"out.{n}"], *tol.get(f"out.{n}", tol["default"]))
+                    if r > worst_np.get(meta["op"], (-1,))[0]:
+                        worst_np[meta["op"]] = (r, f"{c['file']}:out.{n}")
+            for name, outs in variants(meta["op"], T, P).items():
+                r = max(ratio(v.detach().numpy() if torch.is_tensor(v) else v, T[f"out.{n}"],
+                              *tol.get(f"out.{n}", tol["default"])) for n, v in outs.items())
+                key = (meta["op"], name)
+                if r > wrong.get(key, (-1,))[0]:
+                    wrong[key] = (r, c["file"])
         except Fail as e:
             raise Fail(f"{folder}/{c['file']}: {e}")
-    return worst, naive, man
+    return worst, naive, wrong, worst_np, man
 
 
 def main(argv):
@@ -254,7 +480,7 @@ def main(argv):
     for folder in folders:
         aligned = os.path.basename(os.path.normpath(folder)) == "golden"
         try:
-            worst, naive, man = check_set(folder, aligned)
+            worst, naive, wrong, worst_np, man = check_set(folder, aligned)
         except Fail as e:
             print(f"FAIL {e}")
             ok = False
@@ -269,9 +495,19 @@ def main(argv):
                         if op in F64_OPS or not aligned else "float32 ref")
                 print(f"  {op:22s} {r:9.3g}  {flag:7s} [{kind}] at {where}")
                 ok &= r <= 1
+        for op, (r, where) in worst_np.items():
+            print(f"  {op:22s} {r:9.3g}  {'ok' if r <= 1 else 'EXCEEDS':7s} [float32 numpy, bounds.py] at {where}")
+            ok &= r <= 1
         for f, r in naive:
             print(f"  naive E[x^2]-E[x]^2 float32 LayerNorm on {f}: ratio {r:.3g} "
                   f"({'caught' if r > 1 else 'NOT caught'})")
+        if wrong:
+            print("  wrong implementations (float32 torch), worst error/tolerance over the op's cases"
+                  + ("" if aligned else " (informative here: the golden set must catch each one)") + ":")
+        for (op, name), (r, f) in wrong.items():
+            print(f"    {op:24s} {name:48s} {r:9.3g}  {'caught' if r > 1 else 'NOT caught'} (worst on {f})")
+            if aligned:
+                ok &= r > 1
     print("selfcheck", "passed" if ok else "FAILED")
     return 0 if ok else 1
 

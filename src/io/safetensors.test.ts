@@ -61,6 +61,13 @@ describe("safetensors", () => {
     );
   });
 
+  it("keeps tensors and metadata named like Object.prototype members (found by fast-check: '__proto__')", () => {
+    const t = tensor("U8", [1], Uint8Array.of(7));
+    const back = parseSafetensors(serializeSafetensors([["__proto__", t], ["constructor", t]], { __proto__x: "a", ["__proto__"]: "b" } as Record<string, string>), "proto");
+    expect([...back.tensors.keys()].sort()).toEqual(["__proto__", "constructor"]);
+    expect(Object.keys(back.metadata)).toContain("__proto__x");
+  });
+
   it("reads unaligned files written by other tools (copying the data)", () => {
     const data = new Uint8Array(1 + 8);
     new DataView(data.buffer).setFloat64(1, 2.5, true);

@@ -74,7 +74,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
       if (typeof value !== "object" || value === null || Array.isArray(value)) fail("__metadata__ must be an object of strings");
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== "string") fail(`__metadata__.${k} must be a string, got ${typeof v}`);
-        metadata[k] = v as string;
+        setOwn(metadata, k, v);
       }
       continue;
     }
@@ -134,7 +134,7 @@ export function readSafetensors(path: string): SafetensorsFile {
  */
 export function serializeSafetensors(tensors: Iterable<[string, StTensor]>, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  if (Object.keys(metadata).length > 0) setOwn(header, "__metadata__", metadata);
   // larger elements first: with the data start 8-aligned, every tensor then starts aligned to its
   // element size without holes (the format allows none); the sort is stable within a size
   const list = [...tensors].sort(([, a], [, b]) => BYTES[b.dtype] - BYTES[a.dtype]);
@@ -144,7 +144,7 @@ export function serializeSafetensors(tensors: Iterable<[string, StTensor]>, meta
     if (name === "__metadata__") throw new DinoRefError("safetensors: '__metadata__' is not a valid tensor name");
     if (t.data.length !== numel(t.shape)) throw new DinoRefError(`safetensors: tensor '${name}' has ${t.data.length} elements, shape [${t.shape}] needs ${numel(t.shape)}`);
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.length] };
+    setOwn(header, name, { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.length] });
     parts.push({ bytes, begin: at });
     at += bytes.length;
   }
@@ -184,6 +184,11 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     }
     throw new DinoRefError(`${path}: cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+}
+
+/** obj[key] = value as an own property, also for keys such as "__proto__" (tensor names are arbitrary strings). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function arrayTypeOf(dtype: DType) {

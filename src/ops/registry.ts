@@ -10,6 +10,7 @@ import { selectedKernels, type Kernels } from "../kernels/backend.js";
 import { kernelOps } from "./kernelOps.js";
 import { dinoOps } from "./dinoOps.js";
 import { evalOps } from "./evalOps.js";
+import { headOps } from "./headOps.js";
 
 /** An op computes a case's outputs (names without `out.`) from its inputs and params. */
 export type OpImpl = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
@@ -36,7 +37,7 @@ export const CONTRACT_OPS = [
   "attention_mask",
 ] as const;
 
-export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps]);
+export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps]);
 
 export type CaseStatus = "ok" | "not-implemented";
 

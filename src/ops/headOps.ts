@@ -1,0 +1,73 @@
+// The dino_head op of the contract: DINOHead forward and backward on a case's weights, through the
+// same model code as training (src/model/dinoHead.ts), on the wasm backend for the wasm kernels and
+// the float32 TypeScript oracle backend for the ts kernels. Gradients only for trainable keys.
+
+import type { StTensor } from "../io/safetensors.js";
+import type { Kernels } from "../kernels/backend.js";
+import { ts32Backend, wasmBackend, type ModelBackend } from "../model/backend.js";
+import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, isTrainableHeadParam, resolveDinoHeadConfig } from "../model/dinoHead.js";
+import { HostParams, ParamStore, type ParamScope } from "../model/params.js";
+import { shapeString } from "../tensor/named.js";
+import { f32Out, type OpArgs } from "./args.js";
+
+type Op = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+
+/** The model backend that runs on a kernel set: wasm → wasm, ts → ts32 (the float32 oracles). */
+export function backendFor(kernels: Kernels): ModelBackend {
+  return kernels.name === "wasm" ? wasmBackend : ts32Backend;
+}
+
+/**
+ * dino_head: y = head(x) for in.head.<key> and in.x [R,Din]; then, for ∂L/∂y = in.grad_y [R,K],
+ * grad.head.<key> for every trainable key and grad_x [R,Din].
+ */
+function dinoHeadOp(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
+  // BatchNorm1d heads (use_bn) are outside the contract's dino_head and not implemented
+  if (args.has("use_bn") && args.boolean("use_bn")) args.fail("param use_bn is true: heads with BatchNorm1d are not supported");
+  const x = args.f32("x", ["R", "Din"]);
+  const [R, inDim] = [args.dim("R"), args.dim("Din")];
+  const cfg = resolveDinoHeadConfig({
+    inDim,
+    outDim: args.number("out_dim", { integer: true, min: 1 }),
+    hiddenDim: args.has("hidden_dim") ? args.number("hidden_dim", { integer: true, min: 1 }) : undefined,
+    bottleneckDim: args.has("bottleneck_dim") ? args.number("bottleneck_dim", { integer: true, min: 1 }) : undefined,
+    nlayers: args.has("nlayers") ? args.number("nlayers", { integer: true }) : undefined,
+    normLastLayer: args.has("norm_last_layer") ? args.boolean("norm_last_layer") : undefined,
+  });
+  const specs = dinoHeadParamSpecs(cfg);
+  const values = specs.map((s) => args.f32(`head.${s.name}`, s.shape));
+  const known = new Set(specs.map((s) => s.name));
+  for (const key of args.prefixed("head.").keys()) {
+    if (!known.has(key)) {
+      args.fail(`tensor in.head.${key} is not a parameter of this head (nlayers ${cfg.nlayers}: expected ${specs.map((s) => `in.head.${s.name} ${shapeString(s.shape)}`).join(", ")})`);
+    }
+  }
+  const gradY = args.f32("grad_y", ["R", cfg.outDim]);
+
+  const be = backendFor(kernels);
+  const mark = be.mark();
+  try {
+    // wasm: the parameters live in the arena as in training; ts32: ordinary float32 arrays
+    const store: ParamScope = be.name === "wasm" ? ParamStore.create(specs) : new HostParams(specs, Float32Array);
+    specs.forEach((s, i) => store.param(s.name).data.set(values[i]));
+    const xT = be.alloc([R, inDim]);
+    xT.data.set(x);
+    const gradYT = be.alloc([R, cfg.outDim]);
+    gradYT.data.set(gradY);
+
+    const { y, cache } = dinoHeadForward(be, store, cfg, xT, R);
+    const gradX = dinoHeadBackward(be, store, cfg, cache, gradYT);
+
+    const out = new Map<string, StTensor>();
+    out.set("y", f32Out([R, cfg.outDim], Float32Array.from(y.data)));
+    for (const s of specs) {
+      if (isTrainableHeadParam(s.name, cfg)) out.set(`grad.head.${s.name}`, f32Out(s.shape, Float32Array.from(store.grad(s.name).data)));
+    }
+    out.set("grad_x", f32Out([R, inDim], Float32Array.from(gradX.data)));
+    return out;
+  } finally {
+    be.release(mark);
+  }
+}
+
+export const headOps: [string, Op][] = [["dino_head", dinoHeadOp]];
