@@ -2,7 +2,8 @@
 // and the official initialisation (trunc-normal 0.02 for Linear weights, cls_token and pos_embed;
 // PyTorch's default U(±1/sqrt(fan_in)) for the patch conv). Draws are ours, not PyTorch's.
 
-import { Rng, STREAM } from "../tensor/rng.js";
+import type { Rng } from "../tensor/rng.js";
+import { initRng, truncNormalFill, uniformFill } from "./init.js";
 import type { ParamScope, ParamSpec } from "./params.js";
 import { hiddenDim, numPatches0, type VitConfig } from "./vitConfig.js";
 
@@ -44,58 +45,35 @@ export function vitParamSpecs(cfg: VitConfig, prefix = ""): ParamSpec[] {
   return specs.map((s) => ({ name: prefix + s.name, shape: s.shape }));
 }
 
-/** A 48-bit key from a parameter name (two FNV-1a hashes), so a tensor's draws do not depend on init order. */
-export function initKey(name: string): number {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-  }
-  return h1 * 65536 + (h2 & 0xffff);
-}
-
-/** trunc_normal_(std, a, b): N(0, std²) restricted to [a, b] (bounds absolute; redraws outside). */
-function truncNormal(x: { length: number; [i: number]: number }, rng: Rng, std: number, a: number, b: number): void {
-  for (let i = 0; i < x.length; i++) {
-    let v: number;
-    do v = rng.normal() * std;
-    while (v < a || v > b);
-    x[i] = v;
-  }
-}
-
-/** U(lo, hi) elementwise. */
-function uniform(x: { length: number; [i: number]: number }, rng: Rng, lo: number, hi: number): void {
-  for (let i = 0; i < x.length; i++) x[i] = rng.uniformIn(lo, hi);
-}
+// one key scheme for every module of the model (backbone and head)
+export { initKey } from "./init.js";
 
 /**
  * Initialises the backbone as the official code does: Linear weights, cls_token and pos_embed
  * trunc_normal(std 0.02, a −2, b 2) (absolute bounds: ±100σ), Linear biases 0, LayerNorm 1 / 0,
  * the patch conv weight AND bias U(±1/sqrt(inChans·p²)) (PyTorch's Conv2d default, untouched by
- * `_init_weights`). Only `rng.seed` is used: each tensor draws from its own
- * Rng(seed, STREAM.init, initKey(keyPrefix + name)), so the result does not depend on order.
+ * `_init_weights`), with the shared initialisers of ./init.ts. Only `rng.seed` is used: each
+ * tensor draws from its own Rng(seed, STREAM.init, initKey(keyPrefix + name)), so the result does
+ * not depend on order.
  * `keyPrefix` should be the tensor's prefix in the whole model (e.g. "backbone.").
  */
 export function initVit(params: ParamScope, cfg: VitConfig, rng: Rng, keyPrefix = ""): void {
-  const draw = (name: string) => new Rng(rng.seed, STREAM.init, initKey(keyPrefix + name));
+  const draw = (name: string) => initRng(rng.seed, keyPrefix + name);
   const p = cfg.patchSize;
   // U(±1/sqrt(fan_in)), fan_in = inChans·p·p
   const bound = 1 / Math.sqrt(cfg.inChans * p * p);
   for (const { name } of vitParamSpecs(cfg)) {
     const data = params.param(name).data;
     if (name === "cls_token" || name === "pos_embed") {
-      truncNormal(data, draw(name), 0.02, -2, 2);
+      truncNormalFill(data, draw(name), 0.02, 0, -2, 2);
     } else if (name.startsWith("patch_embed.proj.")) {
-      uniform(data, draw(name), -bound, bound);
+      uniformFill(data, draw(name), -bound, bound);
     } else if (/(^|\.)norm\d?\.weight$/.test(name)) {
       data.fill(1);
     } else if (name.endsWith(".bias")) {
       data.fill(0);
     } else {
-      truncNormal(data, draw(name), 0.02, -2, 2);
+      truncNormalFill(data, draw(name), 0.02, 0, -2, 2);
     }
   }
 }
