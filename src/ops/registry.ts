@@ -11,6 +11,7 @@ import { kernelOps } from "./kernelOps.js";
 import { dinoOps } from "./dinoOps.js";
 import { evalOps } from "./evalOps.js";
 import { headOps } from "./headOps.js";
+import { vitOps } from "./vitOps.js";
 
 /** An op computes a case's outputs (names without `out.`) from its inputs and params. */
 export type OpImpl = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
@@ -37,7 +38,7 @@ export const CONTRACT_OPS = [
   "attention_mask",
 ] as const;
 
-export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps]);
+export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps]);
 
 export type CaseStatus = "ok" | "not-implemented";
 

@@ -1,0 +1,116 @@
+// One DINO training iteration, top to bottom like the paper's Algorithm 1 (and the official
+// train_one_epoch): teacher on the two global crops, student on all crops, the loss, backward,
+// per-parameter clipping, the last-layer freeze, AdamW with the scheduled lr and weight decay,
+// the teacher EMA, then the centre. Every equation lives in src/dino/; this file only orders them.
+
+import type { ModelBackend, Tensor } from "../model/backend.js";
+import type { ParamStore } from "../model/params.js";
+import { multiCropForward, multiCropBackward, isTrainable, type DinoModelConfig } from "../model/dino.js";
+import { dinoLoss } from "../dino/loss.js";
+import { updateCenter } from "../dino/center.js";
+import { clipGradients, type GradNorm } from "../dino/clipGradients.js";
+import { cancelLastLayerGradients } from "../dino/freezeLastLayer.js";
+import { adamwStep, type AdamWState } from "../dino/adamw.js";
+import { updateTeacher } from "../dino/ema.js";
+import { collapseSignals, type CollapseSignals } from "./collapse.js";
+import { DinoRefError } from "../tensor/errors.js";
+import type { Rng } from "../tensor/rng.js";
+import type { NamedTensor } from "../tensor/named.js";
+
+/** Everything a run carries from one iteration to the next. */
+export interface TrainState {
+  readonly model: DinoModelConfig;
+  /** The student: trained by AdamW. */
+  readonly student: ParamStore;
+  /** The teacher: an EMA of the student; built without gradients, so none can ever reach it. */
+  readonly teacher: ParamStore;
+  /** c [K]: running mean of the teacher outputs. */
+  center: Float32Array;
+  /** AdamW moments and per-tensor step counts. */
+  readonly optimizer: AdamWState;
+}
+
+/** The scheduled values of this iteration. */
+export interface StepSchedule {
+  readonly epoch: number;
+  readonly lr: number;
+  readonly weightDecay: number;
+  /** λ of the teacher EMA. */
+  readonly momentum: number;
+  readonly teacherTemp: number;
+}
+
+/** Fixed settings of the recipe. */
+export interface StepSettings {
+  readonly studentTemp: number;
+  readonly centerMomentum: number;
+  /** Per-parameter gradient norm cap; 0 disables. */
+  readonly clipGrad: number;
+  /** Epochs during which the last layer's gradients are dropped. */
+  readonly freezeLastLayer: number;
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly eps?: number;
+}
+
+export interface StepResult {
+  readonly loss: number;
+  readonly signals: CollapseSignals;
+  /** Pre-clip gradient norms of the trainable parameters. */
+  readonly gradNorms: readonly GradNorm[];
+}
+
+/**
+ * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
+ * Updates the state in place and returns the loss and the collapse signals.
+ */
+export function trainStep(be: ModelBackend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0): StepResult {
+  const cfg = state.model;
+  const ncrops = crops.length;
+  const B = crops[0].shape[0];
+  const K = state.center.length;
+  const mark = be.mark();
+  try {
+    // ---- teacher: the two global crops only, no gradients ----
+    const { out: teacherOut } = multiCropForward(be, state.teacher, cfg, crops.slice(0, 2), { cache: false });
+
+    // ---- student: every crop, one backbone pass per resolution, drop path on ----
+    const { out: studentOut, cache } = multiCropForward(be, state.student, cfg, crops, { cache: true, dropPathRng });
+
+    // ---- loss: H(Pt, Ps) over the 2·ncrops − 2 (teacher crop, other student crop) pairs ----
+    const result = dinoLoss(studentOut as { shape: number[]; data: Float32Array }, teacherOut, state.center, {
+      studentTemp: settings.studentTemp,
+      teacherTemp: s.teacherTemp,
+      ncrops,
+    });
+    if (!Number.isFinite(result.loss)) throw new DinoRefError(`step ${step}: the loss is ${result.loss}; stopping (the last checkpoint is intact)`);
+
+    // ---- backward into the student ----
+    state.student.zeroGrads();
+    const gradOut = be.alloc([ncrops * B, K]);
+    gradOut.data.set(result.gradStudent.data);
+    multiCropBackward(be, state.student, cfg, cache!, gradOut);
+
+    // ---- per-parameter clipping, then the last layer frozen in the first epochs ----
+    const params = state.student.params.filter((p) => isTrainable(p.name, cfg));
+    let grads: NamedTensor[] = state.student.grads.filter((g) => isTrainable(g.name, cfg));
+    const gradNorms = clipGradients(grads, settings.clipGrad);
+    const bad = gradNorms.find((g) => !Number.isFinite(g.norm));
+    if (bad !== undefined) throw new DinoRefError(`step ${step}: the gradient of ${bad.name} is not finite (norm ${bad.norm}); stopping (the last checkpoint is intact)`);
+    grads = cancelLastLayerGradients(s.epoch, settings.freezeLastLayer, grads);
+
+    // ---- AdamW: lr for every parameter, weight decay for the regularized group ----
+    adamwStep(params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps });
+
+    // ---- teacher EMA: θt ← λ·θt + (1 − λ)·θs ----
+    updateTeacher(state.teacher.params, state.student.params, s.momentum);
+
+    // ---- centre: c ← m·c + (1 − m)·mean of the teacher outputs (after the loss used the old one) ----
+    state.center = updateCenter(state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
+
+    const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
+    return { loss: result.loss, signals, gradNorms };
+  } finally {
+    be.release(mark);
+  }
+}
