@@ -12,6 +12,7 @@ import { dinoOps } from "./dinoOps.js";
 import { evalOps } from "./evalOps.js";
 import { headOps } from "./headOps.js";
 import { vitOps } from "./vitOps.js";
+import { trainOps } from "./trainOps.js";
 
 /** An op computes a case's outputs (names without `out.`) from its inputs and params. */
 export type OpImpl = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
@@ -38,7 +39,7 @@ export const CONTRACT_OPS = [
   "attention_mask",
 ] as const;
 
-export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps]);
+export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps, ...trainOps]);
 
 export type CaseStatus = "ok" | "not-implemented";
 
