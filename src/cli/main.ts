@@ -6,6 +6,8 @@ import { DinoRefError } from "../tensor/errors.js";
 import { checkCommand, compareCommand } from "./check.js";
 import { benchCommand } from "./bench.js";
 import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
+import { trainCommand, knnCommand, PRESET_NAMES } from "./train.js";
+import { inspectCommand } from "./inspect.js";
 
 const USAGE = `usage: dino-ref <command> [options]
 
@@ -17,6 +19,12 @@ commands:
   bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
                            [--filter TEXT] [--min-time SECONDS]
   explain TOPIC            the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")}
+  train --out DIR          train a tiny ViT with DINO on the bundled digits and report k-NN accuracy
+        [--preset NAME] [--seed N] [--epochs E | --steps S] [--resume]
+                           presets: ${PRESET_NAMES.join(", ")}
+  inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
+                           count, fingerprint, missing and unexpected keys
+  knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
   help                     this text
 
 environment:
@@ -49,6 +57,20 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
           io,
         );
       }
+      case "train": {
+        const { values, positionals } = parse(rest, {
+          preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, epochs: { type: "string" }, steps: { type: "string" }, resume: { type: "boolean" },
+        });
+        if (positionals.length > 0) throw new DinoRefError(`train: unexpected argument '${positionals[0]}'`);
+        return trainCommand(values, io);
+      }
+      case "inspect":
+        return inspectCommand(parse(rest, {}).positionals, io);
+      case "knn": {
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" } });
+        if (positionals.length > 0) throw new DinoRefError(`knn: unexpected argument '${positionals[0]}'`);
+        return knnCommand(values, io);
+      }
       case "explain": {
         const topics = parse(rest, {}).positionals;
         if (topics.length !== 1 || !(EXPLAIN_TOPICS as readonly string[]).includes(topics[0])) {
@@ -64,7 +86,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, inspect or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

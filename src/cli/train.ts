@@ -1,0 +1,104 @@
+// `dino-ref train` and `dino-ref knn`: a training run with its progress on the terminal, and the
+// k-NN evaluation of a checkpoint alone.
+
+import { DinoRefError } from "../tensor/errors.js";
+import { preset, DEFAULT_PRESET, PRESETS, type TrainConfig } from "../train/config.js";
+import { runTraining, createTrainState, datasets, type RunEvent, type Summary } from "../train/run.js";
+import { checkpointConfig, loadCheckpoint } from "../train/checkpoint.js";
+import { extractFeatures } from "../eval/features.js";
+import { knnClassify } from "../eval/knn.js";
+import { labelsOf } from "../data/dataset.js";
+import { wasmBackend } from "../model/backend.js";
+import type { Io } from "./main.js";
+
+export interface TrainArgs {
+  preset?: string;
+  out?: string;
+  seed?: string;
+  epochs?: string;
+  steps?: string;
+  resume?: boolean;
+}
+
+function integerArg(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new DinoRefError(`--${name} ${value}: expected an integer ≥ ${min}`);
+  return n;
+}
+
+/** The config of a run: the preset with --seed and --epochs applied. */
+export function trainConfigFrom(a: TrainArgs): TrainConfig {
+  const c = preset(a.preset ?? DEFAULT_PRESET);
+  const seed = integerArg("seed", a.seed, 0);
+  const epochs = integerArg("epochs", a.epochs, 1);
+  if (a.epochs !== undefined && a.steps !== undefined) throw new DinoRefError("give --epochs or --steps, not both");
+  return { ...c, ...(seed !== undefined ? { seed } : {}), ...(epochs !== undefined ? { epochs } : {}) };
+}
+
+export function trainCommand(a: TrainArgs, io: Io): number {
+  if (a.out === undefined) throw new DinoRefError("train: --out DIR is required (checkpoint, metrics and summary go there)");
+  const c = trainConfigFrom(a);
+  const steps = integerArg("steps", a.steps, 1);
+  const tty = process.stderr.isTTY === true;
+  const status = (line: string) => (tty ? process.stderr.write(`\r\x1b[K${line}`) : io.err(line));
+  const report = (e: RunEvent) => {
+    switch (e.kind) {
+      case "start":
+        io.out(`dino-ref train: preset ${a.preset ?? DEFAULT_PRESET}, seed ${c.seed}, ${e.iterations} iterations (${e.itersPerEpoch} per epoch, batch ${c.batchSize}), ${e.params.toLocaleString("en-US")} parameters${e.resumedAt > 0 ? `, resumed at iteration ${e.resumedAt}` : ""}`);
+        for (const w of e.warnings) io.err(`warning: ${w}`);
+        break;
+      case "step":
+        status(`epoch ${e.epoch} step ${e.iteration}  ${e.imagesPerSecond.toFixed(0)} img/s  eta ${formatSeconds(e.etaSeconds)}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}`);
+        if (e.warning) io.err(`${tty ? "\n" : ""}warning: step ${e.iteration}: ${e.warning}`);
+        break;
+      case "checkpoint":
+        if (tty) process.stderr.write("\n");
+        io.err(`checkpoint (epoch ${e.epoch}): ${e.path}`);
+        break;
+      case "eval":
+        io.err(`evaluating: ${e.what}`);
+        break;
+    }
+  };
+  const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report });
+  io.out(formatSummary(summary, a.out));
+  return 0;
+}
+
+export function formatSummary(s: Summary, outDir: string): string {
+  const pct = (x: number) => `${x.toFixed(2)}%`;
+  return [
+    "",
+    `k-NN top-1 on the held-out digits (k = ${s.preset_config.knnK}, T = ${s.preset_config.knnTemperature}):`,
+    `  trained teacher        ${pct(s.knn_top1)}   (student ${pct(s.knn_top1_student)})`,
+    `  same net at init       ${pct(s.knn_top1_random_init)}   (gain ${(s.knn_top1 - s.knn_top1_random_init >= 0 ? "+" : "") + (s.knn_top1 - s.knn_top1_random_init).toFixed(2)} points)`,
+    `  raw pixels             ${pct(s.knn_top1_raw_pixels)}`,
+    `${s.steps} steps (${s.epochs_completed} epochs) in ${formatSeconds(s.seconds)}; ${outDir}/summary.json, metrics.jsonl, checkpoint.safetensors`,
+  ].join("\n");
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${Math.round(s - 60 * m).toString().padStart(2, "0")}s` : `${s.toFixed(1)}s`;
+}
+
+export function knnCommand(a: { checkpoint?: string; k?: string; temperature?: string; student?: boolean }, io: Io): number {
+  if (a.checkpoint === undefined) throw new DinoRefError("knn: --checkpoint FILE is required");
+  const c = checkpointConfig(a.checkpoint);
+  const k = integerArg("k", a.k, 1) ?? c.knnK;
+  const temperature = a.temperature === undefined ? c.knnTemperature : Number(a.temperature);
+  if (!(temperature > 0)) throw new DinoRefError(`--temperature ${a.temperature}: expected a number > 0`);
+  const state = createTrainState(c);
+  loadCheckpoint(a.checkpoint, state);
+  const { train, test } = datasets(c);
+  const backbone = (a.student ? state.student : state.teacher).scope("backbone.");
+  const trainF = extractFeatures(wasmBackend, backbone, state.model.vit, train);
+  const testF = extractFeatures(wasmBackend, backbone, state.model.vit, test);
+  const r = knnClassify(trainF, labelsOf(train), testF, labelsOf(test), c.embedDim, { k, temperature, numClasses: train.classes.length });
+  io.out(`k-NN (${a.student ? "student" : "teacher"} of ${a.checkpoint}, k = ${k}, T = ${temperature}): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% on ${test.length} held-out images`);
+  return 0;
+}
+
+export const PRESET_NAMES = Object.keys(PRESETS);
