@@ -7,6 +7,8 @@ import { DinoRefError } from "../tensor/errors.js";
 export interface TrainConfig {
   /** Dataset: the bundled MNIST digits, or the harder digits-on-a-canvas variant. */
   dataset: "mnist" | "mnist-canvas";
+  /** Train on the first this many training images only (0: all); for quick runs and tests. */
+  trainLimit: number;
   /** ViT backbone. */
   patchSize: number;
   embedDim: number;
@@ -52,6 +54,7 @@ export interface TrainConfig {
 /** Defaults shared by the presets (the official values where they apply at this scale). */
 const BASE: TrainConfig = {
   dataset: "mnist",
+  trainLimit: 0,
   patchSize: 4,
   embedDim: 64,
   depth: 4,
@@ -113,6 +116,7 @@ export function validateConfig(c: TrainConfig): void {
   if (c.globalSize % c.patchSize !== 0 || c.localSize % c.patchSize !== 0) {
     throw new DinoRefError(`config crop sizes ${c.globalSize} and ${c.localSize} must be multiples of patchSize ${c.patchSize}`);
   }
+  if (!Number.isInteger(c.trainLimit) || c.trainLimit < 0) throw new DinoRefError(`config trainLimit = ${c.trainLimit}; expected an integer ≥ 0 (0: every training image)`);
   if (!Number.isInteger(c.localCrops) || c.localCrops < 0) throw new DinoRefError(`config localCrops = ${c.localCrops}; expected an integer ≥ 0`);
   for (const key of ["lr", "studentTemp", "teacherTemp", "warmupTeacherTemp", "knnTemperature"] as const) {
     if (!(c[key] > 0)) throw new DinoRefError(`config ${key} = ${c[key]}; expected > 0`);

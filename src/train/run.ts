@@ -14,7 +14,7 @@ import { loadMnist } from "../data/mnist.js";
 import { loadMnistCanvas } from "../data/mnistCanvas.js";
 import { MultiCropLoader } from "../data/loader.js";
 import type { ImageDataset } from "../data/dataset.js";
-import { labelsOf } from "../data/dataset.js";
+import { labelsOf, subset } from "../data/dataset.js";
 import { knnClassify } from "../eval/knn.js";
 import { extractFeatures, pixelFeatures } from "../eval/features.js";
 import { Rng, STREAM } from "../tensor/rng.js";
@@ -80,7 +80,9 @@ export function createTrainState(c: TrainConfig): TrainState {
 
 /** The train and held-out test sets of a config. */
 export function datasets(c: TrainConfig): { train: ImageDataset; test: ImageDataset } {
-  return c.dataset === "mnist" ? loadMnist() : loadMnistCanvas({ seed: c.seed });
+  const { train, test } = c.dataset === "mnist" ? loadMnist() : loadMnistCanvas({ seed: c.seed });
+  if (c.trainLimit === 0 || c.trainLimit >= train.length) return { train, test };
+  return { train: subset(train, Int32Array.from({ length: c.trainLimit }, (_, i) => i), `${c.dataset} (first ${c.trainLimit})`), test };
 }
 
 /** Trains, checkpoints every epoch, and evaluates. */

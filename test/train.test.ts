@@ -1,0 +1,93 @@
+// The training run as a CI job meets it: deterministic bytes, exact resume, a clear stop on a
+// non-finite loss, and the teacher never receiving gradients. A very small configuration keeps
+// this fast; the real presets are measured by `npm start` and reported in the README.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, copyFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runTraining, createTrainState } from "../src/train/run.js";
+import { preset, type TrainConfig } from "../src/train/config.js";
+import { trainStep } from "../src/train/trainStep.js";
+import { wasmBackend } from "../src/model/backend.js";
+
+const small: TrainConfig = {
+  ...preset("mnist-tiny"),
+  trainLimit: 48,
+  batchSize: 16,
+  epochs: 2,
+  embedDim: 16,
+  depth: 2,
+  numHeads: 2,
+  mlpRatio: 2,
+  outDim: 32,
+  hiddenDim: 24,
+  bottleneckDim: 8,
+  localCrops: 2,
+  lr: 0.004,
+  seed: 3,
+};
+
+const tmp = () => mkdtempSync(join(tmpdir(), "dino-ref-train-"));
+
+describe("training runs", () => {
+  it("are byte-identical for the same seed, and differ for another seed", () => {
+    const [a, b, c] = [tmp(), tmp(), tmp()];
+    runTraining(small, { outDir: a, skipEval: true });
+    runTraining(small, { outDir: b, skipEval: true });
+    runTraining({ ...small, seed: 4 }, { outDir: c, skipEval: true });
+    const bytes = (d: string) => readFileSync(join(d, "checkpoint.safetensors"));
+    expect(bytes(a).equals(bytes(b))).toBe(true);
+    expect(bytes(a).equals(bytes(c))).toBe(false);
+  });
+
+  it("resume from the epoch-1 checkpoint ends with the same bytes as an uninterrupted run", () => {
+    const [full, cut] = [tmp(), tmp()];
+    runTraining(small, { outDir: full, skipEval: true });
+    // interrupted after epoch 1 (3 iterations of 16 images), then resumed
+    runTraining(small, { outDir: cut, steps: 3, skipEval: true });
+    const afterOne = readFileSync(join(cut, "checkpoint.safetensors"));
+    runTraining(small, { outDir: cut, resume: true, skipEval: true });
+    expect(readFileSync(join(cut, "checkpoint.safetensors")).equals(readFileSync(join(full, "checkpoint.safetensors")))).toBe(true);
+    expect(afterOne.equals(readFileSync(join(full, "checkpoint.safetensors")))).toBe(false);
+  });
+
+  it("refuses to resume a checkpoint of another configuration, naming the file", () => {
+    const d = tmp();
+    runTraining(small, { outDir: d, steps: 1, skipEval: true });
+    expect(() => runTraining({ ...small, lr: 0.001 }, { outDir: d, resume: true, skipEval: true })).toThrow(/checkpoint\.safetensors was trained with another configuration/);
+  });
+
+  it("stops on a non-finite loss with the step named, leaving the last checkpoint intact", () => {
+    const d = tmp();
+    runTraining(small, { outDir: d, steps: 3, skipEval: true });
+    copyFileSync(join(d, "checkpoint.safetensors"), join(d, "before.safetensors"));
+    const state = createTrainState(small);
+    const crops = [28, 28, 12, 12].map((s) => ({ shape: [2, 3, s, s], data: new Float32Array(2 * 3 * s * s).fill(NaN) }));
+    expect(() => trainStep(wasmBackend, state, crops, { epoch: 0, lr: 0.001, weightDecay: 0.04, momentum: 0.996, teacherTemp: 0.04 }, { studentTemp: 0.1, centerMomentum: 0.9, clipGrad: 3, freezeLastLayer: 1 }, undefined, 17)).toThrow(
+      /step 17: the loss is NaN/,
+    );
+    expect(readFileSync(join(d, "checkpoint.safetensors")).equals(readFileSync(join(d, "before.safetensors")))).toBe(true);
+    expect(existsSync(join(d, "checkpoint.safetensors.tmp-" + process.pid))).toBe(false);
+  });
+
+  it("never gives the teacher a gradient buffer, and keeps it an exact copy at the start", () => {
+    const state = createTrainState(small);
+    expect(() => state.teacher.grad("backbone.cls_token")).toThrow(/never receives gradients/);
+    expect(Buffer.from(state.teacher.flat.data.buffer, state.teacher.flat.ptr, state.teacher.numel * 4).equals(Buffer.from(state.student.flat.data.buffer, state.student.flat.ptr, state.student.numel * 4))).toBe(true);
+    expect(state.teacher.flat.ptr).not.toBe(state.student.flat.ptr);
+  });
+
+  it("logs one metrics line per logged step with the collapse signals", () => {
+    const d = tmp();
+    runTraining(small, { outDir: d, steps: 4, logEvery: 2, skipEval: true });
+    const lines = readFileSync(join(d, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([1, 2, 4]);
+    for (const l of lines) {
+      expect(l.ln_k).toBeCloseTo(Math.log(32), 12);
+      expect(l.teacher_entropy).toBeGreaterThan(0);
+      expect(l.teacher_entropy).toBeLessThanOrEqual(Math.log(32) + 1e-9);
+      expect(l.kl).toBeGreaterThanOrEqual(0);
+      expect(l.argmax_prototypes).toBeGreaterThanOrEqual(1);
+    }
+  });
+});
