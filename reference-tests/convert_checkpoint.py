@@ -167,6 +167,14 @@ def tensors_to_checkpoint(tensors, meta):
         prefix = meta.get(f"{net}_prefix", default_prefix)
         ckpt[net] = OrderedDict((prefix + k[len(net) + 1:], v) for k, v in tensors.items() if k.startswith(net + "."))
     others = [k for k in tensors if not k.startswith(("student.", "teacher.")) and k != "center"]
+    if meta.get("format") == "dino-ref-checkpoint/1":
+        # a dino-ref training checkpoint: its AdamW moments (optimizer.*) are keyed by parameter
+        # name, the official optimizer state by index; they are dropped and AdamW restarts, as
+        # the official restart_from_checkpoint does when 'optimizer' is absent
+        dropped = [k for k in others if k.startswith("optimizer.")]
+        others = [k for k in others if not k.startswith("optimizer.")]
+        if dropped:
+            print(f"dropped {len(dropped)} optimizer.* tensors (AdamW moments; the official resume restarts them)", file=sys.stderr)
     if others:
         raise SystemExit(f"unexpected keys beside student.*, teacher.* and center: {others[:5]}")
     if "epoch" in meta:
