@@ -25,7 +25,7 @@ export function compareCommand(paths: readonly string[], io: Io): number {
   for (const name of c.outputs.keys()) {
     if (!actual.has(name)) throw new DinoRefError(`${actualPath}: tensor out.${name} is missing (the case ${casePath} expects it)`);
   }
-  const result: CaseResult = { path: actualPath, op: c.op, status: "ok", outputs: compareOutputs(c, actual) };
+  const result: CaseResult = { path: actualPath, op: c.op, outputs: compareOutputs(c, actual) };
   return finish([result], io);
 }
 

@@ -10,10 +10,6 @@ export function reportRows(results: readonly CaseResult[]): string[][] {
   const rows: string[][] = [];
   for (const r of results) {
     const name = relative(process.cwd(), r.path) || r.path;
-    if (r.status === "not-implemented") {
-      rows.push([name, r.op, "*", "-", "-", "-", "FAIL (op not implemented yet)"]);
-      continue;
-    }
     for (const o of r.outputs) {
       const result = o.pass ? "PASS" : o.problem ? `FAIL (${o.problem})` : `FAIL (${o.mismatches} outside, worst at [${o.worstIndex.join(", ")}])`;
       rows.push([name, r.op, o.output, num(o.maxAbsError), num(o.maxRelError), `${num(o.tolerance[0])}, ${num(o.tolerance[1])}`, result]);
