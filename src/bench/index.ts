@@ -6,11 +6,12 @@ import { attentionBenchCases } from "./attention.js";
 import { emaBenchCases } from "./ema.js";
 import { geluBenchCases, layerNormBenchCases, softmaxBenchCases } from "./rowKernels.js";
 import { vitBenchCases } from "./vit.js";
+import { trainBenchCases } from "./train.js";
 
 export function allBenchCases(): BenchCase[] {
   return [
     ...matmulBenchCases(), ...attentionBenchCases(), ...emaBenchCases(),
     ...geluBenchCases(), ...layerNormBenchCases(), ...softmaxBenchCases(),
-    ...vitBenchCases(),
+    ...vitBenchCases(), ...trainBenchCases(),
   ];
 }

@@ -1,0 +1,40 @@
+// Benchmark of a whole DINO training iteration of the `mnist-tiny` preset (teacher on 2 global
+// crops, student on all crops, loss, backward, clipping, AdamW, EMA, centre) on real MNIST crops,
+// reported as images/s. reference-tests/train_torch.py prints PyTorch's images/s on the same
+// configuration for the ratio.
+
+import type { BenchCase } from "./types.js";
+import { wasmBackend, type Tensor } from "../model/backend.js";
+import { createTrainState, datasets } from "../train/run.js";
+import { preset } from "../train/config.js";
+import { trainStep, type TrainState } from "../train/trainStep.js";
+import { MultiCropLoader } from "../data/loader.js";
+import { vitForwardFlops } from "./vit.js";
+
+export function trainBenchCases(): BenchCase[] {
+  const c = preset("mnist-tiny");
+  let prepared: { state: TrainState; crops: Tensor[] } | null = null;
+  const sizes = [c.globalSize, c.globalSize, ...Array.from({ length: c.localCrops }, () => c.localSize)];
+  // backbone only: teacher forward on 2 global crops, student forward + backward (≈ 3 forwards) on all crops
+  const vit = { patchSize: c.patchSize, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: true, imgSize: c.globalSize, inChans: 3, eps: 1e-6, dropPathRate: 0 };
+  const flops = sizes.reduce((f, s, i) => f + (i < 2 ? 4 : 3) * vitForwardFlops(vit, c.batchSize, s, s), 0);
+  return [
+    {
+      name: `dino train step mnist-tiny b${c.batchSize} (${2}x${c.globalSize}px + ${c.localCrops}x${c.localSize}px)`,
+      impl: "wasm-simd",
+      flops,
+      images: c.batchSize,
+      note: "backbone flops only; crops prepared once",
+      run() {
+        if (prepared === null) {
+          const state = createTrainState(c);
+          const loader = new MultiCropLoader(datasets(c).train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
+          const batch = loader.batch(0, 0);
+          prepared = { state, crops: batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data })) };
+        }
+        const { state, crops } = prepared;
+        trainStep(wasmBackend, state, crops, { epoch: 1, lr: 1e-4, weightDecay: 0.04, momentum: 0.996, teacherTemp: c.teacherTemp }, { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: 0 });
+      },
+    },
+  ];
+}
