@@ -658,13 +658,40 @@ def file_sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def write_manifest(out):
+    """MANIFEST.json of the external folder: every case file present (this tool's and those of
+    torch_train_steps.py), sorted by name, and generator_sha256 over every *.py file of
+    reference-tests/external/ (the golden manifest's scheme: sha256 of the `sha256sum` lines of
+    the files in byte order of their names). Returns the entries."""
+    entries = []
+    for op in sorted(os.listdir(out)):
+        if not os.path.isdir(os.path.join(out, op)):
+            continue
+        for fn in sorted(os.listdir(os.path.join(out, op))):
+            if fn.endswith(".safetensors"):
+                path = os.path.join(out, op, fn)
+                entries.append({"file": f"{op}/{fn}", "op": op, "sha256": file_sha256(path), "bytes": os.path.getsize(path)})
+    entries.sort(key=lambda e: e["file"].encode())
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = sorted((n for n in os.listdir(here) if n.endswith(".py")), key=lambda n: n.encode())
+    lines = "".join(f"{file_sha256(os.path.join(here, n))}  {n}\n" for n in names)
+    producers = [PRODUCER] + (["dino_train_steps: torch float32, own code (torch_train_steps.py)"]
+                              if any(e["op"] == "dino_train_steps" for e in entries) else [])
+    manifest = {"format": "dino-golden/1", "generator": "reference-tests/external/numpy_cases.py",
+                "generator_sha256": hashlib.sha256(lines.encode()).hexdigest(),
+                "producer": "; ".join(producers), "cases": entries}
+    with open(os.path.join(out, "MANIFEST.json"), "w", newline="\n") as f:
+        f.write(json.dumps(manifest, sort_keys=True, indent=1) + "\n")
+    return entries
+
+
 def main():
     ap = argparse.ArgumentParser(description="numpy-only dino-golden/1 cases")
     ap.add_argument("--out", default="fixtures/external")
     out = ap.parse_args().out
     for op in {c[0] for c in CASES}:
         shutil.rmtree(os.path.join(out, op), ignore_errors=True)
-    entries = []
+    entries = []   # this tool's cases (the manifest lists every case file of the folder)
     for op, name, seed, args, desc in CASES:
         rng = np.random.RandomState(seed)
         ins, params, outs, t = globals()[f"op_{op}"](rng, *args)
@@ -681,14 +708,7 @@ def main():
             f.write(data)
         entries.append({"file": f"{op}/{name}.safetensors", "op": op, "sha256": hashlib.sha256(data).hexdigest(),
                         "bytes": len(data)})
-    entries.sort(key=lambda e: e["file"].encode())
-    here = os.path.abspath(__file__)
-    manifest = {"format": "dino-golden/1", "generator": "reference-tests/external/numpy_cases.py",
-                "generator_sha256": hashlib.sha256(
-                    f"{file_sha256(here)}  {os.path.basename(here)}\n".encode()).hexdigest(),
-                "producer": PRODUCER, "cases": entries}
-    with open(os.path.join(out, "MANIFEST.json"), "w", newline="\n") as f:
-        f.write(json.dumps(manifest, sort_keys=True, indent=1) + "\n")
+    write_manifest(out)
     print(f"wrote {len(entries)} cases, {sum(e['bytes'] for e in entries)} bytes")
 
 

@@ -825,3 +825,110 @@ CASES.update({
 BUILDERS.update({"interpolate_pos_encoding": build_interpolate_pos_encoding, "vit_forward": build_vit_forward,
                  "vit_backward": build_vit_backward, "dino_head": build_dino_head, "knn": build_knn,
                  "attention_mask": build_attention_mask})
+
+
+# ---------------------------------------------------------------------------------------------
+# dino_train_steps: S training iterations of a tiny student/teacher pair
+# ---------------------------------------------------------------------------------------------
+
+TRAIN_SAFETY = 4.0   # the measured float32 drift is multiplied by this (and then by C_ABS)
+
+
+def tol_train_steps(ref, others):
+    """A multi-step float32 training run has no useful a-priori bound (AdamW divides by sqrt(v),
+    so a first-order analysis through 3 steps is as loose as the ViT's worst case), so its one
+    error source is MEASURED, as in bounds.py, but on whole runs: the drift of the stored float32
+    run `ref` from `others`, the same run (a) in float64 and (b) in float32 with the batch rows of
+    every crop permuted (mathematically the same run; every batch reduction — weight gradients,
+    loss means, the centre sum — is summed in another order). Per output:
+
+        atol = C_ABS * eps * (TRAIN_SAFETY * drift / eps + 10 * max|out|),   rtol = C_REL * eps
+
+    drift = max over (a), (b) of max |other - ref|; the second term is the rule's floor for a
+    chain of ~10 elementwise float32 roundings (AdamW + EMA) of the value's magnitude, which keeps
+    outputs that did not move (weight_g = 1, zero drift) from getting atol 0. So atol is 16 times
+    the observed drift (plus the floor). The key third of every attn.qkv.bias has a mathematically
+    zero gradient (softmax ignores a per-row constant): its float32 gradient is rounding noise that
+    AdamW normalises to ~lr per step, so qkv.bias (student and teacher) gets an atol of the order of
+    lr; every other output's drift is ~1e-7 or less."""
+    table = {}
+    for name, v in ref.items():
+        v = np.asarray(v, np.float64)
+        drift = max(float(np.max(np.abs(np.asarray(o[name], np.float64) - v))) for o in others)
+        table[f"out.{name}"] = tolerance([(TRAIN_SAFETY / EPS32, drift), (10, _amax(v))])
+    table["default"] = [max(x[0] for x in table.values()), max(x[1] for x in table.values())]
+    return table
+
+
+TRAIN_ARCH = dict(patch_size=4, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0, qkv_bias=True, img_size=16)
+
+
+def train_head_params(cfg, nlayers, hidden, bottleneck, K, norm_last_layer):
+    """Head weights at a trained scale (as build_dino_head): Linear weights N(0, 0.15^2), biases
+    U(-0.1, 0.1), weight_v N(0, 0.1^2), weight_g 1 (norm_last_layer) or U(0.5, 1.5)."""
+    P = {}
+    dims = [cfg["embed_dim"]] + [hidden] * (nlayers - 1) + [bottleneck]
+    for j in range(nlayers):
+        pre = "mlp." if nlayers == 1 else f"mlp.{2 * j}."
+        P[pre + "weight"] = _randn(dims[j + 1], dims[j], std=0.15)
+        P[pre + "bias"] = _uniform(-0.1, 0.1, dims[j + 1])
+    P["last_layer.weight_g"] = (np.ones((K, 1), np.float32) if norm_last_layer else _uniform(0.5, 1.5, K, 1))
+    P["last_layer.weight_v"] = _randn(K, bottleneck, std=0.1)
+    return P
+
+
+def build_dino_train_steps(c):
+    """Student: backbone (vit_params: trained scale) + head (train_head_params), official keys
+    under backbone./head.; teacher: the student moved by N(0, 0.05^2) per weight (N(0, 0.005^2)
+    for cls_token/pos_embed; weight_g stays 1 when normalised, else U(0.5, 1.5) again): a
+    DIFFERENT set of weights, so that the EMA shows. Centre U(-0.2, 0.2). Crops N(0, 1): 2 global
+    (c["global_px"]) and c["local"] local (c["local_px"]) per step, batch B."""
+    cfg = dict(TRAIN_ARCH)
+    K, B, S = c["K"], c["B"], len(c["lr"])
+    nll = c["norm_last_layer"]
+    student = {f"backbone.{k}": v for k, v in vit_params(cfg).items()}
+    student.update({f"head.{k}": v for k, v in train_head_params(cfg, 3, 32, 8, K, nll).items()})
+    teacher = {}
+    for k, v in student.items():
+        if k == "head.last_layer.weight_g":
+            teacher[k] = v.copy() if nll else _uniform(0.5, 1.5, *v.shape)
+        else:
+            small = k in ("backbone.cls_token", "backbone.pos_embed")
+            teacher[k] = f32(v + _randn(*v.shape, std=0.005 if small else 0.05))
+    ins = {f"student.{k}": f32(v) for k, v in student.items()}
+    ins.update({f"teacher.{k}": f32(v) for k, v in teacher.items()})
+    ins["center"] = _uniform(-0.2, 0.2, 1, K)
+    for s in range(S):
+        for i in range(2 + c["local"]):
+            px = c["global_px"] if i < 2 else c["local_px"]
+            ins[f"step{s}.crop{i}"] = _randn(B, 3, px, px)
+    for name in ("lr", "wd", "momentum", "teacher_temp"):
+        ins[name] = np.array(c[name], np.float64)
+    params = {k: cfg[k] for k in ("patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias")}
+    params.update({"out_dim": K, "hidden_dim": 32, "bottleneck_dim": 8, "nlayers": 3, "norm_last_layer": nll,
+                   "student_temp": 0.1, "center_momentum": 0.9, "clip_grad": c["clip_grad"],
+                   "freeze_last_layer": c["freeze"], "beta1": 0.9, "beta2": 0.999, "eps": c.get("eps", 1e-8)})
+    return ins, params
+
+
+_SCHED = dict(lr=[1e-3, 2e-3, 1.5e-3], wd=[0.04, 0.2, 0.4], momentum=[0.9, 0.95, 0.99],
+              teacher_temp=[0.04, 0.05, 0.07])
+
+CASES["dino_train_steps"] = [
+    dict(name="nll_frozen_clip", seed=1701, K=33, B=2, global_px=16, local_px=8, local=2, norm_last_layer=True,
+         freeze=True, clip_grad=3.0, **_SCHED,
+         desc="3 steps, patch 4, D 16, depth 2, 2 heads, mlp 2, head 32/8/K 33 (nlayers 3), B 2, 2 x 16 px + 2 x 8 px crops; "
+              "norm_last_layer true, last layer frozen, clip 0.3 (clips some tensors)"),
+    dict(name="nll_unfrozen_clip", seed=1702, K=33, B=2, global_px=16, local_px=8, local=2, norm_last_layer=True,
+         freeze=False, clip_grad=3.0, **_SCHED,
+         desc="as nll_frozen_clip but the last layer trained"),
+    dict(name="free_g_unfrozen_noclip", seed=1703, K=17, B=3, global_px=16, local_px=8, local=2, norm_last_layer=False,
+         freeze=False, clip_grad=0.0, **_SCHED,
+         desc="norm_last_layer false (weight_g trained and decayed), last layer trained, clip 0 (off), K 17, B 3"),
+    dict(name="free_g_frozen_noclip_lr0", seed=1704, K=17, B=2, global_px=16, local_px=8, local=2, norm_last_layer=False,
+         freeze=True, clip_grad=0.0, lr=[0.0, 2e-3, 1e-3], wd=[0.1, 0.3, 0.5], momentum=[0.99, 0.9, 0.96],
+         teacher_temp=[0.06, 0.04, 0.05],
+         desc="norm_last_layer false, last layer frozen (weight_g and weight_v untouched), clip 0, lr 0 at step 0 "
+              "(the warm-up start: moments filled, nothing moves), K 17"),
+]
+BUILDERS["dino_train_steps"] = build_dino_train_steps

@@ -12,7 +12,8 @@ reference); the schedules are float64 numpy as in the official utils. interpolat
 vit_forward, vit_backward and dino_head run torch modules (official.py) in float64 from the float32
 inputs, recomputed by bounds.py's hand-written forward/backward (asserted equal to 1e-9), whose
 rounding-error model gives their tolerances; knn and attention_mask are float64 with integer
-outputs.
+outputs; dino_train_steps is a float32 torch training run (the official code trains in float32)
+whose tolerance is its measured drift to a float64 run and to a batch-permuted float32 run.
 """
 import os
 
@@ -48,7 +49,8 @@ F32_OPS = ("ema_update", "clip_gradients", "adamw_step")
 SCHEDULE_OPS = ("cosine_schedule", "teacher_temp_schedule")
 MODEL_OPS = ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head")   # float64 -> float32
 EVAL_OPS = ("knn", "attention_mask")                                                 # float64 -> integers
-OPS = F64_OPS + SCHEDULE_OPS + F32_OPS + MODEL_OPS + EVAL_OPS
+TRAIN_OPS = ("dino_train_steps",)                                                    # float32 runs
+OPS = F64_OPS + SCHEDULE_OPS + F32_OPS + MODEL_OPS + EVAL_OPS + TRAIN_OPS
 
 
 def torch_id():
@@ -72,6 +74,7 @@ def producers():
         "f32": f"{tid} cpu float32",
         "schedule": f"numpy {np.__version__} float64 (official utils semantics)",
         "eval": f"{tid} cpu float64 (float32 inputs; integer, mask and percentage outputs)",
+        "train": f"{tid} cpu float32 (torch.optim.AdamW foreach=False; loss float32 values stored as F64)",
     }
 
 
@@ -316,6 +319,25 @@ def run_attention_mask(ins, p):
     return {"mask": mask.numpy().astype(np.uint8)}, cases.tol_attention_mask()
 
 
+def run_dino_train_steps(ins, p):
+    """The float32 run is the reference (the official code trains in float32); its tolerance is
+    the measured drift to the float64 run and to a float32 run with the batch permuted
+    (cases.tol_train_steps). Also asserts that clip_grad > 0 clips some but not all tensors at
+    every step, and that the frozen last layer (and a normalised weight_g) did not move."""
+    ref, norms = official.train_steps_case(ins, p, torch.float32)
+    f64, _ = official.train_steps_case(ins, p, torch.float64)
+    B = ins["step0.crop0"].shape[0]
+    perm, _ = official.train_steps_case(ins, p, torch.float32, perm=list(range(B))[::-1])
+    for step_norms in norms:
+        clipped = [n for n, v in step_norms.items() if v + 1e-6 > p["clip_grad"]]
+        assert 0 < len(clipped) < len(step_norms), ("clip_grad must clip some tensors, not all", step_norms)
+    for k in ("head.last_layer.weight_g", "head.last_layer.weight_v"):
+        if p["freeze_last_layer"] or (k.endswith("_g") and p["norm_last_layer"]):
+            assert np.array_equal(ref[f"student.{k}"], ins[f"student.{k}"].astype(np.float64)), k
+    outs = {n: (v if n == "loss" else v.astype(np.float32)) for n, v in ref.items()}
+    return outs, cases.tol_train_steps(ref, [f64, perm])
+
+
 RUN = {op: globals()[f"run_{op}"] for op in OPS}
 
 
@@ -327,7 +349,7 @@ def build_case(op, case, prod):
         ins, params = cases.BUILDERS[op](case)
     outs, tol = RUN[op](ins, params)
     producer = (prod["schedule"] if op in SCHEDULE_OPS else prod["f32"] if op in F32_OPS
-                else prod["eval"] if op in EVAL_OPS else prod["f64"])
+                else prod["eval"] if op in EVAL_OPS else prod["train"] if op in TRAIN_OPS else prod["f64"])
     seed = f" (seed {case['seed']})" if "seed" in case else ""
     meta = {"format": FORMAT, "op": op, "params": _json(params), "tolerance": _json(tol),
             "producer": producer, "description": f"{op}: {case['desc']}{seed}; {cases.RULE}."}
@@ -348,7 +370,7 @@ def write_manifest(out_dir, prod):
     entries.sort(key=lambda e: e["file"].encode())
     manifest = {"format": FORMAT, "generator": GENERATOR, "generator_sha256": generator_sha256(),
                 "producer": f"{torch_id()} cpu; float64 from float32 inputs for {', '.join(F64_OPS + MODEL_OPS + EVAL_OPS)}; "
-                            f"float32 for {', '.join(F32_OPS)}; {prod['schedule']} for the schedules",
+                            f"float32 for {', '.join(F32_OPS + TRAIN_OPS)}; {prod['schedule']} for the schedules",
                 "cases": entries}
     with open(os.path.join(out_dir, "MANIFEST.json"), "w", encoding="utf-8", newline="\n") as f:
         f.write(json.dumps(manifest, sort_keys=True, indent=1) + "\n")

@@ -329,6 +329,160 @@ class DINOHead(torch.nn.Module):
         return self.last_layer(x)
 
 
+class MultiCropWrapper(torch.nn.Module):
+    """utils.py `MultiCropWrapper` @7c446df: crops of CONSECUTIVE equal widths are concatenated
+    along the batch and go through the backbone once per group; the CLS outputs are concatenated
+    in crop order (crop-major rows) and the head runs ONCE on all of them. Submodules `backbone`
+    and `head`, so state_dict keys are `backbone.<vit key>` and `head.<head key>`."""
+
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, crops):
+        widths = [c.shape[-1] for c in crops]
+        outs, start = [], 0
+        while start < len(crops):
+            end = start + 1
+            while end < len(crops) and widths[end] == widths[start]:
+                end += 1
+            outs.append(self.backbone(torch.cat(crops[start:end])))
+            start = end
+        return self.head(torch.cat(outs))
+
+
+def dino_network(p, img_size):
+    """A MultiCropWrapper(VisionTransformer, DINOHead) from the dino_train_steps params."""
+    vit = VisionTransformer(p["patch_size"], p["embed_dim"], p["depth"], p["num_heads"], p["mlp_ratio"],
+                            p["qkv_bias"], img_size=img_size)
+    head = DINOHead(p["embed_dim"], p["out_dim"], p["nlayers"], p["hidden_dim"], p["bottleneck_dim"],
+                    p["norm_last_layer"])
+    return MultiCropWrapper(vit, head)
+
+
+def get_params_groups(model):
+    """utils.py `get_params_groups` @7c446df: over named_parameters() with requires_grad, group 0
+    ("regularized") = names not ending in `.bias` with ndim != 1; group 1 = the rest, weight decay 0."""
+    regularized, not_regularized = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name.endswith(".bias") or len(param.shape) == 1:
+            not_regularized.append(param)
+        else:
+            regularized.append(param)
+    return [{"params": regularized}, {"params": not_regularized, "weight_decay": 0.0}]
+
+
+@torch.no_grad()
+def clip_model_gradients(model, clip):
+    """utils.py `clip_gradients(model, clip)` @7c446df: clip_gradients above over every named
+    parameter that has a grad, in named_parameters() order. Returns {name: pre-clip norm}."""
+    named = [(n, p) for n, p in model.named_parameters() if p.grad is not None]
+    norms = clip_gradients([p.grad for _, p in named], clip)
+    return {n: float(v) for (n, _), v in zip(named, norms)}
+
+
+def cancel_gradients_last_layer(model):
+    """utils.py `cancel_gradients_last_layer` @7c446df while epoch < freeze_last_layer: the grad of
+    every parameter whose name contains `last_layer` is set to None (AdamW then skips it: no
+    decay, no moments, no step count)."""
+    for n, p in model.named_parameters():
+        if "last_layer" in n:
+            p.grad = None
+
+
+def dino_train_steps(student, teacher, center, steps, lr, wd, momentum, teacher_temp, p, hooks=None):
+    """main_dino.py `train_one_epoch` @7c446df (use_fp16 False, one process) for len(steps)
+    iterations. steps[s] = list of crops [B, 3, h, w] (crops 0, 1 global). student, teacher:
+    MultiCropWrapper networks (teacher parameters without grad). AdamW (torch.optim.AdamW,
+    foreach False) over get_params_groups(student), its state starting at zero; per step: lr[s] on
+    both groups and wd[s] on group 0; teacher(crops[:2]), student(crops), the DINO loss with
+    teacher_temp[s] (then the centre update from the raw teacher outputs), zero_grad, backward,
+    per-parameter clipping (clip_grad > 0), the last-layer cancel (freeze_last_layer), the
+    optimizer step, then the EMA t <- t m + (1 - m) s over all parameters (weight_g included) with
+    momentum[s]. Returns (center, losses as Python floats, pre-clip norms per step).
+    `hooks` (selfcheck only) swaps single stages for WRONG ones to show that the cases catch them."""
+    hk = hooks or {}
+    ncrops = len(steps[0])
+    opt = torch.optim.AdamW(hk.get("groups", get_params_groups)(student), betas=(p["beta1"], p["beta2"]),
+                            eps=p["eps"], foreach=False)
+    losses, norms = [], []
+    for s, crops in enumerate(steps):
+        for i, group in enumerate(opt.param_groups):
+            group["lr"] = lr[s]
+            if i == 0:
+                group["weight_decay"] = wd[s]
+        if "center_first" in hk:
+            t_out = teacher(crops[:2])
+            center = update_center(center, t_out, p["center_momentum"])
+            s_out = student(crops)
+            loss = dino_loss(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
+        else:
+            t_out = teacher(crops[:2])
+            s_out = student(crops)
+            loss = dino_loss(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
+            center = update_center(center, t_out, p["center_momentum"])   # after the loss used the old one
+        opt.zero_grad()
+        loss.backward()
+        if p["clip_grad"]:
+            norms.append(hk.get("clip", clip_model_gradients)(student, p["clip_grad"]))
+        if p["freeze_last_layer"] and "no_freeze" not in hk:
+            cancel_gradients_last_layer(student)
+        if "ema_first" in hk:
+            ema_all(teacher, student, momentum[s])
+            opt.step()
+        else:
+            opt.step()
+            ema_all(teacher, student, momentum[s])
+        losses.append(float(loss.item()))
+    return center, losses, norms
+
+
+@torch.no_grad()
+def ema_all(teacher, student, m):
+    """The EMA block of train_one_epoch: zip(student.parameters(), teacher.parameters()), ALL
+    parameters (frozen weight_g included), no buffers."""
+    for ps, pt in zip(student.parameters(), teacher.parameters()):
+        ema_update(pt.data, ps.detach().data, m)
+
+
+def train_steps_case(ins, p, dtype=torch.float32, perm=None, hooks=None):
+    """Runs a dino_train_steps case (inputs by their names without `in.`) in `dtype` and returns
+    its outputs {student.<key>, teacher.<key>, center, loss} as float64 numpy arrays (F32 outputs
+    not yet rounded). perm: a permutation of the batch applied to every crop (the same run with
+    other summation orders). Inputs are float32; float64 runs start from their exact values."""
+    S = len(ins["lr"])
+    ncrops = len([n for n in ins if n.startswith("step0.crop")])
+    pos = ins["student.backbone.pos_embed"]
+    img_size = int(round((pos.shape[1] - 1) ** 0.5)) * p["patch_size"]
+    nets = {}
+    for side in ("student", "teacher"):
+        net = dino_network(p, img_size)
+        load_params(net, {n[len(side) + 1:]: a for n, a in ins.items() if n.startswith(side + ".")}, dtype)
+        if side == "teacher":
+            for q in net.parameters():
+                q.requires_grad_(False)
+        nets[side] = net
+    steps = []
+    for s in range(S):
+        crops = [torch.from_numpy(np.array(ins[f"step{s}.crop{i}"], np.float32)).to(dtype) for i in range(ncrops)]
+        if perm is not None:
+            crops = [c[torch.as_tensor(perm)] for c in crops]
+        steps.append(crops)
+    center = torch.from_numpy(np.array(ins["center"], np.float32)).to(dtype)
+    sched = [[float(x) for x in ins[n]] for n in ("lr", "wd", "momentum", "teacher_temp")]
+    center, losses, norms = dino_train_steps(nets["student"], nets["teacher"], center, steps, *sched, p, hooks)
+    out = {}
+    for side in ("student", "teacher"):
+        for k, q in nets[side].named_parameters():
+            out[f"{side}.{k}"] = q.detach().double().numpy()
+    out["center"] = center.double().numpy()
+    out["loss"] = np.array(losses, np.float64)
+    return out, norms
+
+
 def load_params(module, tensors, dtype):
     """Copy named numpy arrays into a module's parameters (cast to dtype); every parameter must be
     given and no extra name is allowed."""

@@ -51,6 +51,11 @@ CONTRACT = {
     "knn": (["train_features", "train_labels", "test_features", "test_labels"], ["k", "temperature", "num_classes"],
             ["predictions", "top1", "top5"]),
     "attention_mask": (["attn"], ["threshold"], ["mask"]),
+    "dino_train_steps": (["student.*", "teacher.*", "center", "step*", "lr", "wd", "momentum", "teacher_temp"],
+                         ["patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "out_dim",
+                          "hidden_dim", "bottleneck_dim", "nlayers", "norm_last_layer", "student_temp",
+                          "center_momentum", "clip_grad", "freeze_last_layer", "beta1", "beta2", "eps"],
+                         ["student.*", "teacher.*", "center", "loss"]),
 }
 INT_OUTPUTS = {"out.predictions", "out.mask"}
 VIT_KEYS_PER_BLOCK = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
@@ -80,7 +85,7 @@ def check_names_and_shapes(op, T, P):
     expected = set()
     for side, spec in (("in.", ins_spec), ("out.", out_spec)):
         for s in spec:
-            if s.endswith(".*"):
+            if s.endswith("*"):
                 ks = keys_of(names, side + s[:-1])
                 need(ks, f"no {side}{s} tensors")
                 expected |= {side + s[:-1] + k for k in ks}
@@ -95,7 +100,8 @@ def check_names_and_shapes(op, T, P):
             need(a.dtype == np.float64 and a.shape == (1,), f"{n} must be F64 [1]")
         elif n == "out.mask":
             need(a.dtype == np.uint8 and set(np.unique(a)) <= {0, 1}, f"{n} must be U8 of 0/1")
-        elif op.endswith("schedule"):
+        elif op.endswith("schedule") or (op == "dino_train_steps" and n in (
+                "in.lr", "in.wd", "in.momentum", "in.teacher_temp", "out.loss")):
             need(a.dtype == np.float64, f"{n} must be F64")
         elif op == "adamw_step" and n.startswith("in.decay."):
             need(a.dtype == np.uint8 and a.shape == (1,) and a[0] in (0, 1), f"{n} must be U8 [1] of 0/1")
@@ -179,6 +185,25 @@ def check_names_and_shapes(op, T, P):
              sh["out.predictions"] == (Nte,), "knn shapes")
     elif op == "attention_mask":
         need(sh["out.mask"] == sh["in.attn"] and len(sh["in.attn"]) == 2, "attention_mask shapes")
+    elif op == "dino_train_steps":
+        S = sh["in.lr"][0]
+        need(all(sh[f"in.{n}"] == (S,) for n in ("lr", "wd", "momentum", "teacher_temp")) and sh["out.loss"] == (S,),
+             "dino_train_steps schedules and loss must be [S]")
+        ks = keys_of(names, "in.student.")
+        need(ks == keys_of(names, "in.teacher.") == keys_of(names, "out.student.") == keys_of(names, "out.teacher."),
+             "student/teacher keys of inputs and outputs differ")
+        need(all(k.startswith(("backbone.", "head.")) for k in ks), "keys must sit under backbone. / head.")
+        need(all(sh[f"{io}.{side}.{k}"] == sh[f"in.student.{k}"] for k in ks for io in ("in", "out")
+                 for side in ("student", "teacher")), "student/teacher shapes")
+        K = P["out_dim"]
+        need(sh["in.center"] == (1, K) == sh["out.center"], "center shape")
+        crops = sorted(n for n in names if n.startswith("in.step"))
+        nc = len([n for n in crops if n.startswith("in.step0.")])
+        need(nc >= 2 and set(crops) == {f"in.step{s}.crop{i}" for s in range(S) for i in range(nc)}, "crop names")
+        B = sh["in.step0.crop0"][0]
+        for s in range(S):
+            need(sh[f"in.step{s}.crop0"] == sh[f"in.step{s}.crop1"], "the two global crops differ in shape")
+            need(all(sh[f"in.step{s}.crop{i}"][:2] == (B, 3) for i in range(nc)), "crops must be [B, 3, h, w]")
 
 
 def ratio(actual, expected, atol, rtol):
@@ -280,13 +305,33 @@ def float32_torch(op, T, P):
         return {"predictions": pred, "top1": np.array([top1]), "top5": np.array([top5])}
     if op == "attention_mask":
         return {"mask": official.attention_mask(t["attn"], P["threshold"]).to(torch.uint8)}
+    if op == "dino_train_steps":
+        return official.train_steps_case({n[3:]: a for n, a in T.items() if n.startswith("in.")}, P)[0]
     raise Fail(f"no float32 computation for {op}")
+
+
+def _external_train():
+    """reference-tests/external/torch_train_steps.py, loaded by path (it imports nothing from here)."""
+    import importlib.util
+    ext = os.path.join(os.path.dirname(HERE), "external")
+    sys.path.insert(0, ext)
+    spec = importlib.util.spec_from_file_location("torch_train_steps", os.path.join(ext, "torch_train_steps.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.train
+
+
+SECOND = {"dino_train_steps": "float32 torch, external/torch_train_steps.py (own code)"}
 
 
 def float32_numpy(op, T, P):
     """A second float32 implementation for the whole-network ops: bounds.py's hand-written
     forward/backward with every array in float32 (numpy's summation order and a two-pass
-    LayerNorm instead of PyTorch's kernels). None for other ops."""
+    LayerNorm instead of PyTorch's kernels); for dino_train_steps the external tool's own training
+    step (plain tensors, its own LayerNorm, attention, loss, AdamW). None for other ops."""
+    if op == "dino_train_steps":
+        return {n: (v if n == "loss" else v.astype(np.float32)) for n, v in _external_train()(
+            {n[3:]: a for n, a in T.items() if n.startswith("in.")}, P, torch.float32).items()}
     if op not in ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head"):
         return None
     f32 = lambda a: np.asarray(a, np.float32)   # noqa: E731
@@ -400,12 +445,45 @@ def variants(op, T, P):
         pred, top1, top5 = official.knn_classifier(ntr, t["train_labels"], nte, t["test_labels"], P["k"], 1e6,
                                                    P["num_classes"])
         out["unweighted votes (T -> inf)"] = {"predictions": pred, "top1": np.array([top1]), "top5": np.array([top5])}
+    if op == "dino_train_steps":
+        ins = {n[3:]: a for n, a in T.items() if n.startswith("in.")}
+        for name, hooks in TRAIN_MISTAKES.items():
+            if name == "last layer not frozen" and not P["freeze_last_layer"]:
+                continue
+            if name == "global (not per-parameter) clipping" and not P["clip_grad"]:
+                continue
+            out[name] = official.train_steps_case(ins, P, hooks=hooks)[0]
     if op == "attention_mask":
         a = t["attn"]
         out["threshold on the raw (not renormalised) mass"] = {
             "mask": torch.gather(torch.cumsum(torch.sort(a, 1)[0], 1) > (1 - P["threshold"]), 1,
                                  torch.argsort(torch.sort(a, 1)[1], 1)).to(torch.uint8)}
     return out
+
+
+@torch.no_grad()
+def _clip_global(model, clip):
+    """torch.nn.utils.clip_grad_norm_-style: ONE coefficient from the norm of all gradients."""
+    grads = [p.grad for _, p in model.named_parameters() if p.grad is not None]
+    coef = clip / (torch.norm(torch.stack([g.norm(2) for g in grads])) + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g.mul_(coef)
+    return {}
+
+
+def _groups_decay_all(model):
+    """Weight decay on every trainable parameter (biases and LayerNorm parameters included)."""
+    return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+
+TRAIN_MISTAKES = {   # official.dino_train_steps hooks
+    "last layer not frozen": {"no_freeze": True},
+    "global (not per-parameter) clipping": {"clip": _clip_global},
+    "weight decay on biases and 1-D params": {"groups": _groups_decay_all},
+    "EMA before the optimizer step": {"ema_first": True},
+    "centre updated before the loss": {"center_first": True},
+}
 
 
 def naive_layer_norm_ratio(T, P, tol):
@@ -459,7 +537,7 @@ def check_set(folder, aligned):
             other = float32_numpy(meta["op"], T, P)
             for n, v in (other or {}).items():
                 if f"out.{n}" in T:
-                    need(v.dtype == np.float32, f"float32 numpy {n} is {v.dtype}")
+                    need(v.dtype == (np.float64 if n == "loss" else np.float32), f"float32 {n} is {v.dtype}")
                     r = ratio(v, T[f"out.{n}"], *tol.get(f"out.{n}", tol["default"]))
                     if r > worst_np.get(meta["op"], (-1,))[0]:
                         worst_np[meta["op"]] = (r, f"{c['file']}:out.{n}")
@@ -496,7 +574,7 @@ def main(argv):
                 print(f"  {op:22s} {r:9.3g}  {flag:7s} [{kind}] at {where}")
                 ok &= r <= 1
         for op, (r, where) in worst_np.items():
-            print(f"  {op:22s} {r:9.3g}  {'ok' if r <= 1 else 'EXCEEDS':7s} [float32 numpy, bounds.py] at {where}")
+            print(f"  {op:22s} {r:9.3g}  {'ok' if r <= 1 else 'EXCEEDS':7s} [{SECOND.get(op, 'float32 numpy, bounds.py')}] at {where}")
             ok &= r <= 1
         for f, r in naive:
             print(f"  naive E[x^2]-E[x]^2 float32 LayerNorm on {f}: ratio {r:.3g} "
