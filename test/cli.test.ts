@@ -132,3 +132,33 @@ describe("the op registry", () => {
     expect(CONTRACT_OPS.filter((op) => !registry.has(op))).toEqual([]);
   });
 });
+
+describe("dino-ref inspect", () => {
+  /** The backbone weights of a vit_forward case, written as an official DDP file (module.backbone.<key>). */
+  function officialStyleWeights(drop?: string): string {
+    const c = parseSafetensors(readFileSync(firstCase("vit_forward")), "case");
+    const entries = [...c.tensors].filter(([k]) => k.startsWith("in.model.") && k !== `in.model.${drop}`).map(([k, t]) => [`module.backbone.${k.slice(9)}`, t] as [string, typeof t]);
+    const out = join(mkdtempSync(join(tmpdir(), "dino-ref-")), "official.safetensors");
+    writeFileSync(out, serializeSafetensors(entries));
+    return out;
+  }
+
+  it("infers the architecture of official-style weights and finds no missing or unexpected keys", async () => {
+    const r = await run("inspect", officialStyleWeights());
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/custom ViT: patch \d+, width \d+, depth \d+/);
+    expect(r.out).toMatch(/parameters: [\d,]+, fingerprint [0-9a-f]{16}/);
+    expect(r.out).toMatch(/missing keys: none/);
+    expect(r.out).toMatch(/unexpected keys: none/);
+  });
+
+  it("names a missing key with its expected shape", async () => {
+    const r = await run("inspect", officialStyleWeights("norm.bias"));
+    expect(r.out).toMatch(/missing keys: norm\.bias \[\d+\]/);
+  });
+
+  it("describes a golden case", async () => {
+    const r = await run("inspect", firstCase("softmax"));
+    expect(r.out).toMatch(/golden case \(dino-golden\/1\): op softmax/);
+  });
+});

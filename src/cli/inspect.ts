@@ -107,7 +107,8 @@ export function inspectCommand(paths: readonly string[], io: Io): number {
     if (headCfg) io.out(`${label}DINO head: ${headCfg.nlayers} layers, hidden ${headCfg.hiddenDim}, bottleneck ${headCfg.bottleneckDim}, out_dim ${headCfg.outDim}, weight_g ${headCfg.normLastLayer ? "all 1 (norm_last_layer)" : "trained"}`);
     io.out(`${label}parameters: ${count.toLocaleString("en-US")}, fingerprint ${fingerprint(new Map(mine))}`);
     const match = matchStateDict(file.tensors, specs, path, side ?? "teacher");
-    io.out(`${label}missing keys: ${match.missing.length === 0 ? "none" : match.missing.join(", ")}`);
+    const shapeOf = (name: string) => specs.find((sp) => sp.name === name)!.shape.join(", ");
+    io.out(`${label}missing keys: ${match.missing.length === 0 ? "none" : match.missing.map((n) => `${n} [${shapeOf(n)}]`).join(", ")}`);
     const unexpected = match.unexpected.filter((u) => !(side && u.why.startsWith("not a")));
     io.out(`${label}unexpected keys: ${unexpected.length === 0 ? "none" : unexpected.map((u) => `${u.key} (${u.why})`).join(", ")}`);
   }
