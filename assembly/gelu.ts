@@ -5,28 +5,10 @@
 
 import { erfc64, erfc64x2 } from "./erf";
 import { exp64, exp64x2 } from "./exp";
-import { ld, st, ld4, st4, simdLimit } from "./lanes";
+import { ld, st, ld4, st4, simdLimit, lo2, hi2, pack4 } from "./lanes";
 
 const SQRT1_2: f64 = 0.7071067811865476; // 1/√2
 const INV_SQRT_2PI: f64 = 0.3989422804014327; // 1/√(2π)
-
-/** Lanes 0, 1 of an f32x4 as an f64x2. */
-// @ts-ignore: decorator
-@inline function lo2(v: v128): v128 {
-  return f64x2.promote_low_f32x4(v);
-}
-
-/** Lanes 2, 3 of an f32x4 as an f64x2. */
-// @ts-ignore: decorator
-@inline function hi2(v: v128): v128 {
-  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
-}
-
-/** Two f64x2 rounded to float32 and packed as one f32x4 [a0, a1, b0, b1]. */
-// @ts-ignore: decorator
-@inline function pack4(a: v128, b: v128): v128 {
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
-}
 
 /** y = x·(0.5·erfc(−x/√2)) on two lanes. */
 // @ts-ignore: decorator

@@ -38,3 +38,21 @@ export function heapBase(): usize {
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
     (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
+
+/** Lanes 0, 1 of an f32x4 as an f64x2. */
+// @ts-ignore: decorator
+@inline export function lo2(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+/** Lanes 2, 3 of an f32x4 as an f64x2. */
+// @ts-ignore: decorator
+@inline export function hi2(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
+}
+
+/** Two f64x2 rounded to float32 and packed as one f32x4 [a0, a1, b0, b1]. */
+// @ts-ignore: decorator
+@inline export function pack4(a: v128, b: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
+}

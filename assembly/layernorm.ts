@@ -2,25 +2,7 @@
 // per-element expression are computed in float64 (SIMD f64x2) and rounded to float32 on store, so
 // the kernel matches layerNormForwardRef / layerNormBackwardRef up to the order of the row sums.
 
-import { ld, st, ld4, simdLimit } from "./lanes";
-
-/** Lanes 0, 1 of an f32x4 as an f64x2. */
-// @ts-ignore: decorator
-@inline function lo2(v: v128): v128 {
-  return f64x2.promote_low_f32x4(v);
-}
-
-/** Lanes 2, 3 of an f32x4 as an f64x2. */
-// @ts-ignore: decorator
-@inline function hi2(v: v128): v128 {
-  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
-}
-
-/** Two f64x2 rounded to float32 and packed as one f32x4 [a0, a1, b0, b1]. */
-// @ts-ignore: decorator
-@inline function pack4(a: v128, b: v128): v128 {
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
-}
+import { ld, st, ld4, simdLimit, lo2, hi2, pack4 } from "./lanes";
 
 // @ts-ignore: decorator
 @inline function sum2(a: v128, b: v128): f64 {

@@ -5,15 +5,7 @@
 import type { BenchCase } from "./types.js";
 import { arena } from "../kernels/arena.js";
 import { wasmKernels } from "../kernels/wasm.js";
-import { attentionBackwardRef, attentionForwardRef, attentionWorkFloats } from "../kernels/attention.js";
-
-interface AttentionAbi {
-  attentionForward(out: number, attn: number, q: number, k: number, v: number, B: number, H: number, N: number, Dh: number, scale: number, work: number): void;
-  attentionBackward(
-    gradQ: number, gradK: number, gradV: number, gradOut: number, q: number, k: number, v: number, attn: number,
-    B: number, H: number, N: number, Dh: number, scale: number, work: number,
-  ): void;
-}
+import { attentionBackwardRef, attentionForwardRef, attentionWorkFloats, type AttentionAbi } from "../kernels/attention.js";
 
 /** Deterministic values in [−1, 1) (a small LCG), so runs are comparable. */
 function fill(x: Float32Array, seed: number): void {

@@ -11,7 +11,7 @@ import { wasmKernels } from "./wasm.js";
 import { callWithArrays, withScratch } from "./arena.js";
 import { check } from "../tensor/errors.js";
 
-interface AttentionAbi {
+export interface AttentionAbi {
   attentionForward(out: number, attn: number, q: number, k: number, v: number, B: number, H: number, N: number, Dh: number, scale: number, work: number): void;
   attentionBackward(
     gradQ: number, gradK: number, gradV: number, gradOut: number, q: number, k: number, v: number, attn: number,
