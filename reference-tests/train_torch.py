@@ -33,6 +33,7 @@ crops, drop-path masks and initial weights differ; and the augmentation is our o
 version of DataAugmentationDINO (below), not the TS one and not PIL.
 """
 import argparse
+import subprocess
 import json
 import math
 import os
@@ -55,9 +56,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # ------------------------------------------------------------------------------------ the preset
-def read_preset(path=os.path.join(ROOT, "src", "train", "config.ts")):
-    """The BASE object of src/train/config.ts (the mnist-tiny preset is `{ ...BASE }`): one
-    `key: value,` per line; values are numbers, strings, booleans or [a, b]."""
+def read_preset(path=os.path.join(ROOT, "src", "train", "config.ts"), name="mnist-tiny"):
+    """The preset's full configuration. Asked from the TypeScript side (`dino-ref preset NAME`,
+    needs the built package); without it, the BASE object of src/train/config.ts (then the
+    mnist-tiny preset must be `{ ...BASE }`): one `key: value,` per line."""
+    try:
+        out = subprocess.run(["node", os.path.join(ROOT, "bin", "dino-ref.js"), "preset", name], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError):
+        pass
     text = open(path, encoding="utf-8").read()
     body = re.search(r"const BASE: TrainConfig = \{(.*?)\n\};", text, re.S)
     if not body:
@@ -327,6 +334,7 @@ def knn_top(net, grey, labels, train_idx, test_idx, cfg):
 # ------------------------------------------------------------------------------------ training
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="mnist-tiny", help="the dino-ref preset to train (dino-ref preset NAME)")
     ap.add_argument("--seed", type=int, default=None, help="default: the preset's seed")
     ap.add_argument("--steps", type=int, default=None, help="default: epochs * floor(8000 / batchSize)")
     ap.add_argument("--threads", type=int, default=1)
@@ -336,7 +344,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
-    cfg = read_preset()
+    cfg = read_preset(name=args.preset)
     over = json.loads(args.config)
     unknown = sorted(set(over) - set(cfg))
     if unknown:

@@ -8,6 +8,7 @@ import { benchCommand } from "./bench.js";
 import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
 import { trainCommand, knnCommand, PRESET_NAMES } from "./train.js";
 import { inspectCommand } from "./inspect.js";
+import { preset } from "../train/config.js";
 
 const USAGE = `usage: dino-ref <command> [options]
 
@@ -24,6 +25,7 @@ commands:
                            presets: ${PRESET_NAMES.join(", ")}
   inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
                            count, fingerprint, missing and unexpected keys
+  preset NAME              print a training preset's full configuration as JSON
   knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
   help                     this text
 
@@ -64,6 +66,12 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         if (positionals.length > 0) throw new DinoRefError(`train: unexpected argument '${positionals[0]}'`);
         return trainCommand(values, io);
       }
+      case "preset": {
+        const names = parse(rest, {}).positionals;
+        if (names.length !== 1) throw new DinoRefError(`preset: expected one NAME (${PRESET_NAMES.join(", ")})`);
+        io.out(JSON.stringify(preset(names[0]), null, 2));
+        return 0;
+      }
       case "inspect":
         return inspectCommand(parse(rest, {}).positionals, io);
       case "knn": {
@@ -86,7 +94,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, inspect or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, inspect, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {
