@@ -7,9 +7,15 @@
 // ascending k. The wasm kernel does this in float32 (mul, then add), so a row of C never depends on
 // other rows of A, nor on the blocking. K = 0 is allowed and gives C = init (the empty sum, as in
 // PyTorch's addmm); M and N must be at least 1.
+//
+// Threads (src/kernels/threads.ts): a product of at least parallelMinWork() multiply-adds is split
+// into blocks of C (contiguous row ranges, or column ranges when N > M), one per thread, each
+// computed by the kernel's `matmulPart` with its own workspace. Since every C element gets the same
+// operations in the same order whoever computes it, results are bit-identical for any thread count.
 
-import { wasmKernels } from "./wasm.js";
-import { callWithArrays, withScratch } from "./arena.js";
+import { wasmKernels, type KernelExports } from "./wasm.js";
+import { callWithArrays, withScratch, type Arena } from "./arena.js";
+import { parallelMinWork, runOnThreads, threadCount, type KernelJob } from "./threads.js";
 import type { FloatArray } from "./floatArray.js";
 import { check } from "../tensor/errors.js";
 
@@ -20,6 +26,10 @@ const LAYOUT_CODE: Record<MatmulLayout, number> = { NN: 0, NT: 1, TN: 2 };
 interface MatmulAbi {
   matmulWorkspaceBytes(M: number, K: number, N: number): number;
   matmul(c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number): void;
+  matmulPart(
+    c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number,
+    m0: number, m1: number, n0: number, n1: number,
+  ): void;
   matmulBiasGrad(gradBias: number, gradC: number, M: number, N: number): void;
 }
 
@@ -51,12 +61,50 @@ export function matmul(
   checkMatmulArgs("matmul", c, a, b, bias, M, K, N, layout);
   const k = wasmKernels() as unknown as MatmulAbi;
   callWithArrays([c, a, b, bias], [0], (pc, pa, pb, pbias) =>
-    withScratch((arena) => {
-      // the workspace may grow memory: pointers stay valid, JS views on wasm memory do not
-      const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
-      k.matmul(pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0, work);
-    }),
+    withScratch((arena) => runMatmul(k, arena, pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0)),
   );
+}
+
+/** Alignment of the blocks of C given to threads: whole register tiles (MR = 4 rows, NR = 8 columns). */
+const ROW_ALIGN = 4;
+const COL_ALIGN = 8;
+
+/**
+ * How C [M,N] is split among `threads` threads: [m0, m1, n0, n1] blocks, contiguous ranges of
+ * whole register tiles along the longer side (rows when M ≥ N). One block means no split.
+ */
+export function matmulBlocks(M: number, N: number, threads: number): [number, number, number, number][] {
+  const byRows = M >= N;
+  const [len, align] = byRows ? [M, ROW_ALIGN] : [N, COL_ALIGN];
+  const parts = Math.max(1, Math.min(threads, Math.floor(len / align)));
+  const step = Math.ceil(Math.ceil(len / parts) / align) * align;
+  const blocks: [number, number, number, number][] = [];
+  for (let s = 0; s < len; s += step) {
+    const e = Math.min(len, s + step);
+    blocks.push(byRows ? [s, e, 0, N] : [0, M, s, e]);
+  }
+  return blocks;
+}
+
+/** C = init + op(A)·op(B) on pointers: one `matmul` call, or `matmulPart` blocks on the threads. */
+function runMatmul(
+  k: MatmulAbi, arena: Arena, pc: number, pa: number, pb: number, pbias: number,
+  M: number, K: number, N: number, layout: number, accumulate: number,
+): void {
+  const threads = threadCount();
+  const blocks = threads > 1 && M * N * K >= parallelMinWork() ? matmulBlocks(M, N, threads) : [];
+  if (blocks.length < 2) {
+    // the workspace may grow memory: pointers stay valid
+    const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
+    k.matmul(pc, pa, pb, pbias, M, K, N, layout, accumulate, work);
+    return;
+  }
+  // every workspace is allocated before any thread starts: memory does not grow while they run
+  const jobs: KernelJob[] = blocks.map(([m0, m1, n0, n1]) => {
+    const work = arena.allocBytes(k.matmulWorkspaceBytes(m1 - m0, K, n1 - n0));
+    return { kernel: "matmulPart", args: [pc, pa, pb, pbias, M, K, N, layout, accumulate, work, m0, m1, n0, n1] };
+  });
+  runOnThreads(k as unknown as KernelExports, jobs);
 }
 
 /**
@@ -112,13 +160,11 @@ export function matmulBackward(
     withScratch((arena) => {
       if (pgA !== 0 && K > 0) {
         // gradA [M,K] += gradC [M,N] · (B stored [K,N])ᵀ: NT with sizes (M, N, K)
-        const work = arena.allocBytes(k.matmulWorkspaceBytes(M, N, K));
-        k.matmul(pgA, pgC, pb, 0, M, N, K, LAYOUT_CODE.NT, 1, work);
+        runMatmul(k, arena, pgA, pgC, pb, 0, M, N, K, LAYOUT_CODE.NT, 1);
       }
       if (pgB !== 0 && K > 0) {
         // gradB [K,N] += (A stored [M,K])ᵀ · gradC [M,N]: TN with sizes (K, M, N)
-        const work = arena.allocBytes(k.matmulWorkspaceBytes(K, M, N));
-        k.matmul(pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1, work);
+        runMatmul(k, arena, pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1);
       }
       if (pgBias !== 0) k.matmulBiasGrad(pgBias, pgC, M, N);
     }),
