@@ -9,13 +9,14 @@
 // PyTorch's addmm); M and N must be at least 1.
 //
 // Threads (src/kernels/threads.ts): a product of at least parallelMinWork() multiply-adds is split
-// into blocks of C (contiguous row ranges, or column ranges when N > M), one per thread, each
-// computed by the kernel's `matmulPart` with its own workspace. Since every C element gets the same
-// operations in the same order whoever computes it, results are bit-identical for any thread count.
+// into chunks of C (contiguous row ranges, or column ranges when N > M), a few per thread, which
+// the threads claim one at a time and compute with the kernel's `matmulPart` in their own
+// workspaces. Since every C element gets the same operations in the same order whoever computes
+// it, results are bit-identical for any thread count and any split.
 
 import { wasmKernels, type KernelExports } from "./wasm.js";
 import { callWithArrays, withScratch, type Arena } from "./arena.js";
-import { parallelMinWork, runOnThreads, threadCount, type KernelJob } from "./threads.js";
+import { parallelMinWork, runChunks, threadCount } from "./threads.js";
 import type { FloatArray } from "./floatArray.js";
 import { check } from "../tensor/errors.js";
 
@@ -65,46 +66,58 @@ export function matmul(
   );
 }
 
-/** Alignment of the blocks of C given to threads: whole register tiles (MR = 4 rows, NR = 8 columns). */
+/** Alignment of the chunks of C: whole register tiles (MR = 4 rows, NR = 8 columns). */
 const ROW_ALIGN = 4;
 const COL_ALIGN = 8;
+/** Chunks per thread: enough for a thread slowed by other processes to take fewer. */
+const CHUNKS_PER_THREAD = 4;
+/** Least work (multiply-adds) of a chunk when there are more chunks than threads. */
+const MIN_CHUNK_WORK = 2 ** 17;
 
-/**
- * How C [M,N] is split among `threads` threads: [m0, m1, n0, n1] blocks, contiguous ranges of
- * whole register tiles along the longer side (rows when M ≥ N). One block means no split.
- */
-export function matmulBlocks(M: number, N: number, threads: number): [number, number, number, number][] {
-  const byRows = M >= N;
-  const [len, align] = byRows ? [M, ROW_ALIGN] : [N, COL_ALIGN];
-  const parts = Math.max(1, Math.min(threads, Math.floor(len / align)));
-  const step = Math.ceil(Math.ceil(len / parts) / align) * align;
-  const blocks: [number, number, number, number][] = [];
-  for (let s = 0; s < len; s += step) {
-    const e = Math.min(len, s + step);
-    blocks.push(byRows ? [s, e, 0, N] : [0, M, s, e]);
-  }
-  return blocks;
+/** Chunks of C: rows (byRows) or columns [i·step, min(len, (i + 1)·step)), i < count. */
+export interface MatmulSplit {
+  byRows: boolean;
+  len: number;
+  step: number;
+  count: number;
 }
 
-/** C = init + op(A)·op(B) on pointers: one `matmul` call, or `matmulPart` blocks on the threads. */
+/**
+ * How C [M,N] = op(A)·op(B) (reduction K) is cut for `threads` threads: along the longer side
+ * (rows when M ≥ N), in chunks of whole register tiles, up to CHUNKS_PER_THREAD per thread as
+ * long as a chunk keeps MIN_CHUNK_WORK multiply-adds. count = 1 means no split.
+ */
+export function matmulSplit(M: number, N: number, K: number, threads: number): MatmulSplit {
+  const byRows = M >= N;
+  const [len, align] = byRows ? [M, ROW_ALIGN] : [N, COL_ALIGN];
+  const byWork = Math.max(threads, Math.floor((M * N * K) / MIN_CHUNK_WORK));
+  const want = Math.max(1, Math.min(Math.floor(len / align), threads * CHUNKS_PER_THREAD, byWork));
+  const step = Math.ceil(Math.ceil(len / want) / align) * align;
+  return { byRows, len, step, count: Math.ceil(len / step) };
+}
+
+/** C = init + op(A)·op(B) on pointers: one `matmul` call, or `matmulPart` chunks on the threads. */
 function runMatmul(
   k: MatmulAbi, arena: Arena, pc: number, pa: number, pb: number, pbias: number,
   M: number, K: number, N: number, layout: number, accumulate: number,
 ): void {
   const threads = threadCount();
-  const blocks = threads > 1 && M * N * K >= parallelMinWork() ? matmulBlocks(M, N, threads) : [];
-  if (blocks.length < 2) {
+  const split = threads > 1 && M * N * K >= parallelMinWork() ? matmulSplit(M, N, K, threads) : null;
+  if (split === null || split.count < 2) {
     // the workspace may grow memory: pointers stay valid
     const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
     k.matmul(pc, pa, pb, pbias, M, K, N, layout, accumulate, work);
     return;
   }
+  const { byRows, len, step, count } = split;
   // every workspace is allocated before any thread starts: memory does not grow while they run
-  const jobs: KernelJob[] = blocks.map(([m0, m1, n0, n1]) => {
-    const work = arena.allocBytes(k.matmulWorkspaceBytes(m1 - m0, K, n1 - n0));
-    return { kernel: "matmulPart", args: [pc, pa, pb, pbias, M, K, N, layout, accumulate, work, m0, m1, n0, n1] };
+  const workBytes = byRows ? k.matmulWorkspaceBytes(step, K, N) : k.matmulWorkspaceBytes(M, K, step);
+  const works = Array.from({ length: Math.min(threads, count) }, () => arena.allocBytes(workBytes));
+  // matmulPart(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1)
+  const args = [pc, pa, pb, pbias, M, K, N, layout, accumulate, 0, 0, M, 0, N];
+  runChunks(k as unknown as KernelExports, {
+    kernel: "matmulPart", args, workSlot: 9, loSlot: byRows ? 10 : 12, hiSlot: byRows ? 11 : 13, len, step, works,
   });
-  runOnThreads(k as unknown as KernelExports, jobs);
 }
 
 /**

@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { matmul, matmulBackward, matmulBlocks, type MatmulLayout } from "./matmul.js";
+import { matmul, matmulBackward, matmulSplit, type MatmulLayout } from "./matmul.js";
 import { arena, withScratch } from "./arena.js";
 import { wasmKernels } from "./wasm.js";
-import { parseThreadCount, runOnThreads, startedWorkers, stopWorkers, threadCount, withThreadSettings } from "./threads.js";
+import { parseThreadCount, runChunks, startedWorkers, stopWorkers, threadCount, withThreadSettings, type ChunkedJob } from "./threads.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { awkwardSize, f32Array, bitEqual } from "../../test/arbitraries.js";
 
@@ -23,38 +23,38 @@ function seeded(n: number, seed: number): Float32Array {
   return x;
 }
 
-/** C from `matmul` with `threads` threads, splitting every product (minWork 0). */
+/**
+ * C from `matmul` with `threads` threads, splitting every product (minWork 0); threads < 0: |threads|
+ * threads of which only the workers compute (the caller leaves every chunk to them).
+ */
 function product(
   threads: number, c0: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null,
   M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean,
 ): Float32Array {
   const c = c0.slice();
-  withThreadSettings({ threads, minWork: 0 }, () => matmul(c, a, b, bias, M, K, N, layout, accumulate));
+  withThreadSettings({ threads: Math.abs(threads), minWork: 0, callerWorks: threads > 0 }, () => matmul(c, a, b, bias, M, K, N, layout, accumulate));
   return c;
 }
 
-describe("matmulBlocks", () => {
-  it("covers C exactly once with blocks of whole register tiles along the longer side", () => {
+describe("matmulSplit", () => {
+  it("cuts the longer side of C into at most 4 chunks per thread, of whole register tiles", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 8 }), (M, N, T) => {
-        const blocks = matmulBlocks(M, N, T);
-        expect(blocks.length).toBeGreaterThanOrEqual(1);
-        expect(blocks.length).toBeLessThanOrEqual(T);
-        const byRows = M >= N;
-        let next = 0;
-        for (const [m0, m1, n0, n1] of blocks) {
-          const [s, e, o0, o1, len, align] = byRows ? [m0, m1, n0, n1, N, 4] : [n0, n1, m0, m1, M, 8];
-          expect([s, o0, o1]).toEqual([next, 0, len]);
-          expect(e).toBeGreaterThan(s);
-          expect(s % align).toBe(0);
-          next = e;
-        }
-        expect(next).toBe(byRows ? M : N);
+      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 8 }), (M, N, K, T) => {
+        const { byRows, len, step, count } = matmulSplit(M, N, K, T);
+        expect(byRows).toBe(M >= N);
+        expect(len).toBe(byRows ? M : N);
+        expect(step % (byRows ? 4 : 8)).toBe(0);
+        expect(count).toBe(Math.ceil(len / step));
+        expect(count).toBeGreaterThanOrEqual(1);
+        expect(count).toBeLessThanOrEqual(4 * T);
+        // more chunks than threads only when each keeps 2^17 multiply-adds
+        if (count > T) expect(Math.floor((M * N * K) / 2 ** 17)).toBeGreaterThanOrEqual(count);
       }),
     );
-    expect(matmulBlocks(12608, 384, 2)).toEqual([[0, 6304, 0, 384], [6304, 12608, 0, 384]]);
-    expect(matmulBlocks(64, 65536, 2)).toEqual([[0, 64, 0, 32768], [0, 64, 32768, 65536]]);
-    expect(matmulBlocks(3, 5, 2)).toEqual([[0, 3, 0, 5]]); // too small to split
+    expect(matmulSplit(12608, 384, 1152, 2)).toEqual({ byRows: true, len: 12608, step: 1576, count: 8 });
+    expect(matmulSplit(64, 65536, 256, 2)).toEqual({ byRows: false, len: 65536, step: 8192, count: 8 });
+    expect(matmulSplit(64, 64, 64, 2)).toEqual({ byRows: true, len: 64, step: 32, count: 2 });
+    expect(matmulSplit(3, 5, 7, 2).count).toBe(1); // too small to split
   });
 });
 
@@ -69,7 +69,7 @@ describe("threaded matmul is bit-identical to one thread", () => {
             bias: fc.option(f32Array(N), { nil: null }),
             layout: fc.constantFrom(...LAYOUTS),
             accumulate: fc.boolean(),
-            threads: fc.constantFrom(2, 3),
+            threads: fc.constantFrom(2, 3, -2),
           }),
         ),
         ({ dims: [M, K, N], a, b, c0, bias, layout, accumulate, threads }) => {
@@ -89,7 +89,7 @@ describe("threaded matmul is bit-identical to one thread", () => {
         for (const accumulate of [false, true]) {
           for (const withBias of [false, true]) {
             const one = product(1, c0, a, b, withBias ? bias : null, M, K, N, layout, accumulate);
-            for (const threads of [2, 3, 4]) {
+            for (const threads of [2, 3, 4, -2]) {
               const many = product(threads, c0, a, b, withBias ? bias : null, M, K, N, layout, accumulate);
               expect(bitEqual(one, many), `${layout} ${M}x${K}x${N} acc=${accumulate} bias=${withBias} T=${threads}`).toBe(true);
             }
@@ -106,9 +106,11 @@ describe("threaded matmul is bit-identical to one thread", () => {
     a[200] = Infinity;
     b[17] = -Infinity;
     for (const layout of LAYOUTS) {
-      expect(bitEqual(product(1, c0, a, b, bias, M, K, N, layout, true), product(2, c0, a, b, bias, M, K, N, layout, true))).toBe(true);
-      const empty = new Float32Array(0);
-      expect(bitEqual(product(1, c0, empty, empty, bias, M, 0, N, layout, true), product(2, c0, empty, empty, bias, M, 0, N, layout, true))).toBe(true);
+      for (const threads of [2, -2]) {
+        expect(bitEqual(product(1, c0, a, b, bias, M, K, N, layout, true), product(threads, c0, a, b, bias, M, K, N, layout, true))).toBe(true);
+        const empty = new Float32Array(0);
+        expect(bitEqual(product(1, c0, empty, empty, bias, M, 0, N, layout, true), product(threads, c0, empty, empty, bias, M, 0, N, layout, true))).toBe(true);
+      }
     }
   });
 
@@ -117,11 +119,14 @@ describe("threaded matmul is bit-identical to one thread", () => {
     const gC = seeded(M * N, 9), a = seeded(M * K, 10), b = seeded(K * N, 11);
     const grads = (threads: number) => {
       const gA = seeded(M * K, 12), gB = seeded(K * N, 13), gBias = seeded(N, 14);
-      withThreadSettings({ threads, minWork: 0 }, () => matmulBackward(gA, gB, gBias, gC, a, b, M, K, N));
+      withThreadSettings({ threads: Math.abs(threads), minWork: 0, callerWorks: threads > 0 }, () => matmulBackward(gA, gB, gBias, gC, a, b, M, K, N));
       return [gA, gB, gBias];
     };
-    const one = grads(1), two = grads(2);
-    for (let i = 0; i < 3; i++) expect(bitEqual(one[i], two[i]), ["gradA", "gradB", "gradBias"][i]).toBe(true);
+    const one = grads(1);
+    for (const threads of [2, -2]) {
+      const many = grads(threads);
+      for (let i = 0; i < 3; i++) expect(bitEqual(one[i], many[i]), `${["gradA", "gradB", "gradBias"][i]} T=${threads}`).toBe(true);
+    }
   });
 
   it("on arena-resident arrays, with the workspace growing memory just before the threads start", () => {
@@ -138,7 +143,7 @@ describe("threaded matmul is bit-identical to one thread", () => {
       const buffer = views[0].buffer;
       ar.allocBytes(buffer.byteLength - ar.mark());
       expect(ar.mark()).toBe(buffer.byteLength);
-      withThreadSettings({ threads: 2, minWork: 0 }, () => matmul(views[0], views[1], views[2], views[3], M, K, N, "NN", false));
+      withThreadSettings({ threads: 2, minWork: 0, callerWorks: false }, () => matmul(views[0], views[1], views[2], views[3], M, K, N, "NN", false));
       // the views made before the grow are still on wasm memory (a shared memory never detaches)
       expect(arena().f32(pc, 1).buffer).not.toBe(buffer);
       expect(bitEqual(views[0], want)).toBe(true);
@@ -160,43 +165,51 @@ describe("thread pool", () => {
     expect(threadCount()).toBeGreaterThanOrEqual(1);
   });
 
+  /** matmulPart on C [M,N] in row chunks [i·step, …) up to len (len > M makes the kernel's assertion fire). */
+  function rowsJob(M: number, K: number, N: number, len: number, step: number, threads: number, callerWorks = true): ChunkedJob {
+    const k = wasmKernels();
+    const ar = arena();
+    const workBytes = (k.matmulWorkspaceBytes as (M: number, K: number, N: number) => number)(step, K, N);
+    const [pc, pa, pb] = [ar.allocF32(M * N), ar.allocF32(M * K), ar.allocF32(K * N)];
+    const works = Array.from({ length: threads }, () => ar.allocBytes(workBytes));
+    return { kernel: "matmulPart", args: [pc, pa, pb, 0, M, K, N, 0, 0, 0, 0, M, 0, N], workSlot: 9, loSlot: 10, hiSlot: 11, len, step, works, callerWorks };
+  }
+
   it("surfaces a kernel failure in a worker as an exception on the calling thread, then keeps working", () => {
     const k = wasmKernels();
-    withScratch((ar) => {
-      const [M, K, N] = [8, 4, 8];
-      const pc = ar.allocF32(M * N), pa = ar.allocF32(M * K), pb = ar.allocF32(K * N), work = ar.allocBytes(1 << 16);
-      const work2 = ar.allocBytes(1 << 16);
-      const args = (m0: number, m1: number, w: number) => [pc, pa, pb, 0, M, K, N, 0, 0, w, m0, m1, 0, N];
+    withScratch(() => {
       withThreadSettings({ threads: 2 }, () => {
-        // job 1 (the worker's) asks for rows 4..9 of an 8-row C: the kernel's assertion fires there
-        expect(() => runOnThreads(k, [{ kernel: "matmulPart", args: args(0, 4, work) }, { kernel: "matmulPart", args: args(4, 9, work2) }]))
-          .toThrow(/kernel thread 1: matmulPart failed: .*matmulPart: block outside C/);
+        // rows 8..11 of an 8-row C: the kernel's assertion fires in the worker that claims them
+        expect(() => runChunks(k, rowsJob(8, 4, 8, 12, 4, 2, false))).toThrow(/kernel thread 1: matmulPart failed: .*matmulPart: block outside C/);
+        // and on the calling thread (whichever thread claims the bad chunk, the call throws)
+        expect(() => runChunks(k, rowsJob(8, 4, 8, 12, 4, 2))).toThrow(/matmulPart: block outside C/);
         // the pool still works
-        expect(() => runOnThreads(k, [{ kernel: "matmulPart", args: args(0, 4, work) }, { kernel: "matmulPart", args: args(4, 8, work2) }])).not.toThrow();
+        expect(() => runChunks(k, rowsJob(8, 4, 8, 8, 4, 2))).not.toThrow();
+        expect(() => runChunks(k, rowsJob(8, 4, 8, 8, 4, 2, false))).not.toThrow();
       });
     });
   });
 
-  it("gives up with a clear error when a worker does not finish in time, and replaces it", async () => {
+  it("gives up with a clear error when a worker does not finish or start in time, and replaces it", async () => {
     const k = wasmKernels();
-    const [M, K, N] = [1024, 512, 512];
     const ar = arena();
     const mark = ar.mark();
-    const pc = ar.allocF32(M * N), pa = ar.allocF32(M * K), pb = ar.allocF32(K * N);
-    const workBytes = k.matmulWorkspaceBytes as (M: number, K: number, N: number) => number;
-    const small = ar.allocBytes(workBytes(4, K, N));
-    const big = ar.allocBytes(workBytes(M - 4, K, N));
-    const job = (m0: number, m1: number, w: number) => ({ kernel: "matmulPart" as const, args: [pc, pa, pb, 0, M, K, N, 0, 0, w, m0, m1, 0, N] });
     try {
       withThreadSettings({ threads: 2, jobTimeoutMs: 1 }, () => {
-        // the worker's job (~0.5 GFLOP) cannot finish within 1 ms of the caller's tiny one
-        expect(() => runOnThreads(k, [job(0, 4, small), job(4, M, big)])).toThrow(/kernel thread 1 did not finish a matmulPart job within 0.001 s/);
+        // the worker's chunk (~0.5 GFLOP) cannot finish within 1 ms
+        expect(() => runChunks(k, rowsJob(1024, 512, 512, 1024, 1024, 2, false))).toThrow(/kernel thread 1 did not finish a matmulPart job within 0.001 s/);
       });
     } finally {
       // the timed-out worker may still be writing: let it stop before the memory is reused
       await stopWorkers();
       ar.release(mark);
     }
+    withScratch(() => {
+      withThreadSettings({ threads: 2, startTimeoutMs: 0.001 }, () => {
+        expect(() => runChunks(k, rowsJob(8, 4, 8, 8, 4, 2))).toThrow(/kernel thread 1 did not start within/);
+      });
+    });
+    await stopWorkers();
     // a fresh worker takes over
     const [m, kk, n] = [64, 64, 64];
     const a = seeded(m * kk, 1), b = seeded(kk * n, 2);

@@ -1,18 +1,22 @@
 // A small pool of worker threads that run wasm kernels on the kernels' SHARED memory. A parallel
-// call is a list of jobs (an exported kernel and its numeric arguments): job 0 runs on the calling
-// thread, job i on worker i − 1, and the call returns when all are done. Jobs must write disjoint
-// memory; the caller allocates their workspaces before the call (so memory never grows during it).
+// call is one chunked job: an exported kernel, its numeric arguments, and a range [0, len) cut
+// into chunks of `step`; the calling thread and the workers claim chunks one at a time from a
+// shared counter (so a thread slowed by other processes simply takes fewer), and each runs the
+// kernel on a claimed chunk with the chunk's bounds and its own workspace put into the arguments.
+// Chunks must write disjoint memory; the caller allocates the workspaces before the call (so
+// memory never grows during it). The call returns when every chunk is done.
 //
 // DINO_REF_THREADS sets the number of threads (default min(2, os.availableParallelism())); 1 means
 // no worker is ever started. Workers start on the first parallel call, are unref'd (they never
 // keep the process alive) and wait in Atomics.wait between jobs.
 //
 // Synchronisation: one SharedArrayBuffer per worker holds a control block (Int32 slots GO, DONE,
-// STATUS, READY) and the job (Float64 slots: kernel index, argument count, arguments). The caller
-// writes the job, then Atomics.store(GO, seq) + notify; the worker runs it, posts an error text on
-// its MessagePort if it threw, then Atomics.store(DONE, seq) + notify. The caller Atomics.waits on
-// DONE (with a timeout) and reads a failure with receiveMessageOnPort, so errors surface as
-// exceptions on the calling thread, never as a hang.
+// STATUS, READY) and the job (Float64 slots); one more holds the chunk counter. The caller writes
+// the job, then Atomics.store(GO, seq) + notify; the worker claims chunks (Atomics.add) until none
+// is left, posts an error text on its MessagePort if the kernel threw, then Atomics.store(DONE,
+// seq) + notify. The caller, after claiming chunks itself, Atomics.waits on DONE (with a timeout)
+// and reads a failure with receiveMessageOnPort, so errors surface as exceptions on the calling
+// thread, never as a hang.
 
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { availableParallelism } from "node:os";
@@ -23,11 +27,33 @@ import { DinoRefError } from "../tensor/errors.js";
 const KERNELS = ["matmulPart"] as const;
 export type ThreadKernel = (typeof KERNELS)[number];
 
-export interface KernelJob {
+/**
+ * A kernel call split into chunks: chunk i runs `kernel(args)` with args[loSlot] = i·step,
+ * args[hiSlot] = min(len, (i + 1)·step) and args[workSlot] = the running thread's workspace.
+ */
+export interface ChunkedJob {
   kernel: ThreadKernel;
   /** Numeric arguments (pointers, sizes, codes), at most MAX_ARGS. */
   args: readonly number[];
+  loSlot: number;
+  hiSlot: number;
+  len: number;
+  step: number;
+  workSlot: number;
+  /** One workspace per thread: works.length threads take part (the caller and works.length − 1 workers). */
+  works: readonly number[];
+  /** false: the caller only waits, the workers do every chunk (default: the `callerWorks` setting). */
+  callerWorks?: boolean;
 }
+
+// job slots (Float64): kernel index, loSlot, hiSlot, len, step, argument count, arguments
+const J_KERNEL = 0;
+const J_LO = 1;
+const J_HI = 2;
+const J_LEN = 3;
+const J_STEP = 4;
+const J_NARGS = 5;
+const J_ARGS = 6;
 
 // control block: Int32 slots, then the job as Float64 slots from byte JOB_OFFSET
 const GO = 0;
@@ -36,7 +62,9 @@ const STATUS = 2;
 const READY = 3;
 const JOB_OFFSET = 64;
 const MAX_ARGS = 30;
-const CONTROL_BYTES = JOB_OFFSET + 8 * (2 + MAX_ARGS);
+const CONTROL_BYTES = JOB_OFFSET + 8 * (J_ARGS + MAX_ARGS);
+/** The chunk counter of the running job, shared by all threads (Int32 slot 0). */
+const claims = new Int32Array(new SharedArrayBuffer(4));
 
 interface Settings {
   /** Threads a parallel kernel may use (1: single-threaded, no workers; 0: DINO_REF_THREADS). */
@@ -47,6 +75,8 @@ interface Settings {
   jobTimeoutMs: number;
   /** Longest wait for a new worker to instantiate the kernels (ms). */
   startTimeoutMs: number;
+  /** false: callers leave every chunk to the workers (tests: results computed by worker instances only). */
+  callerWorks: boolean;
 }
 
 let settings: Settings = {
@@ -54,6 +84,7 @@ let settings: Settings = {
   minWork: 2 ** 18,
   jobTimeoutMs: 120_000,
   startTimeoutMs: 60_000,
+  callerWorks: true,
 };
 let envThreads: number | null = null;
 
@@ -111,8 +142,9 @@ const WORKER_SOURCE = `
 "use strict";
 const { workerData } = process.getBuiltinModule("node:worker_threads");
 const { module, memory, control, port, kernels } = workerData;
+const claims = new Int32Array(workerData.claims);
 const ctl = new Int32Array(control, 0, ${JOB_OFFSET / 4});
-const job = new Float64Array(control, ${JOB_OFFSET}, ${2 + MAX_ARGS});
+const job = new Float64Array(control, ${JOB_OFFSET}, ${J_ARGS + MAX_ARGS});
 const report = (e) => port.postMessage(e instanceof Error && e.stack ? e.stack : String(e));
 let exports = null;
 try {
@@ -142,9 +174,18 @@ while (exports !== null) {
   seen = seq;
   let status = 0;
   try {
+    // as runChunks in threads.ts
     const args = [];
-    for (let i = 0; i < job[1]; i++) args.push(job[2 + i]);
-    exports[kernels[job[0]]](...args);
+    for (let i = 0; i < job[${J_NARGS}]; i++) args.push(job[${J_ARGS} + i]);
+    const kernel = exports[kernels[job[${J_KERNEL}]]];
+    const len = job[${J_LEN}], step = job[${J_STEP}], lo = job[${J_LO}], hi = job[${J_HI}];
+    for (;;) {
+      const at = Atomics.add(claims, 0, 1) * step;
+      if (at >= len) break;
+      args[lo] = at;
+      args[hi] = Math.min(len, at + step);
+      kernel(...args);
+    }
   } catch (e) {
     report(e);
     status = 1;
@@ -168,7 +209,7 @@ class KernelThread {
   constructor(readonly index: number) {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     this.ctl = new Int32Array(control, 0, JOB_OFFSET / 4);
-    this.job = new Float64Array(control, JOB_OFFSET, 2 + MAX_ARGS);
+    this.job = new Float64Array(control, JOB_OFFSET, J_ARGS + MAX_ARGS);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.unref();
@@ -176,7 +217,7 @@ class KernelThread {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       name: `dino-ref kernels ${index}`,
-      workerData: { module, memory, control, port: port2, kernels: KERNELS },
+      workerData: { module, memory, control, claims: claims.buffer, port: port2, kernels: KERNELS },
       transferList: [port2],
     });
     this.worker.unref();
@@ -194,12 +235,18 @@ class KernelThread {
     this.ready = true;
   }
 
-  start(job: KernelJob): void {
+  /** Starts `job` on this worker, with `work` as its workspace. */
+  start(job: ChunkedJob, work: number): void {
     const kernel = KERNELS.indexOf(job.kernel);
     if (kernel < 0 || job.args.length > MAX_ARGS) throw new Error(`threads: bad job ${job.kernel} (${job.args.length} arguments)`);
-    this.job[0] = kernel;
-    this.job[1] = job.args.length;
-    for (let i = 0; i < job.args.length; i++) this.job[2 + i] = job.args[i];
+    this.job[J_KERNEL] = kernel;
+    this.job[J_LO] = job.loSlot;
+    this.job[J_HI] = job.hiSlot;
+    this.job[J_LEN] = job.len;
+    this.job[J_STEP] = job.step;
+    this.job[J_NARGS] = job.args.length;
+    for (let i = 0; i < job.args.length; i++) this.job[J_ARGS + i] = job.args[i];
+    this.job[J_ARGS + job.workSlot] = work;
     this.seq = (this.seq + 1) | 0 || 1; // never 0, the initial value of GO
     Atomics.store(this.ctl, GO, this.seq);
     Atomics.notify(this.ctl, GO);
@@ -209,10 +256,10 @@ class KernelThread {
   finish(): void {
     const seq = this.seq;
     if (!waitFor(this.ctl, DONE, (v) => v === seq, settings.jobTimeoutMs)) {
-      throw this.fail(`did not finish a ${KERNELS[this.job[0]]} job within ${settings.jobTimeoutMs / 1000} s (a stuck or crashed worker; DINO_REF_THREADS=1 runs without workers)`);
+      throw this.fail(`did not finish a ${KERNELS[this.job[J_KERNEL]]} job within ${settings.jobTimeoutMs / 1000} s (a stuck or crashed worker; DINO_REF_THREADS=1 runs without workers)`);
     }
     if (Atomics.load(this.ctl, STATUS) !== 0) {
-      throw new Error(`kernel thread ${this.index}: ${KERNELS[this.job[0]]} failed: ${this.message()}`);
+      throw new Error(`kernel thread ${this.index}: ${KERNELS[this.job[J_KERNEL]]} failed: ${this.message()}`);
     }
   }
 
@@ -254,24 +301,36 @@ function workers(n: number): KernelThread[] {
 }
 
 /**
- * Runs jobs concurrently: jobs[0] on this thread (with `kernels`, this thread's instance), the
- * others on workers. Returns when all are done; throws the first failure (after all finished or
- * timed out, so no worker still writes into memory the caller may reuse).
+ * Runs a chunked job on works.length threads: this one (with `kernels`, its own instance) and
+ * works.length − 1 workers. Returns when every chunk is done; throws the first failure (after all
+ * threads finished or timed out, so no worker still writes into memory the caller may reuse).
  */
-export function runOnThreads(kernels: KernelExports, jobs: readonly KernelJob[]): void {
-  if (jobs.length === 0) return;
-  const threads = workers(jobs.length - 1);
+export function runChunks(kernels: KernelExports, job: ChunkedJob): void {
+  const threads = workers(job.works.length - 1);
+  Atomics.store(claims, 0, 0);
   const started: KernelThread[] = [];
   let error: unknown = null;
   try {
-    for (let i = 1; i < jobs.length; i++) {
-      threads[i - 1].start(jobs[i]);
-      started.push(threads[i - 1]);
+    threads.forEach((t, i) => {
+      t.start(job, job.works[i + 1]);
+      started.push(t);
+    });
+    // as the worker source's loop
+    const args = job.args.slice();
+    args[job.workSlot] = job.works[0];
+    const kernel = kernels[job.kernel] as (...args: number[]) => void;
+    const callerWorks = job.callerWorks ?? settings.callerWorks;
+    while (callerWorks) {
+      const at = Atomics.add(claims, 0, 1) * job.step;
+      if (at >= job.len) break;
+      args[job.loSlot] = at;
+      args[job.hiSlot] = Math.min(job.len, at + job.step);
+      kernel(...args);
     }
-    const own = jobs[0];
-    (kernels[own.kernel] as (...args: number[]) => void)(...own.args);
   } catch (e) {
     error = e;
+    // let the workers stop after their current chunk
+    Atomics.store(claims, 0, 0x3fffffff);
   }
   for (const t of started) {
     try {
