@@ -55,29 +55,54 @@ export function matmul(
   c: usize, a: usize, b: usize, bias: usize,
   M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize,
 ): void {
+  matmulBlock(c, a, b, bias, M, K, N, layout, accumulate, work, 0, M, 0, N);
+}
+
+/**
+ * The block C[m0:m1, n0:n1] of `matmul` (same arguments, same sizes M, K, N), nothing else of C:
+ * the unit of work of one thread (src/kernels/threads.ts). Every element gets the very operations
+ * `matmul` gives it (the K blocking depends on K only), so any split of C into blocks computed
+ * separately, in any order or concurrently, is bit-identical to one `matmul` call.
+ * `work`: matmulWorkspaceBytes(m1 − m0, K, n1 − n0) bytes, 16-byte aligned, private to the call.
+ */
+export function matmulPart(
+  c: usize, a: usize, b: usize, bias: usize,
+  M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize,
+  m0: i32, m1: i32, n0: i32, n1: i32,
+): void {
+  assert(0 <= m0 && m0 < m1 && m1 <= M && 0 <= n0 && n0 < n1 && n1 <= N, "matmulPart: block outside C");
+  matmulBlock(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1);
+}
+
+// @ts-ignore: decorator
+@inline function matmulBlock(
+  c: usize, a: usize, b: usize, bias: usize,
+  M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize,
+  m0: i32, m1: i32, n0: i32, n1: i32,
+): void {
   const firstMode = (accumulate != 0 ? INIT_LOAD_C : 0) | (bias != 0 ? INIT_ADD_BIAS : 0);
   if (K == 0) {
-    initOnly(c, bias, M, N, firstMode);
+    initOnly(c, bias, N, firstMode, m0, m1, n0, n1);
     return;
   }
   const kcMax = blockK(K);
-  const ncMax = roundUp(min(N, NC_MAX), NR);
-  const mcMax = roundUp(min(M, MC_MAX), MR);
+  const ncMax = roundUp(min(n1 - n0, NC_MAX), NR);
+  const mcMax = roundUp(min(m1 - m0, MC_MAX), MR);
   const packedB = work; // [ncMax/NR panels][kc][NR]
   const packedA = packedB + (<usize>(kcMax * ncMax) << 2); // [mcMax/MR panels][kc][MR]
   const packedBias = packedA + (<usize>(mcMax * kcMax) << 2); // [ncMax]
   const tile = packedBias + (<usize>ncMax << 2); // [MR][NR]
   const ldc = <usize>N << 2;
 
-  for (let jc = 0; jc < N; jc += NC_MAX) {
-    const nc = min(NC_MAX, N - jc);
+  for (let jc = n0; jc < n1; jc += NC_MAX) {
+    const nc = min(NC_MAX, n1 - jc);
     if (bias != 0) packBias(packedBias, bias, jc, nc);
     for (let pc = 0; pc < K; pc += kcMax) {
       const kc = min(kcMax, K - pc);
       const mode = pc == 0 ? firstMode : INIT_LOAD_C;
       packB(packedB, b, layout, K, N, pc, kc, jc, nc);
-      for (let ic = 0; ic < M; ic += MC_MAX) {
-        const mc = min(MC_MAX, M - ic);
+      for (let ic = m0; ic < m1; ic += MC_MAX) {
+        const mc = min(MC_MAX, m1 - ic);
         packA(packedA, a, layout, M, K, ic, mc, pc, kc);
         // A micro-panel (MR × kc) stays in L1 while the B micro-panels stream from L2
         for (let ir = 0; ir < mc; ir += MR) {
@@ -245,11 +270,11 @@ function packA(dst: usize, a: usize, layout: i32, M: i32, K: i32, ic: i32, mc: i
   }
 }
 
-/** K = 0: C = init, the empty sum. */
-function initOnly(c: usize, bias: usize, M: i32, N: i32, mode: i32): void {
-  for (let i = 0; i < M; i++) {
+/** K = 0: C[m0:m1, n0:n1] = init, the empty sum. */
+function initOnly(c: usize, bias: usize, N: i32, mode: i32, m0: i32, m1: i32, n0: i32, n1: i32): void {
+  for (let i = m0; i < m1; i++) {
     const row = c + (<usize>i * <usize>N << 2);
-    for (let j = 0; j < N; j++) {
+    for (let j = n0; j < n1; j++) {
       let s: f32 = mode & INIT_LOAD_C ? ld(row, j) : 0;
       if (mode & INIT_ADD_BIAS) s = s + ld(bias, j);
       st(row, j, s);

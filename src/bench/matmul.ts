@@ -1,9 +1,11 @@
 // Benchmark cases for the matmul kernel at the ViT-S/16 shapes of a DINO training step: the SIMD
-// wasm kernel on arena-resident inputs (no copies in run()) and the TypeScript oracle on a slice.
+// wasm kernel on arena-resident inputs (no copies in run()) on 1 thread and on 2 threads
+// ("wasm-simd x2", whatever DINO_REF_THREADS says), and the TypeScript oracle on a slice.
 
 import type { BenchCase } from "./types.js";
 import { matmul, matmulRef, type MatmulLayout } from "../kernels/matmul.js";
 import { arena } from "../kernels/arena.js";
+import { withThreadSettings } from "../kernels/threads.js";
 
 /** (M, K, N) of the ViT shapes: qkv, attention proj, MLP fc2, a patch-sized (16640, 64, 192), a square one. */
 const SHAPES: readonly [number, number, number][] = [
@@ -26,7 +28,8 @@ function fill(x: Float32Array, seed: number): void {
   }
 }
 
-function wasmCase(M: number, K: number, N: number, layout: MatmulLayout): BenchCase {
+/** The wasm kernel on 1 thread and on 2, on the same arena-resident inputs. */
+function wasmCases(M: number, K: number, N: number, layout: MatmulLayout): BenchCase[] {
   const ar = arena();
   const pc = ar.allocF32(M * N);
   const pa = ar.allocF32(M * K);
@@ -35,21 +38,18 @@ function wasmCase(M: number, K: number, N: number, layout: MatmulLayout): BenchC
   fill(ar.f32(pa, M * K), 1);
   fill(ar.f32(pb, K * N), 2);
   fill(ar.f32(pbias, N), 3);
-  let views: Float32Array[] | null = null;
+  // views stay valid when memory grows (it is shared: nothing detaches)
+  const views = [ar.f32(pc, M * N), ar.f32(pa, M * K), ar.f32(pb, K * N), ar.f32(pbias, N)];
   const name = layout === "NN" ? `matmul ${M}x${K}x${N}` : `matmul ${layout} ${M}x${K}x${N}`;
-  return {
+  return [1, 2].map((threads): BenchCase => ({
     name,
-    impl: "wasm-simd",
+    impl: threads === 1 ? "wasm-simd" : `wasm-simd x${threads}`,
     flops: 2 * M * K * N,
-    note: "inputs in the arena, with bias",
+    note: `inputs in the arena, with bias, ${threads === 1 ? "1 thread" : `${threads} threads`}`,
     run() {
-      // views are re-created when memory has grown since they were made (a grow detaches them)
-      if (views === null || views[0].length === 0) {
-        views = [ar.f32(pc, M * N), ar.f32(pa, M * K), ar.f32(pb, K * N), ar.f32(pbias, N)];
-      }
-      matmul(views[0], views[1], views[2], views[3], M, K, N, layout, false);
+      withThreadSettings({ threads }, () => matmul(views[0], views[1], views[2], views[3], M, K, N, layout, false));
     },
-  };
+  }));
 }
 
 function tsCase(M: number, K: number, N: number, layout: MatmulLayout): BenchCase {
@@ -73,11 +73,11 @@ function tsCase(M: number, K: number, N: number, layout: MatmulLayout): BenchCas
   };
 }
 
-/** wasm and ts cases for the five shapes (NN), and NT and TN at the first one. */
+/** wasm (1 and 2 threads) and ts cases for the five shapes (NN), and NT and TN at the first one. */
 export function matmulBenchCases(): BenchCase[] {
   const cases: BenchCase[] = [];
-  for (const [M, K, N] of SHAPES) cases.push(wasmCase(M, K, N, "NN"), tsCase(M, K, N, "NN"));
+  for (const [M, K, N] of SHAPES) cases.push(...wasmCases(M, K, N, "NN"), tsCase(M, K, N, "NN"));
   const [M, K, N] = SHAPES[0];
-  for (const layout of ["NT", "TN"] as const) cases.push(wasmCase(M, K, N, layout), tsCase(M, K, N, layout));
+  for (const layout of ["NT", "TN"] as const) cases.push(...wasmCases(M, K, N, layout), tsCase(M, K, N, layout));
   return cases;
 }

@@ -4,7 +4,8 @@
 export interface BenchCase {
   /** e.g. "matmul 12608x384x1152" or "matmul NT 512x512x512" */
   name: string;
-  impl: "wasm-simd" | "ts";
+  /** "wasm-simd x2": the wasm kernel on 2 threads (the plain "wasm-simd" case runs on 1). */
+  impl: "wasm-simd" | `wasm-simd x${number}` | "ts";
   /** Floating-point operations done by ONE call of run(). */
   flops: number;
   /** e.g. "ts oracle on 128 of 12608 rows" */

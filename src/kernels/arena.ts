@@ -1,22 +1,32 @@
 // A bump allocator over the kernels' wasm memory. Tensors that kernels read and write live here,
-// so a training step passes pointers, not copies, across the JS/wasm boundary. Growing the memory
-// detaches every typed-array view on it; `f32()` therefore makes views on demand and callers
-// must not keep one across an allocation.
+// so a training step passes pointers, not copies, across the JS/wasm boundary. The memory is
+// shared (worker threads run kernels on it), so a grow never detaches a view: an old view keeps
+// working on the same bytes, but only `memory.buffer` taken after the grow covers the new pages.
+// `f32()` therefore makes views on demand on the current buffer.
 
-import { wasmKernels } from "./wasm.js";
+import { loadedKernels } from "./wasm.js";
 import { DinoRefError } from "../tensor/errors.js";
 
 const ALIGN = 16; // bytes: one v128
 const PAGE = 65536; // bytes per wasm page
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE; // 32-bit wasm address space
 
+/**
+ * Every buffer object the kernels' memory has had: a grow of a shared memory gives `memory.buffer`
+ * a new (longer) SharedArrayBuffer, while views on the old one stay valid views on wasm memory.
+ */
+const memoryBuffers = new WeakSet<ArrayBufferLike>();
+
 export class Arena {
   private top: number;
   private readonly memory: WebAssembly.Memory;
 
-  constructor(private readonly base: number, memory: WebAssembly.Memory) {
+  private readonly maxBytes: number;
+
+  constructor(private readonly base: number, memory: WebAssembly.Memory, maxBytes = MAX_BYTES) {
     this.top = alignUp(base);
     this.memory = memory;
+    this.maxBytes = Math.min(maxBytes, MAX_BYTES);
   }
 
   /** Reserves `bytes` bytes, 16-byte aligned, and returns their byte pointer. Contents are not cleared. */
@@ -34,7 +44,7 @@ export class Arena {
     return this.allocBytes(4 * n);
   }
 
-  /** A float32 view of `n` elements at `ptr`. Valid until the next allocation that grows memory. */
+  /** A float32 view of `n` elements at `ptr` (on the buffer of the memory's current size). */
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);
   }
@@ -60,15 +70,18 @@ export class Arena {
     return this.top - alignUp(this.base);
   }
 
-  /** Makes sure memory reaches byte `end`, growing it (which detaches old views) if needed. */
+  /** Makes sure memory reaches byte `end`, growing it if needed. */
   private ensure(end: number): void {
-    if (end > MAX_BYTES) {
-      throw new DinoRefError(`arena: ${(end / 2 ** 20).toFixed(0)} MiB requested, above the 4 GiB limit of 32-bit WebAssembly`);
+    if (end > this.maxBytes) {
+      const limit = this.maxBytes === MAX_BYTES ? "the 4 GiB limit of 32-bit WebAssembly" : `the ${(this.maxBytes / 2 ** 20).toFixed(0)} MiB maximum of the kernels' shared memory`;
+      throw new DinoRefError(`arena: ${(end / 2 ** 20).toFixed(0)} MiB requested, above ${limit}`);
     }
-    const have = this.memory.buffer.byteLength;
+    const before = this.memory.buffer;
+    const have = before.byteLength;
     if (end > have) {
-      // grow by at least half again, to keep the number of detaching grows small
-      const want = Math.min(Math.max(end, Math.floor(have * 1.5)), MAX_BYTES);
+      // grow by at least half again, to keep the number of grows small
+      const want = Math.min(Math.max(end, Math.floor(have * 1.5)), this.maxBytes);
+      memoryBuffers.add(before);
       this.memory.grow(Math.ceil((want - have) / PAGE));
     }
   }
@@ -84,8 +97,8 @@ let theArena: Arena | null = null;
 /** The process-wide arena over the kernels' memory. */
 export function arena(): Arena {
   if (theArena === null) {
-    const k = wasmKernels();
-    theArena = new Arena(k.heapBase(), k.memory);
+    const k = loadedKernels();
+    theArena = new Arena(k.exports.heapBase(), k.memory, k.maxBytes);
   }
   return theArena;
 }
@@ -101,9 +114,9 @@ export function withScratch<T>(fn: (a: Arena) => T): T {
   }
 }
 
-/** True when `x` is a view on the kernels' current wasm memory (so it can be passed by pointer). */
+/** True when `x` is a view on the kernels' wasm memory, of any size it has had (so it can be passed by pointer). */
 export function isWasmView(x: ArrayBufferView): boolean {
-  return x.buffer === wasmKernels().memory.buffer;
+  return x.buffer === loadedKernels().memory.buffer || memoryBuffers.has(x.buffer);
 }
 
 /**
@@ -120,7 +133,7 @@ export function callWithArrays(
   const a = arena();
   const mark = a.mark();
   try {
-    // read the pointers of wasm-resident arrays before reserving scratch: a grow detaches them
+    // read the pointers of wasm-resident arrays before reserving scratch (which may grow memory)
     const resident = arrays.map((x) => (x !== null && isWasmView(x) ? x.byteOffset : -1));
     let scratchBytes = 0;
     arrays.forEach((x, i) => {

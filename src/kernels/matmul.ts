@@ -7,9 +7,16 @@
 // ascending k. The wasm kernel does this in float32 (mul, then add), so a row of C never depends on
 // other rows of A, nor on the blocking. K = 0 is allowed and gives C = init (the empty sum, as in
 // PyTorch's addmm); M and N must be at least 1.
+//
+// Threads (src/kernels/threads.ts): a product of at least parallelMinWork() multiply-adds is split
+// into chunks of C (contiguous row ranges, or column ranges when N > M), a few per thread, which
+// the threads claim one at a time and compute with the kernel's `matmulPart` in their own
+// workspaces. Since every C element gets the same operations in the same order whoever computes
+// it, results are bit-identical for any thread count and any split.
 
-import { wasmKernels } from "./wasm.js";
-import { callWithArrays, withScratch } from "./arena.js";
+import { wasmKernels, type KernelExports } from "./wasm.js";
+import { callWithArrays, withScratch, type Arena } from "./arena.js";
+import { parallelMinWork, runChunks, threadCount } from "./threads.js";
 import type { FloatArray } from "./floatArray.js";
 import { check } from "../tensor/errors.js";
 
@@ -20,6 +27,10 @@ const LAYOUT_CODE: Record<MatmulLayout, number> = { NN: 0, NT: 1, TN: 2 };
 interface MatmulAbi {
   matmulWorkspaceBytes(M: number, K: number, N: number): number;
   matmul(c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number): void;
+  matmulPart(
+    c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number,
+    m0: number, m1: number, n0: number, n1: number,
+  ): void;
   matmulBiasGrad(gradBias: number, gradC: number, M: number, N: number): void;
 }
 
@@ -51,12 +62,62 @@ export function matmul(
   checkMatmulArgs("matmul", c, a, b, bias, M, K, N, layout);
   const k = wasmKernels() as unknown as MatmulAbi;
   callWithArrays([c, a, b, bias], [0], (pc, pa, pb, pbias) =>
-    withScratch((arena) => {
-      // the workspace may grow memory: pointers stay valid, JS views on wasm memory do not
-      const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
-      k.matmul(pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0, work);
-    }),
+    withScratch((arena) => runMatmul(k, arena, pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0)),
   );
+}
+
+/** Alignment of the chunks of C: whole register tiles (MR = 4 rows, NR = 8 columns). */
+const ROW_ALIGN = 4;
+const COL_ALIGN = 8;
+/** Chunks per thread: enough for a thread slowed by other processes to take fewer. */
+const CHUNKS_PER_THREAD = 4;
+/** Least work (multiply-adds) of a chunk when there are more chunks than threads. */
+const MIN_CHUNK_WORK = 2 ** 17;
+
+/** Chunks of C: rows (byRows) or columns [i·step, min(len, (i + 1)·step)), i < count. */
+export interface MatmulSplit {
+  byRows: boolean;
+  len: number;
+  step: number;
+  count: number;
+}
+
+/**
+ * How C [M,N] = op(A)·op(B) (reduction K) is cut for `threads` threads: along the longer side
+ * (rows when M ≥ N), in chunks of whole register tiles, up to CHUNKS_PER_THREAD per thread as
+ * long as a chunk keeps MIN_CHUNK_WORK multiply-adds. count = 1 means no split.
+ */
+export function matmulSplit(M: number, N: number, K: number, threads: number): MatmulSplit {
+  const byRows = M >= N;
+  const [len, align] = byRows ? [M, ROW_ALIGN] : [N, COL_ALIGN];
+  const byWork = Math.max(threads, Math.floor((M * N * K) / MIN_CHUNK_WORK));
+  const want = Math.max(1, Math.min(Math.floor(len / align), threads * CHUNKS_PER_THREAD, byWork));
+  const step = Math.ceil(Math.ceil(len / want) / align) * align;
+  return { byRows, len, step, count: Math.ceil(len / step) };
+}
+
+/** C = init + op(A)·op(B) on pointers: one `matmul` call, or `matmulPart` chunks on the threads. */
+function runMatmul(
+  k: MatmulAbi, arena: Arena, pc: number, pa: number, pb: number, pbias: number,
+  M: number, K: number, N: number, layout: number, accumulate: number,
+): void {
+  const threads = threadCount();
+  const split = threads > 1 && M * N * K >= parallelMinWork() ? matmulSplit(M, N, K, threads) : null;
+  if (split === null || split.count < 2) {
+    // the workspace may grow memory: pointers stay valid
+    const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
+    k.matmul(pc, pa, pb, pbias, M, K, N, layout, accumulate, work);
+    return;
+  }
+  const { byRows, len, step, count } = split;
+  // every workspace is allocated before any thread starts: memory does not grow while they run
+  const workBytes = byRows ? k.matmulWorkspaceBytes(step, K, N) : k.matmulWorkspaceBytes(M, K, step);
+  const works = Array.from({ length: Math.min(threads, count) }, () => arena.allocBytes(workBytes));
+  // matmulPart(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1)
+  const args = [pc, pa, pb, pbias, M, K, N, layout, accumulate, 0, 0, M, 0, N];
+  runChunks(k as unknown as KernelExports, {
+    kernel: "matmulPart", args, workSlot: 9, loSlot: byRows ? 10 : 12, hiSlot: byRows ? 11 : 13, len, step, works,
+  });
 }
 
 /**
@@ -112,13 +173,11 @@ export function matmulBackward(
     withScratch((arena) => {
       if (pgA !== 0 && K > 0) {
         // gradA [M,K] += gradC [M,N] · (B stored [K,N])ᵀ: NT with sizes (M, N, K)
-        const work = arena.allocBytes(k.matmulWorkspaceBytes(M, N, K));
-        k.matmul(pgA, pgC, pb, 0, M, N, K, LAYOUT_CODE.NT, 1, work);
+        runMatmul(k, arena, pgA, pgC, pb, 0, M, N, K, LAYOUT_CODE.NT, 1);
       }
       if (pgB !== 0 && K > 0) {
         // gradB [K,N] += (A stored [M,K])ᵀ · gradC [M,N]: TN with sizes (K, M, N)
-        const work = arena.allocBytes(k.matmulWorkspaceBytes(K, M, N));
-        k.matmul(pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1, work);
+        runMatmul(k, arena, pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1);
       }
       if (pgBias !== 0) k.matmulBiasGrad(pgBias, pgC, M, N);
     }),

@@ -1,6 +1,6 @@
-// A float32 tensor that lives in the kernels' wasm memory (the arena). It keeps a byte pointer,
-// not a view: `data` makes a fresh Float32Array view whenever the memory has grown since the last
-// one (a grow detaches old views), so holding an ArenaTensor across allocations is always safe.
+// A float32 tensor that lives in the kernels' wasm memory (the arena). It keeps a byte pointer and
+// makes its Float32Array view on first use; the memory is shared, so a grow never detaches the
+// view, and holding an ArenaTensor across allocations is always safe.
 
 import { arena } from "../kernels/arena.js";
 import { numel, type NamedTensor } from "./named.js";
@@ -30,9 +30,9 @@ export class ArenaTensor implements NamedTensor {
     return t;
   }
 
-  /** A view on the tensor's data, valid until the next allocation that grows memory. */
+  /** A view on the tensor's data (stays valid when memory grows). */
   get data(): Float32Array {
-    // a detached view has length 0
+    // (a view on a non-shared memory would detach, to length 0, on a grow: then make a new one)
     if (this.view === null || this.view.length !== this.size) {
       this.view = arena().f32(this.ptr, this.size);
     }
