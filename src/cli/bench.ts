@@ -5,6 +5,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import { allBenchCases } from "../bench/index.js";
 import { runBenchCase, type BenchResult } from "../bench/run.js";
 import { formatTable } from "./report.js";
+import { threadCount } from "../kernels/threads.js";
 import type { Io } from "./main.js";
 
 export interface BenchOptions {
@@ -31,7 +32,7 @@ export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> 
       return [r.name, r.impl, r.gflops.toFixed(2), (r.seconds * 1000).toFixed(2), r.images_per_s === undefined ? "" : r.images_per_s.toFixed(2), ratio, r.note ?? ""];
     });
     io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "vs ts", "note"]));
-    io.out(`\n${results[0].node} on ${results[0].cpu}, one thread`);
+    io.out(`\n${results[0].node} on ${results[0].cpu}; matmul rows name their threads (x2: ${threadCount()}); the model rows run their matmuls on ${threadCount()} thread(s), everything else on one (DINO_REF_THREADS)`);
   }
   return 0;
 }
