@@ -9,6 +9,9 @@ import { runTraining, createTrainState } from "../src/train/run.js";
 import { preset, type TrainConfig } from "../src/train/config.js";
 import { trainStep } from "../src/train/trainStep.js";
 import { wasmBackend } from "../src/model/backend.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { encodePng } from "../src/data/png.js";
+import { loadMnist } from "../src/data/mnist.js";
 
 const small: TrainConfig = {
   ...preset("mnist-tiny"),
@@ -89,5 +92,35 @@ describe("training runs", () => {
       expect(l.kl).toBeGreaterThanOrEqual(0);
       expect(l.argmax_prototypes).toBeGreaterThanOrEqual(1);
     }
+  });
+});
+
+describe("training on a folder of PNGs", () => {
+  /** 3 classes × 12 digits as PNG files (one class folder each), plus one corrupt file. */
+  function folder(): string {
+    const root = tmp();
+    const { train } = loadMnist();
+    const count = [0, 0, 0];
+    for (let i = 0; count.some((n) => n < 12); i++) {
+      const y = train.label(i);
+      if (y > 2 || count[y] >= 12) continue;
+      mkdirSync(join(root, `digit${y}`), { recursive: true });
+      writeFileSync(join(root, `digit${y}`, `${i}.png`), encodePng(train.image(i)));
+      count[y]++;
+    }
+    writeFileSync(join(root, "digit1", "broken.png"), "not a png");
+    return root;
+  }
+
+  it("stops on a corrupt image naming the file, or skips it with --skip-bad and trains", () => {
+    const root = folder();
+    const c = { ...small, dataset: "folder" as const, dataPath: root, trainLimit: 0, batchSize: 8 };
+    expect(() => runTraining(c, { outDir: tmp(), steps: 1, skipEval: true })).toThrow(/digit1\/broken\.png/);
+    const out = tmp();
+    const s = runTraining({ ...c, skipBad: true }, { outDir: out, steps: 2 });
+    expect(s.steps).toBe(2);
+    expect(s.skipped_images).toBe(1);
+    expect(s.knn_top1_raw_pixels).toBeGreaterThan(0);
+    expect(existsSync(join(out, "summary.json"))).toBe(true);
   });
 });

@@ -22,6 +22,7 @@ commands:
   explain TOPIC            the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")}
   train --out DIR          train a tiny ViT with DINO on the bundled digits and report k-NN accuracy
         [--preset NAME] [--seed N] [--epochs E | --steps S] [--resume]
+        [--data DIR [--skip-bad]]  a folder of PNGs, one subfolder per class, instead of the digits
                            presets: ${PRESET_NAMES.join(", ")}
   inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
                            count, fingerprint, missing and unexpected keys
@@ -62,6 +63,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "train": {
         const { values, positionals } = parse(rest, {
           preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, epochs: { type: "string" }, steps: { type: "string" }, resume: { type: "boolean" },
+          data: { type: "string" }, "skip-bad": { type: "boolean" },
         });
         if (positionals.length > 0) throw new DinoRefError(`train: unexpected argument '${positionals[0]}'`);
         return trainCommand(values, io);

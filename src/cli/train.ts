@@ -18,6 +18,8 @@ export interface TrainArgs {
   epochs?: string;
   steps?: string;
   resume?: boolean;
+  data?: string;
+  "skip-bad"?: boolean;
 }
 
 function integerArg(name: string, value: string | undefined, min: number): number | undefined {
@@ -33,7 +35,13 @@ export function trainConfigFrom(a: TrainArgs): TrainConfig {
   const seed = integerArg("seed", a.seed, 0);
   const epochs = integerArg("epochs", a.epochs, 1);
   if (a.epochs !== undefined && a.steps !== undefined) throw new DinoRefError("give --epochs or --steps, not both");
-  return { ...c, ...(seed !== undefined ? { seed } : {}), ...(epochs !== undefined ? { epochs } : {}) };
+  if (a["skip-bad"] && a.data === undefined) throw new DinoRefError("--skip-bad applies to --data DIR only");
+  return {
+    ...c,
+    ...(seed !== undefined ? { seed } : {}),
+    ...(epochs !== undefined ? { epochs } : {}),
+    ...(a.data !== undefined ? { dataset: "folder" as const, dataPath: a.data, skipBad: a["skip-bad"] === true } : {}),
+  };
 }
 
 export function trainCommand(a: TrainArgs, io: Io): number {
@@ -75,6 +83,7 @@ export function formatSummary(s: Summary, outDir: string): string {
     `  same net at init       ${pct(s.knn_top1_random_init)}   (gain ${(s.knn_top1 - s.knn_top1_random_init >= 0 ? "+" : "") + (s.knn_top1 - s.knn_top1_random_init).toFixed(2)} points)`,
     `  raw pixels             ${pct(s.knn_top1_raw_pixels)}`,
     `${s.steps} steps (${s.epochs_completed} epochs) in ${formatSeconds(s.seconds)}; ${outDir}/summary.json, metrics.jsonl, checkpoint.safetensors`,
+    ...(s.skipped_images > 0 ? [`warning: ${s.skipped_images} unreadable image(s) were skipped (--skip-bad)`] : []),
   ].join("\n");
 }
 

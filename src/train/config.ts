@@ -5,8 +5,12 @@
 import { DinoRefError } from "../tensor/errors.js";
 
 export interface TrainConfig {
-  /** Dataset: the bundled MNIST digits, or the harder digits-on-a-canvas variant. */
-  dataset: "mnist" | "mnist-canvas";
+  /** Dataset: the bundled MNIST digits, the harder digits-on-a-canvas variant, or a folder of PNGs (one subfolder per class). */
+  dataset: "mnist" | "mnist-canvas" | "folder";
+  /** The image folder when dataset is "folder" (split per class 80/20 into train and held-out test). */
+  dataPath: string;
+  /** With a folder: skip unreadable images with a warning instead of stopping. */
+  skipBad: boolean;
   /** Train on the first this many training images only (0: all); for quick runs and tests. */
   trainLimit: number;
   /** ViT backbone. */
@@ -54,6 +58,8 @@ export interface TrainConfig {
 /** Defaults shared by the presets (the official values where they apply at this scale). */
 const BASE: TrainConfig = {
   dataset: "mnist",
+  dataPath: "",
+  skipBad: false,
   trainLimit: 0,
   patchSize: 4,
   embedDim: 64,
@@ -112,6 +118,7 @@ export function validateConfig(c: TrainConfig): void {
     const v = c[key];
     if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new DinoRefError(`config ${key} = ${v}; expected a positive integer`);
   }
+  if (c.dataset === "folder" && c.dataPath === "") throw new DinoRefError("config dataset 'folder' needs a dataPath (--data DIR)");
   if (c.embedDim % c.numHeads !== 0) throw new DinoRefError(`config embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
   if (c.globalSize % c.patchSize !== 0 || c.localSize % c.patchSize !== 0) {
     throw new DinoRefError(`config crop sizes ${c.globalSize} and ${c.localSize} must be multiples of patchSize ${c.patchSize}`);

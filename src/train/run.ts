@@ -15,6 +15,9 @@ import { loadMnistCanvas } from "../data/mnistCanvas.js";
 import { MultiCropLoader } from "../data/loader.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { labelsOf, subset } from "../data/dataset.js";
+import { openImageFolder } from "../data/imageFolder.js";
+import { splitPerClass } from "../data/mnist.js";
+import { resizeBicubic } from "../data/resample.js";
 import { knnClassify } from "../eval/knn.js";
 import { extractFeatures, pixelFeatures } from "../eval/features.js";
 import { Rng, STREAM } from "../tensor/rng.js";
@@ -56,6 +59,8 @@ export interface Summary {
   steps: number;
   epochs_completed: number;
   final_loss: number;
+  /** Unreadable images skipped with --skip-bad (folder data). */
+  skipped_images: number;
 }
 
 /** The DINO network of a training config. */
@@ -79,10 +84,36 @@ export function createTrainState(c: TrainConfig): TrainState {
 }
 
 /** The train and held-out test sets of a config. */
-export function datasets(c: TrainConfig): { train: ImageDataset; test: ImageDataset } {
-  const { train, test } = c.dataset === "mnist" ? loadMnist() : loadMnistCanvas({ seed: c.seed });
-  if (c.trainLimit === 0 || c.trainLimit >= train.length) return { train, test };
-  return { train: subset(train, Int32Array.from({ length: c.trainLimit }, (_, i) => i), `${c.dataset} (first ${c.trainLimit})`), test };
+export function datasets(c: TrainConfig): { train: ImageDataset; test: ImageDataset; skipped: number } {
+  const { train, test, skipped } = c.dataset === "folder" ? folderSplit(c) : { ...(c.dataset === "mnist" ? loadMnist() : loadMnistCanvas({ seed: c.seed })), skipped: 0 };
+  if (c.trainLimit === 0 || c.trainLimit >= train.length) return { train, test, skipped };
+  return { train: subset(train, Int32Array.from({ length: c.trainLimit }, (_, i) => i), `${c.dataset} (first ${c.trainLimit})`), test, skipped };
+}
+
+/**
+ * A folder of PNGs split per class 80/20 (deterministically, as the bundled digits). The held-out
+ * and train images are also served at globalSize × globalSize (bicubic) for the k-NN features,
+ * which need one size; training crops come from the original images.
+ */
+function folderSplit(c: TrainConfig): { train: ImageDataset; test: ImageDataset; skipped: number } {
+  const all = openImageFolder(c.dataPath, { skipBad: c.skipBad });
+  const { train, test } = splitPerClass(labelsOf(all), all.classes.length, 0, 0.8);
+  if (test.length === 0) throw new DinoRefError(`${c.dataPath}: too few images to hold out 20% per class for the k-NN evaluation`);
+  return { train: subset(all, train, `${c.dataPath} (train)`), test: subset(all, test, `${c.dataPath} (held out)`), skipped: all.skipped.length };
+}
+
+/** The dataset with every image resized to size × size (for feature extraction, which needs one size). */
+function resized(ds: ImageDataset, size: number): ImageDataset {
+  return {
+    length: ds.length,
+    classes: ds.classes,
+    image: (i) => {
+      const img = ds.image(i);
+      return img.width === size && img.height === size ? img : resizeBicubic(img, size, size);
+    },
+    label: (i) => ds.label(i),
+    describe: (i) => ds.describe(i),
+  };
 }
 
 /** Trains, checkpoints every epoch, and evaluates. */
@@ -94,7 +125,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   const ckptPath = join(opts.outDir, "checkpoint.safetensors");
   const metricsPath = join(opts.outDir, "metrics.jsonl");
 
-  const { train, test } = datasets(c);
+  const { train, test, skipped } = datasets(c);
   const loader = new MultiCropLoader(train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops, globalScale: c.globalScale, localScale: c.localScale }, c.seed, c.batchSize);
   const itersPerEpoch = loader.batchesPerEpoch;
   const schedules = dinoSchedules({
@@ -146,14 +177,15 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   const summary: Summary = {
     preset_config: c,
     knn_top1: NaN, knn_top5: NaN, knn_top1_student: NaN, knn_top1_random_init: NaN, knn_top1_raw_pixels: NaN,
-    seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss,
+    seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss, skipped_images: skipped,
   };
   if (!opts.skipEval) {
+    const [evalTrain, evalTest] = [resized(train, c.globalSize), resized(test, c.globalSize)];
     const knn = (trainF: Float32Array, testF: Float32Array, dim: number) =>
       knnClassify(trainF, labelsOf(train), testF, labelsOf(test), dim, { k: c.knnK, temperature: c.knnTemperature, numClasses: train.classes.length });
     const features = (store: ParamStore) => {
       const backbone = store.scope("backbone.");
-      return knn(extractFeatures(wasmBackend, backbone, state.model.vit, train), extractFeatures(wasmBackend, backbone, state.model.vit, test), c.embedDim);
+      return knn(extractFeatures(wasmBackend, backbone, state.model.vit, evalTrain), extractFeatures(wasmBackend, backbone, state.model.vit, evalTest), c.embedDim);
     };
     report({ kind: "eval", what: "k-NN of the trained teacher" });
     const trained = features(state.teacher);
@@ -164,8 +196,8 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     report({ kind: "eval", what: "k-NN of the same network at initialisation" });
     summary.knn_top1_random_init = features(createTrainState(c).student).top1;
     report({ kind: "eval", what: "k-NN of raw pixels" });
-    const trainPixels = pixelFeatures(train);
-    summary.knn_top1_raw_pixels = knn(trainPixels.features, pixelFeatures(test).features, trainPixels.dim).top1;
+    const trainPixels = pixelFeatures(evalTrain);
+    summary.knn_top1_raw_pixels = knn(trainPixels.features, pixelFeatures(evalTest).features, trainPixels.dim).top1;
   }
   summary.seconds = (performance.now() - start) / 1000;
   writeFileAtomic(join(opts.outDir, "summary.json"), new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"));
