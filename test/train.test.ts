@@ -124,3 +124,29 @@ describe("training on a folder of PNGs", () => {
     expect(existsSync(join(out, "summary.json"))).toBe(true);
   });
 });
+
+describe("dino-ref attention", () => {
+  it("writes a heat map per head, the mean and a mask per head, cropping to the patch grid and saying so", async () => {
+    const { main } = await import("../src/cli/main.js");
+    const d = tmp();
+    runTraining(small, { outDir: d, steps: 1, skipEval: true });
+    const { test } = loadMnist();
+    const img = test.image(0);
+    // 30×30: two pixels beyond the 4-pixel patch grid
+    const padded = { width: 30, height: 30, channels: 3 as const, data: new Uint8Array(30 * 30 * 3) };
+    for (let y = 0; y < 28; y++) padded.data.set(img.data.subarray(y * 28 * 3, (y + 1) * 28 * 3), y * 30 * 3);
+    const png = join(d, "seven.png");
+    writeFileSync(png, encodePng(padded));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(["attention", png, "--checkpoint", join(d, "checkpoint.safetensors"), "--out", join(d, "maps"), "--zoom", "2"], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    expect(code).toBe(0);
+    expect(err.join("\n")).toMatch(/cropped from 30×30 to 28×28 px/);
+    // 2 heads: image, 2 heat maps, mean, 2 masks
+    expect(out.join("\n")).toMatch(/6 pictures/);
+    const { readPng } = await import("../src/data/png.js");
+    expect(readPng(join(d, "maps", "seven-attn-mean.png")).width).toBe(56);
+    const bad = await main(["attention", png, "--checkpoint", join(d, "checkpoint.safetensors"), "--out", join(d, "maps"), "--threshold", "2"], { out: () => {}, err: (l) => err.push(l) });
+    expect(bad).toBe(2);
+  });
+});

@@ -8,6 +8,7 @@ import { benchCommand } from "./bench.js";
 import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
 import { trainCommand, knnCommand, PRESET_NAMES } from "./train.js";
 import { inspectCommand } from "./inspect.js";
+import { attentionCommand } from "./attention.js";
 import { preset } from "../train/config.js";
 
 const USAGE = `usage: dino-ref <command> [options]
@@ -26,6 +27,9 @@ commands:
                            presets: ${PRESET_NAMES.join(", ")}
   inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
                            count, fingerprint, missing and unexpected keys
+  attention IMAGE... --checkpoint FILE --out DIR
+                           the last block's CLS attention per head as PNG heat maps, their mean,
+                           and the masks keeping --threshold (0.6) of the mass [--zoom N] [--student]
   preset NAME              print a training preset's full configuration as JSON
   knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
   help                     this text
@@ -74,6 +78,10 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(JSON.stringify(preset(names[0]), null, 2));
         return 0;
       }
+      case "attention": {
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" } });
+        return attentionCommand(positionals, values, io);
+      }
       case "inspect":
         return inspectCommand(parse(rest, {}).positionals, io);
       case "knn": {
@@ -96,7 +104,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, inspect, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, inspect, attention, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

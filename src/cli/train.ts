@@ -10,6 +10,10 @@ import { knnClassify } from "../eval/knn.js";
 import { labelsOf } from "../data/dataset.js";
 import { wasmBackend } from "../model/backend.js";
 import type { Io } from "./main.js";
+import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { writePng } from "../data/png.js";
+import { loadBackbone, writeAttentionPictures } from "./attention.js";
 
 export interface TrainArgs {
   preset?: string;
@@ -71,7 +75,26 @@ export function trainCommand(a: TrainArgs, io: Io): number {
   };
   const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report });
   io.out(formatSummary(summary, a.out));
+  io.out(`attention maps of the trained teacher: ${writeHeldOutAttention(a.out, c, io)}`);
   return 0;
+}
+
+/** Attention pictures of the first held-out image of 3 classes, in DIR/attention; returns the folder. */
+function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
+  const dir = join(outDir, "attention");
+  mkdirSync(dir, { recursive: true });
+  const { backbone, cfg } = loadBackbone(join(outDir, "checkpoint.safetensors"), "teacher");
+  const { test } = datasets(c);
+  const seen = new Set<number>();
+  for (let i = 0; i < test.length && seen.size < 3; i++) {
+    const y = test.label(i);
+    if (seen.has(y)) continue;
+    seen.add(y);
+    const path = join(dir, `heldout${i}-${test.classes[y]}.png`);
+    writePng(path, test.image(i));
+    writeAttentionPictures(backbone, cfg, path, dir, 0.6, 0, { out: () => {}, err: io.err });
+  }
+  return dir;
 }
 
 export function formatSummary(s: Summary, outDir: string): string {
