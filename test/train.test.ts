@@ -150,3 +150,15 @@ describe("dino-ref attention", () => {
     expect(bad).toBe(2);
   });
 });
+
+describe("dino-ref linear", () => {
+  it("trains the linear probe on frozen teacher features and prints top-1 and top-5", async () => {
+    const { main } = await import("../src/cli/main.js");
+    const d = tmp();
+    runTraining({ ...small, trainLimit: 32 }, { outDir: d, steps: 1, skipEval: true });
+    const out: string[] = [];
+    const code = await main(["linear", "--checkpoint", join(d, "checkpoint.safetensors"), "--epochs", "1", "--n-last-blocks", "2"], { out: (l) => out.push(l), err: () => {} });
+    expect(code).toBe(0);
+    expect(out.join("\n")).toMatch(/CLS of the last 2 block\(s\), 32 features, 1 epochs\): top-1 \d+\.\d\d%, top-5 \d+\.\d\d%/);
+  });
+});

@@ -6,7 +6,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import { checkCommand, compareCommand } from "./check.js";
 import { benchCommand } from "./bench.js";
 import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
-import { trainCommand, knnCommand, PRESET_NAMES } from "./train.js";
+import { trainCommand, knnCommand, linearCommand, PRESET_NAMES } from "./train.js";
 import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
 import { preset } from "../train/config.js";
@@ -30,6 +30,8 @@ commands:
   attention IMAGE... --checkpoint FILE --out DIR
                            the last block's CLS attention per head as PNG heat maps, their mean,
                            and the masks keeping --threshold (0.6) of the mass [--zoom N] [--student]
+  linear --checkpoint FILE the official linear probe on frozen teacher features
+                           [--n-last-blocks 4] [--avgpool] [--epochs 100] [--lr 0.001] [--student]
   preset NAME              print a training preset's full configuration as JSON
   knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
   help                     this text
@@ -82,6 +84,13 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" } });
         return attentionCommand(positionals, values, io);
       }
+      case "linear": {
+        const { values, positionals } = parse(rest, {
+          checkpoint: { type: "string" }, "n-last-blocks": { type: "string" }, avgpool: { type: "boolean" }, epochs: { type: "string" }, lr: { type: "string" }, student: { type: "boolean" },
+        });
+        if (positionals.length > 0) throw new DinoRefError(`linear: unexpected argument '${positionals[0]}'`);
+        return linearCommand(values, io);
+      }
       case "inspect":
         return inspectCommand(parse(rest, {}).positionals, io);
       case "knn": {
@@ -104,7 +113,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, inspect, attention, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, attention, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

@@ -7,6 +7,7 @@ import { runTraining, createTrainState, datasets, type RunEvent, type Summary } 
 import { checkpointConfig, loadCheckpoint } from "../train/checkpoint.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
+import { probeFeatures, trainLinearProbe, DEFAULT_PROBE } from "../eval/linearProbe.js";
 import { labelsOf } from "../data/dataset.js";
 import { wasmBackend } from "../model/backend.js";
 import type { Io } from "./main.js";
@@ -134,3 +135,33 @@ export function knnCommand(a: { checkpoint?: string; k?: string; temperature?: s
 }
 
 export const PRESET_NAMES = Object.keys(PRESETS);
+
+export interface LinearArgs {
+  checkpoint?: string;
+  "n-last-blocks"?: string;
+  avgpool?: boolean;
+  epochs?: string;
+  lr?: string;
+  student?: boolean;
+}
+
+/** `dino-ref linear`: the official linear probe on frozen features of a checkpoint's teacher. */
+export function linearCommand(a: LinearArgs, io: Io): number {
+  if (a.checkpoint === undefined) throw new DinoRefError("linear: --checkpoint FILE is required");
+  const c = checkpointConfig(a.checkpoint);
+  const n = integerArg("n-last-blocks", a["n-last-blocks"], 1) ?? Math.min(4, c.depth);
+  if (n > c.depth) throw new DinoRefError(`--n-last-blocks ${n}: the backbone has ${c.depth} blocks`);
+  const epochs = integerArg("epochs", a.epochs, 1) ?? DEFAULT_PROBE.epochs;
+  const lr = a.lr === undefined ? DEFAULT_PROBE.lr : Number(a.lr);
+  if (!(lr > 0)) throw new DinoRefError(`--lr ${a.lr}: expected a number > 0`);
+  const state = createTrainState(c);
+  loadCheckpoint(a.checkpoint, state);
+  const { train, test } = datasets(c);
+  const backbone = (a.student ? state.student : state.teacher).scope("backbone.");
+  const opts = { nLastBlocks: n, avgpool: a.avgpool === true };
+  const tr = probeFeatures(wasmBackend, backbone, state.model.vit, train, opts);
+  const te = probeFeatures(wasmBackend, backbone, state.model.vit, test, opts);
+  const r = trainLinearProbe(tr.features, labelsOf(train), te.features, labelsOf(test), tr.dim, train.classes.length, { ...DEFAULT_PROBE, epochs, lr });
+  io.out(`linear probe (${a.student ? "student" : "teacher"} of ${a.checkpoint}; CLS of the last ${n} block(s)${opts.avgpool ? " + average patch token" : ""}, ${tr.dim} features, ${epochs} epochs): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% (best epoch ${r.bestEpoch + 1})`);
+  return 0;
+}

@@ -7,7 +7,7 @@
 import { readSafetensors, writeSafetensors, tensor, type StTensor } from "../io/safetensors.js";
 import { DinoRefError } from "../tensor/errors.js";
 import type { TrainState } from "./trainStep.js";
-import type { TrainConfig } from "./config.js";
+import { withDefaults, type TrainConfig } from "./config.js";
 
 export const CHECKPOINT_FORMAT = "dino-ref-checkpoint/1";
 
@@ -39,11 +39,11 @@ export function saveCheckpoint(path: string, config: TrainConfig, state: TrainSt
   });
 }
 
-/** The config a checkpoint was trained with. */
+/** The config a checkpoint was trained with (fields added to TrainConfig since then take their defaults). */
 export function checkpointConfig(path: string): TrainConfig {
   const meta = readSafetensors(path).metadata;
   if (meta.format !== CHECKPOINT_FORMAT) throw new DinoRefError(`${path}: not a dino-ref training checkpoint (format ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`);
-  return JSON.parse(meta.config) as TrainConfig;
+  return withDefaults(JSON.parse(meta.config) as Partial<TrainConfig>);
 }
 
 /** Restores a state saved by saveCheckpoint into `state` (same architecture) and returns the position. */

@@ -111,6 +111,11 @@ export function preset(name: string): TrainConfig {
   return { ...p, globalScale: [...p.globalScale], localScale: [...p.localScale] };
 }
 
+/** A full config: every field missing from `c` (e.g. one saved before the field existed) takes its default, in the defaults' key order. */
+export function withDefaults(c: Partial<TrainConfig>): TrainConfig {
+  return { ...BASE, ...c };
+}
+
 /** Throws a DinoRefError naming the first setting that cannot work. */
 export function validateConfig(c: TrainConfig): void {
   const positiveInt: (keyof TrainConfig)[] = ["patchSize", "embedDim", "depth", "numHeads", "outDim", "hiddenDim", "bottleneckDim", "headLayers", "globalSize", "localSize", "batchSize", "epochs"];

@@ -26,7 +26,7 @@ import { writeFileAtomic } from "../io/safetensors.js";
 import { trainStep, type TrainState } from "./trainStep.js";
 import { collapseWarning } from "./collapse.js";
 import { saveCheckpoint, loadCheckpoint, checkpointConfig } from "./checkpoint.js";
-import { validateConfig, configWarnings, type TrainConfig } from "./config.js";
+import { validateConfig, configWarnings, withDefaults, type TrainConfig } from "./config.js";
 
 export interface RunOptions {
   outDir: string;
@@ -141,7 +141,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   if (opts.resume) {
     if (!existsSync(ckptPath)) throw new DinoRefError(`--resume: ${ckptPath} does not exist`);
     const saved = checkpointConfig(ckptPath);
-    if (JSON.stringify(saved) !== JSON.stringify(c)) throw new DinoRefError(`--resume: ${ckptPath} was trained with another configuration (compare its metadata "config" with the preset and options)`);
+    if (JSON.stringify(saved) !== JSON.stringify(withDefaults(c))) throw new DinoRefError(`--resume: ${ckptPath} was trained with another configuration (compare its metadata "config" with the preset and options)`);
     iteration = loadCheckpoint(ckptPath, state).iteration;
   } else {
     writeFileSync(metricsPath, "");
