@@ -24,7 +24,7 @@ import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { writeFileAtomic } from "../io/safetensors.js";
 import { trainStep, type TrainState } from "./trainStep.js";
-import { collapseWarning } from "./collapse.js";
+import { collapseWarning, collapseState, type CollapseState } from "./collapse.js";
 import { saveCheckpoint, loadCheckpoint, checkpointConfig } from "./checkpoint.js";
 import { validateConfig, configWarnings, withDefaults, type TrainConfig } from "./config.js";
 
@@ -151,6 +151,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
   const logEvery = opts.logEvery ?? 10;
   let lastLoss = NaN;
+  let lastState: CollapseState = "healthy";
   const loopStart = performance.now();
   const firstIteration = iteration;
   for (; iteration < total; iteration++) {
@@ -166,7 +167,10 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
       const rate = ((done - firstIteration) * c.batchSize) / seconds;
       const warning = collapseWarning(r.signals);
       appendFileSync(metricsPath, JSON.stringify({ step: done, epoch: h.epoch, loss: r.loss, lr: h.lr, wd: h.wd, momentum: h.momentum, teacher_temp: h.teacherTemp, teacher_entropy: r.signals.teacherEntropy, kl: r.signals.kl, ln_k: r.signals.lnK, max_teacher_prob: r.signals.maxTeacherProb, argmax_prototypes: r.signals.argmaxPrototypes, images_per_s: rate, ...(warning ? { warning } : {}) }) + "\n");
-      report({ kind: "step", iteration: done, epoch: h.epoch, loss: r.loss, lr: h.lr, imagesPerSecond: rate, etaSeconds: ((total - done) * c.batchSize) / rate, warning });
+      // the terminal hears about a collapse when the state changes; metrics.jsonl records it at every logged step
+      const state = collapseState(r.signals);
+      report({ kind: "step", iteration: done, epoch: h.epoch, loss: r.loss, lr: h.lr, imagesPerSecond: rate, etaSeconds: ((total - done) * c.batchSize) / rate, warning: state !== lastState ? warning : null });
+      lastState = state;
     }
     if (done % itersPerEpoch === 0 || done === total) {
       saveCheckpoint(ckptPath, c, state, { iteration: done, epoch: Math.floor(done / itersPerEpoch) });
