@@ -3,18 +3,10 @@
 // Inputs live in the arena and are prepared once; run() copies nothing.
 
 import type { BenchCase } from "./types.js";
+import { fillUniform } from "./fill.js";
 import { arena } from "../kernels/arena.js";
 import { wasmKernels } from "../kernels/wasm.js";
 import { attentionBackwardRef, attentionForwardRef, attentionWorkFloats, type AttentionAbi } from "../kernels/attention.js";
-
-/** Deterministic values in [−1, 1) (a small LCG), so runs are comparable. */
-function fill(x: Float32Array, seed: number): void {
-  let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-}
 
 /** The attention cases: "attention fwd|fwd+bwd BxHxNxDh", wasm-simd and ts. */
 export function attentionBenchCases(B = 64, H = 6, N = 197, Dh = 64, tsBatch = 1): BenchCase[] {
@@ -31,7 +23,7 @@ export function attentionBenchCases(B = 64, H = 6, N = 197, Dh = 64, tsBatch = 1
   const attn = a.allocF32(na);
   const workF = a.allocF32(attentionWorkFloats(N, Dh, false));
   const workB = a.allocF32(attentionWorkFloats(N, Dh, true));
-  [q, k, v, gradOut].forEach((p, i) => fill(a.f32(p, nt), 17 + i));
+  [q, k, v, gradOut].forEach((p, i) => fillUniform(a.f32(p, nt), 17 + i));
   const kern = wasmKernels() as unknown as AttentionAbi;
   const wasmFwd = () => kern.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale, workF);
   const wasmBwd = () => kern.attentionBackward(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, workB);
@@ -40,7 +32,7 @@ export function attentionBenchCases(B = 64, H = 6, N = 197, Dh = 64, tsBatch = 1
   const ntTs = tsBatch * H * N * Dh;
   const [tq, tk, tv, tout, tgo, tgq, tgk, tgv] = Array.from({ length: 8 }, () => new Float32Array(ntTs));
   const tattn = new Float32Array(tsBatch * H * N * N);
-  [tq, tk, tv, tgo].forEach((x, i) => fill(x, 17 + i));
+  [tq, tk, tv, tgo].forEach((x, i) => fillUniform(x, 17 + i));
   const tsFwd = () => attentionForwardRef(tout, tattn, tq, tk, tv, tsBatch, H, N, Dh, scale);
   const tsBwd = () => attentionBackwardRef(tgq, tgk, tgv, tgo, tq, tk, tv, tattn, tsBatch, H, N, Dh, scale);
   const tsNote = `ts oracle on ${tsBatch} of ${B} batch entries`;

@@ -3,6 +3,7 @@
 // ("wasm-simd x2", whatever DINO_REF_THREADS says), and the TypeScript oracle on a slice.
 
 import type { BenchCase } from "./types.js";
+import { fillUniform } from "./fill.js";
 import { matmul, matmulRef, type MatmulLayout } from "../kernels/matmul.js";
 import { arena } from "../kernels/arena.js";
 import { withThreadSettings } from "../kernels/threads.js";
@@ -19,15 +20,6 @@ const SHAPES: readonly [number, number, number][] = [
 /** Rows of A the TypeScript oracle runs on (it is ~40× slower than the wasm kernel). */
 const TS_ROWS = 128;
 
-/** Deterministic values in [-1, 1) (a small LCG), so runs are reproducible. */
-function fill(x: Float32Array, seed: number): void {
-  let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-}
-
 /** The wasm kernel on 1 thread and on 2, on the same arena-resident inputs. */
 function wasmCases(M: number, K: number, N: number, layout: MatmulLayout): BenchCase[] {
   const ar = arena();
@@ -35,9 +27,9 @@ function wasmCases(M: number, K: number, N: number, layout: MatmulLayout): Bench
   const pa = ar.allocF32(M * K);
   const pb = ar.allocF32(K * N);
   const pbias = ar.allocF32(N);
-  fill(ar.f32(pa, M * K), 1);
-  fill(ar.f32(pb, K * N), 2);
-  fill(ar.f32(pbias, N), 3);
+  fillUniform(ar.f32(pa, M * K), 1);
+  fillUniform(ar.f32(pb, K * N), 2);
+  fillUniform(ar.f32(pbias, N), 3);
   // views stay valid when memory grows (it is shared: nothing detaches)
   const views = [ar.f32(pc, M * N), ar.f32(pa, M * K), ar.f32(pb, K * N), ar.f32(pbias, N)];
   const name = layout === "NN" ? `matmul ${M}x${K}x${N}` : `matmul ${layout} ${M}x${K}x${N}`;
@@ -58,9 +50,9 @@ function tsCase(M: number, K: number, N: number, layout: MatmulLayout): BenchCas
   const a = new Float32Array(rows * K);
   const b = new Float32Array(K * N);
   const bias = new Float32Array(N);
-  fill(a, 1);
-  fill(b, 2);
-  fill(bias, 3);
+  fillUniform(a, 1);
+  fillUniform(b, 2);
+  fillUniform(bias, 3);
   const name = layout === "NN" ? `matmul ${M}x${K}x${N}` : `matmul ${layout} ${M}x${K}x${N}`;
   return {
     name,

@@ -17,6 +17,7 @@
 //   log-softmax: z = l/τ 1, max 1, z − max 1, exp 26, Σ 1, (z − max) − lse 2: 32
 
 import type { BenchCase } from "./types.js";
+import { fillUniform } from "./fill.js";
 import { arena } from "../kernels/arena.js";
 import { wasmKernels } from "../kernels/wasm.js";
 import { geluBackwardRef, geluForwardRef } from "../kernels/gelu.js";
@@ -42,15 +43,6 @@ const LN_FWD_FLOPS = 8;
 const LN_BWD_FLOPS = 17;
 const SOFTMAX_FLOPS = 5 + EXP_FLOPS;
 const LOG_SOFTMAX_FLOPS = 6 + EXP_FLOPS;
-
-/** Deterministic values in [lo, hi) (a small LCG), so runs are comparable. */
-function fillUniform(x: Float32Array, seed: number, lo = -1, hi = 1): void {
-  let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = lo + (hi - lo) * (s / 2 ** 32);
-  }
-}
 
 /**
  * Deterministic N(0, σ²) values (Box–Muller on the LCG). GELU inputs use σ = 1.5: then about 57%

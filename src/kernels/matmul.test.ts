@@ -4,7 +4,7 @@ import { matmul, matmulRef, matmulBackward, matmulBackwardRef, type MatmulLayout
 import { withScratch } from "./arena.js";
 import type { FloatArray } from "./floatArray.js";
 import { DinoRefError } from "../tensor/errors.js";
-import { awkwardSize, f32Array, bitEqual } from "../../test/arbitraries.js";
+import { awkwardSize, f32Array, bitEqual, seededFloats } from "../../test/arbitraries.js";
 
 const LAYOUTS: readonly MatmulLayout[] = ["NN", "NT", "TN"];
 const EPS32 = 2 ** -23; // float32 machine epsilon (twice the unit roundoff)
@@ -58,17 +58,6 @@ function checkAgainstOracle({ M, K, N, a, b, c0, bias, layout, accumulate }: Cas
   expectWithinReductionBound(got, want, scale, K, `${layout} ${M}x${K}x${N} bias=${bias !== null} acc=${accumulate}`);
 }
 
-/** Random float32 values in [-1, 1) from a fixed seed (for the larger deterministic cases). */
-function seeded(n: number, seed: number): Float32Array {
-  const x = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
-
 describe("matmul (wasm) against matmulRef (oracle)", () => {
   it("agrees within the reduction bound on random shapes, layouts, bias and accumulate", () => {
     fc.assert(fc.property(matmulCase, checkAgainstOracle));
@@ -77,7 +66,7 @@ describe("matmul (wasm) against matmulRef (oracle)", () => {
   it("agrees across every block boundary of the kernel (K > 256, M > 128, N > 2048)", () => {
     for (const [M, K, N] of [[133, 517, 19], [5, 3, 2061], [131, 260, 13]] as const) {
       for (const layout of LAYOUTS) {
-        checkAgainstOracle({ M, K, N, a: seeded(M * K, 1), b: seeded(K * N, 2), c0: seeded(M * N, 3), bias: seeded(N, 4), layout, accumulate: true });
+        checkAgainstOracle({ M, K, N, a: seededFloats(M * K, 1), b: seededFloats(K * N, 2), c0: seededFloats(M * N, 3), bias: seededFloats(N, 4), layout, accumulate: true });
       }
     }
   });
@@ -85,7 +74,7 @@ describe("matmul (wasm) against matmulRef (oracle)", () => {
   it("equals the float32 sum init + a0·b0 + a1·b1 + … taken in ascending k, bit for bit", () => {
     // the kernel's summation order is fixed by the shapes alone: this pins it down
     const [M, K, N] = [9, 301, 11]; // K blocks of 152 and 149: even and odd lengths
-    const a = seeded(M * K, 5), b = seeded(K * N, 6), bias = seeded(N, 7), c0 = seeded(M * N, 8);
+    const a = seededFloats(M * K, 5), b = seededFloats(K * N, 6), bias = seededFloats(N, 7), c0 = seededFloats(M * N, 8);
     for (const layout of LAYOUTS) {
       const got = c0.slice();
       matmul(got, a, b, bias, M, K, N, layout, true);
@@ -135,11 +124,11 @@ describe("matmul (wasm) against matmulRef (oracle)", () => {
   it("propagates a NaN in row i of A to row i of C only", () => {
     const [M, K, N] = [7, 13, 10];
     for (const layout of LAYOUTS) {
-      const a = seeded(M * K, 9);
+      const a = seededFloats(M * K, 9);
       const i = 5;
       a[layout === "TN" ? 4 * M + i : i * K + 4] = NaN; // op(A)[5, 4]
       const c = new Float32Array(M * N);
-      matmul(c, a, seeded(K * N, 10), null, M, K, N, layout, false);
+      matmul(c, a, seededFloats(K * N, 10), null, M, K, N, layout, false);
       for (let m = 0; m < M; m++) {
         for (let n = 0; n < N; n++) expect(Number.isNaN(c[m * N + n]), `${layout} C[${m},${n}]`).toBe(m === i);
       }
@@ -184,14 +173,14 @@ describe("matmul (wasm) against matmulRef (oracle)", () => {
       matmul(tiny, ones(M * K, 1e-30), ones(K * N, -1e-30), null, M, K, N, layout, false);
       expect(tiny.every((x) => x === 0)).toBe(true);
       // huge values whose sums fit in float32 agree with the oracle within the bound
-      checkAgainstOracle({ M, K, N, a: seeded(M * K, 11).map((x) => x * 1e30), b: seeded(K * N, 12), c0: seeded(M * N, 13), bias: null, layout, accumulate: true });
-      checkAgainstOracle({ M, K, N, a: seeded(M * K, 14).map((x) => x * 1e-30), b: seeded(K * N, 15), c0: new Float32Array(M * N), bias: null, layout, accumulate: false });
+      checkAgainstOracle({ M, K, N, a: seededFloats(M * K, 11).map((x) => x * 1e30), b: seededFloats(K * N, 12), c0: seededFloats(M * N, 13), bias: null, layout, accumulate: true });
+      checkAgainstOracle({ M, K, N, a: seededFloats(M * K, 14).map((x) => x * 1e-30), b: seededFloats(K * N, 15), c0: new Float32Array(M * N), bias: null, layout, accumulate: false });
     }
   });
 
   it("works on arrays that live in wasm memory (passed by pointer, no copies)", () => {
     const [M, K, N] = [19, 23, 17];
-    const a = seeded(M * K, 16), b = seeded(K * N, 17), bias = seeded(N, 18);
+    const a = seededFloats(M * K, 16), b = seededFloats(K * N, 17), bias = seededFloats(N, 18);
     const want = new Float32Array(M * N);
     matmul(want, a, b, bias, M, K, N, "NN", false);
     withScratch((ar) => {
@@ -213,7 +202,7 @@ describe("matmul determinism", () => {
   const [M, K, N] = [133, 300, 21]; // crosses the M block (128) and K block (256) boundaries
 
   it("gives bit-identical outputs for the same inputs", () => {
-    const a = seeded(M * K, 19), b = seeded(K * N, 20), bias = seeded(N, 21);
+    const a = seededFloats(M * K, 19), b = seededFloats(K * N, 20), bias = seededFloats(N, 21);
     for (const layout of LAYOUTS) {
       const c1 = new Float32Array(M * N), c2 = new Float32Array(M * N);
       matmul(c1, a, b, bias, M, K, N, layout, false);
@@ -223,7 +212,7 @@ describe("matmul determinism", () => {
   });
 
   it("computes a row of C independently of the other rows of A (batch neighbours)", () => {
-    const a = seeded(M * K, 22), b = seeded(K * N, 23), bias = seeded(N, 24);
+    const a = seededFloats(M * K, 22), b = seededFloats(K * N, 23), bias = seededFloats(N, 24);
     for (const layout of LAYOUTS) {
       const full = new Float32Array(M * N);
       matmul(full, a, b, bias, M, K, N, layout, false);
@@ -316,7 +305,7 @@ describe("matmulBackward", () => {
   });
 
   it("accepts all-null gradients (nothing to do)", () => {
-    expect(() => matmulBackward(null, null, null, seeded(6, 25), seeded(6, 26), seeded(4, 27), 3, 2, 2)).not.toThrow();
+    expect(() => matmulBackward(null, null, null, seededFloats(6, 25), seededFloats(6, 26), seededFloats(4, 27), 3, 2, 2)).not.toThrow();
   });
 });
 

@@ -9,19 +9,9 @@ import { arena, withScratch } from "./arena.js";
 import { wasmKernels } from "./wasm.js";
 import { parseThreadCount, runChunks, startedWorkers, stopWorkers, threadCount, withThreadSettings, type ChunkedJob } from "./threads.js";
 import { DinoRefError } from "../tensor/errors.js";
-import { awkwardSize, f32Array, bitEqual } from "../../test/arbitraries.js";
+import { awkwardSize, f32Array, bitEqual, seededFloats } from "../../test/arbitraries.js";
 
 const LAYOUTS: readonly MatmulLayout[] = ["NN", "NT", "TN"];
-
-function seeded(n: number, seed: number): Float32Array {
-  const x = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 /**
  * C from `matmul` with `threads` threads, splitting every product (minWork 0); threads < 0: |threads|
@@ -84,7 +74,7 @@ describe("threaded matmul is bit-identical to one thread", () => {
   it("across the kernel's block boundaries (K > 384, M > 128, N > 2048), split by rows and by columns", () => {
     const shapes: [number, number, number][] = [[261, 517, 19], [7, 389, 2061], [300, 770, 45], [9, 3, 4103], [1, 40, 1000], [1000, 40, 1]];
     for (const [M, K, N] of shapes) {
-      const a = seeded(M * K, 1), b = seeded(K * N, 2), c0 = seeded(M * N, 3), bias = seeded(N, 4);
+      const a = seededFloats(M * K, 1), b = seededFloats(K * N, 2), c0 = seededFloats(M * N, 3), bias = seededFloats(N, 4);
       for (const layout of LAYOUTS) {
         for (const accumulate of [false, true]) {
           for (const withBias of [false, true]) {
@@ -101,7 +91,7 @@ describe("threaded matmul is bit-identical to one thread", () => {
 
   it("keeps NaN, ±Inf and K = 0 results", () => {
     const [M, K, N] = [37, 11, 29];
-    const a = seeded(M * K, 5), b = seeded(K * N, 6), c0 = seeded(M * N, 7), bias = seeded(N, 8);
+    const a = seededFloats(M * K, 5), b = seededFloats(K * N, 6), c0 = seededFloats(M * N, 7), bias = seededFloats(N, 8);
     a[3] = NaN;
     a[200] = Infinity;
     b[17] = -Infinity;
@@ -116,9 +106,9 @@ describe("threaded matmul is bit-identical to one thread", () => {
 
   it("for matmulBackward (gradA by NT, gradB by TN), accumulating", () => {
     const [M, K, N] = [203, 71, 45];
-    const gC = seeded(M * N, 9), a = seeded(M * K, 10), b = seeded(K * N, 11);
+    const gC = seededFloats(M * N, 9), a = seededFloats(M * K, 10), b = seededFloats(K * N, 11);
     const grads = (threads: number) => {
-      const gA = seeded(M * K, 12), gB = seeded(K * N, 13), gBias = seeded(N, 14);
+      const gA = seededFloats(M * K, 12), gB = seededFloats(K * N, 13), gBias = seededFloats(N, 14);
       withThreadSettings({ threads: Math.abs(threads), minWork: 0, callerWorks: threads > 0 }, () => matmulBackward(gA, gB, gBias, gC, a, b, M, K, N));
       return [gA, gB, gBias];
     };
@@ -131,7 +121,7 @@ describe("threaded matmul is bit-identical to one thread", () => {
 
   it("on arena-resident arrays, with the workspace growing memory just before the threads start", () => {
     const [M, K, N] = [96, 50, 80];
-    const a = seeded(M * K, 15), b = seeded(K * N, 16), bias = seeded(N, 17);
+    const a = seededFloats(M * K, 15), b = seededFloats(K * N, 16), bias = seededFloats(N, 17);
     const want = product(1, new Float32Array(M * N), a, b, bias, M, K, N, "NN", false);
     withScratch((ar) => {
       const pc = ar.allocF32(M * N), pa = ar.allocF32(M * K), pb = ar.allocF32(K * N), pbias = ar.allocF32(N);
@@ -212,7 +202,7 @@ describe("thread pool", () => {
     await stopWorkers();
     // a fresh worker takes over
     const [m, kk, n] = [64, 64, 64];
-    const a = seeded(m * kk, 1), b = seeded(kk * n, 2);
+    const a = seededFloats(m * kk, 1), b = seededFloats(kk * n, 2);
     expect(bitEqual(product(2, new Float32Array(m * n), a, b, null, m, kk, n, "NN", false), product(1, new Float32Array(m * n), a, b, null, m, kk, n, "NN", false))).toBe(true);
     expect(startedWorkers()).toBe(1);
   });
