@@ -365,6 +365,8 @@ def main(argv=None):
     N, B = len(train_idx), cfg["batchSize"]
     niter = N // B
     total = cfg["epochs"] * niter if args.steps is None else min(args.steps, cfg["epochs"] * niter)
+    if cfg.get("stopAfterSteps", 0) > 0:  # the preset's step budget (schedules still span all epochs)
+        total = min(total, cfg["stopAfterSteps"])
 
     student = build_network(cfg, cfg["dropPathRate"])
     init_state = {k: v.clone() for k, v in student.state_dict().items()}

@@ -133,7 +133,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
     warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp, warmupTeacherTempEpochs: c.warmupTeacherTempEpochs,
   });
-  const total = Math.min(opts.steps ?? Infinity, c.epochs * itersPerEpoch);
+  const total = Math.min(opts.steps ?? Infinity, c.stopAfterSteps || Infinity, c.epochs * itersPerEpoch);
   if (!(total >= 1)) throw new DinoRefError(`--steps ${opts.steps}; expected at least 1 iteration`);
 
   const state = createTrainState(c);
