@@ -44,7 +44,8 @@ export function trainConfigFrom(a: TrainArgs): TrainConfig {
   return {
     ...c,
     ...(seed !== undefined ? { seed } : {}),
-    ...(epochs !== undefined ? { epochs } : {}),
+    // --epochs asks for whole epochs: the preset's early stop no longer applies
+    ...(epochs !== undefined ? { epochs, stopAfterSteps: 0 } : {}),
     ...(a.data !== undefined ? { dataset: "folder" as const, dataPath: a.data, skipBad: a["skip-bad"] === true } : {}),
   };
 }

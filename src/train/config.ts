@@ -105,7 +105,7 @@ const BASE: TrainConfig = {
   seed: 0,
 };
 
-/** Presets named by purpose; their measured numbers are in the README. */
+/** Presets named by purpose; their measured numbers are in the README and docs/training.md. */
 export const PRESETS: Record<string, TrainConfig> = {
   // The default (`npm start`, ≤ 5 min on 2 CPU cores): a 10-epoch recipe stopped after 250
   // iterations (2 epochs), at the end of its 2-epoch lr warm-up, as a long official run is after its
