@@ -116,7 +116,7 @@ export const PRESETS: Record<string, TrainConfig> = {
   "mnist-tiny": {
     ...BASE,
     epochs: 10,
-    stopAfterSteps: 250,
+    stopAfterSteps: 400,
     warmupEpochs: 2,
     lr: 0.01,
     momentumTeacher: 0.99,
