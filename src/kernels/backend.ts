@@ -27,7 +27,7 @@ export interface Kernels {
   attentionBackward(gradQ: Float32Array, gradK: Float32Array, gradV: Float32Array, gradOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, attn: Float32Array, B: number, H: number, N: number, Dh: number, scale: number): void;
 }
 
-export const wasmKernels: Kernels = {
+export const wasmKernelSet: Kernels = {
   name: "wasm",
   softmaxForward,
   logSoftmaxForward,
@@ -43,7 +43,7 @@ export const wasmKernels: Kernels = {
   attentionBackward,
 };
 
-export const tsKernels: Kernels = {
+export const tsKernelSet: Kernels = {
   name: "ts",
   softmaxForward: softmaxForwardRef,
   logSoftmaxForward: logSoftmaxForwardRef,
@@ -62,7 +62,7 @@ export const tsKernels: Kernels = {
 /** The kernels chosen by DINO_REF_KERNELS (`wasm`, the default, or `ts`). */
 export function selectedKernels(): Kernels {
   const choice = process.env.DINO_REF_KERNELS ?? "wasm";
-  if (choice === "wasm") return wasmKernels;
-  if (choice === "ts") return tsKernels;
+  if (choice === "wasm") return wasmKernelSet;
+  if (choice === "ts") return tsKernelSet;
   throw new DinoRefError(`DINO_REF_KERNELS=${choice}: expected "wasm" or "ts"`);
 }
