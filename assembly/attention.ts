@@ -300,12 +300,19 @@ function softmaxRow(p: usize, s: usize, N: i32, scale: f32): void {
  * work: (Dh + 4)·Np floats, Np = attentionPaddedN(N), 16-byte aligned.
  */
 export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize): void {
+  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H);
+}
+
+/** attentionForward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
+export function attentionForwardPart(
+  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32,
+): void {
   const Np = attentionPaddedN(N);
   const kT = work;
   const s = work + (<usize>(Dh * Np) << 2);
   const slab = <usize>(N * Dh) << 2;
   const attnSlab = <usize>N * <usize>N << 2;
-  for (let bh = 0; bh < B * H; bh++) {
+  for (let bh = bh0; bh < bh1; bh++) {
     const qs = q + <usize>bh * slab;
     const ks = k + <usize>bh * slab;
     const vs = v + <usize>bh * slab;
@@ -334,13 +341,21 @@ export function attentionBackward(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
   B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize,
 ): void {
+  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H);
+}
+
+/** attentionBackward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
+export function attentionBackwardPart(
+  gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32,
+): void {
   const Np = attentionPaddedN(N);
   const vT = work;
   const s = vT + (<usize>(Dh * Np) << 2);
   const g = s + (<usize>(4 * Np) << 2);
   const slab = <usize>(N * Dh) << 2;
   const attnSlab = <usize>N * <usize>N << 2;
-  for (let bh = 0; bh < B * H; bh++) {
+  for (let bh = bh0; bh < bh1; bh++) {
     const off = <usize>bh * slab;
     const as = attn + <usize>bh * attnSlab;
     const gos = gradOut + off;

@@ -27,14 +27,19 @@ const INV_SQRT_2PI: f64 = 0.3989422804014327; // 1/√(2π)
 
 /** y [n] = x·Φ(x) = 0.5·x·(1 + erf(x/√2)), with Φ(x) = 0.5·erfc(−x/√2) (no cancellation for x < 0). */
 export function geluForward(y: usize, x: usize, n: i32): void {
-  const n4 = simdLimit(n);
-  let i = 0;
+  geluForwardPart(y, x, 0, n);
+}
+
+/** geluForward on elements i0 ≤ i < i1 only (one thread's share; i0 a multiple of 4). */
+export function geluForwardPart(y: usize, x: usize, i0: i32, i1: i32): void {
+  const n4 = i0 + simdLimit(i1 - i0);
+  let i = i0;
   for (; i < n4; i += 4) {
     const v = ld4(x, i);
     // y = x·Φ(x)
     st4(y, i, pack4(gelu2(lo2(v)), gelu2(hi2(v))));
   }
-  for (; i < n; i++) {
+  for (; i < i1; i++) {
     const xi = <f64>ld(x, i);
     // y = x·Φ(x)
     st(y, i, <f32>(xi * (0.5 * erfc64(-xi * SQRT1_2))));
@@ -43,8 +48,13 @@ export function geluForward(y: usize, x: usize, n: i32): void {
 
 /** gradX [n] += gradY·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π). */
 export function geluBackward(gradX: usize, gradY: usize, x: usize, n: i32): void {
-  const n4 = simdLimit(n);
-  let i = 0;
+  geluBackwardPart(gradX, gradY, x, 0, n);
+}
+
+/** geluBackward on elements i0 ≤ i < i1 only (one thread's share; i0 a multiple of 4). */
+export function geluBackwardPart(gradX: usize, gradY: usize, x: usize, i0: i32, i1: i32): void {
+  const n4 = i0 + simdLimit(i1 - i0);
+  let i = i0;
   for (; i < n4; i += 4) {
     const v = ld4(x, i);
     const gy = ld4(gradY, i);
@@ -54,7 +64,7 @@ export function geluBackward(gradX: usize, gradY: usize, x: usize, n: i32): void
     const g1 = f64x2.add(hi2(gx), f64x2.mul(hi2(gy), geluGrad2(hi2(v))));
     st4(gradX, i, pack4(g0, g1));
   }
-  for (; i < n; i++) {
+  for (; i < i1; i++) {
     const xi = <f64>ld(x, i);
     // dy/dx = Φ(x) + x·φ(x)
     const dydx = 0.5 * erfc64(-xi * SQRT1_2) + xi * (exp64(-0.5 * xi * xi) * INV_SQRT_2PI);

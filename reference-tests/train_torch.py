@@ -340,6 +340,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--config", default="{}", help="JSON object overriding preset fields (TypeScript names)")
     ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--bench-steps", type=int, default=0,
+                    help="time this many training steps on one prepared batch, print images/s, and stop (dino-ref bench)")
     ap.add_argument("--check-split", default=None, help="a JSON {train: [...], test: [...]} dumped from the TS side")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -387,12 +389,11 @@ def main(argv=None):
     shuffle = np.random.default_rng([seed, 1])
     order = None
     loss_v = float("nan")
-    t_train = time.perf_counter()
-    for it in range(total):
-        epoch, i = divmod(it, niter)
-        if i == 0:
-            order = shuffle.permutation(N)
-        crops = aug.crops(grey[train_idx[order[i * B:(i + 1) * B]]])
+
+    def train_step(it, crops):
+        """One iteration of the official loop on prepared crops; returns the loss."""
+        nonlocal center
+        epoch = it // niter
         for g, group in enumerate(opt.param_groups):
             group["lr"] = float(lr_s[it])
             if g == 0:
@@ -411,7 +412,29 @@ def main(argv=None):
             official.cancel_gradients_last_layer(student)
         opt.step()
         official.ema_all(teacher, student, float(mom_s[it]))
-        loss_v = loss.item()
+        return loss.item()
+
+    if args.bench_steps:
+        # the training step alone, as `dino-ref bench` times ours: one batch of crops prepared once,
+        # at an iteration after the last layer's freeze (so every parameter is updated)
+        crops = aug.crops(grey[train_idx[:B]])
+        it = min(cfg["freezeLastLayer"] * niter, cfg["epochs"] * niter - 1)
+        times = []
+        for rep in range(args.bench_steps + 1):   # the first is a warm-up
+            t = time.perf_counter()
+            train_step(it, crops)
+            times.append(time.perf_counter() - t)
+        median = sorted(times[1:])[len(times[1:]) // 2]
+        print(json.dumps({"impl": "torch", "seconds_per_step": median, "images_per_s": B / median,
+                          "reps": args.bench_steps, "threads": args.threads, "torch": torch.__version__}), flush=True)
+        return
+
+    t_train = time.perf_counter()
+    for it in range(total):
+        epoch, i = divmod(it, niter)
+        if i == 0:
+            order = shuffle.permutation(N)
+        loss_v = train_step(it, aug.crops(grey[train_idx[order[i * B:(i + 1) * B]]]))
         if (it + 1) % args.log_every == 0 or it + 1 == total or it == 0:
             el = time.perf_counter() - t_train
             print(f"step {it + 1}/{total} epoch {epoch} loss {loss_v:.4f} lr {lr_s[it]:.3g} "

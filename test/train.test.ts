@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, copyFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runTraining, createTrainState } from "../src/train/run.js";
+import { loadCheckpoint } from "../src/train/checkpoint.js";
 import { preset, type TrainConfig } from "../src/train/config.js";
 import { trainStep } from "../src/train/trainStep.js";
 import { wasmBackend } from "../src/model/backend.js";
@@ -33,6 +34,23 @@ const small: TrainConfig = {
 const tmp = () => mkdtempSync(join(tmpdir(), "dino-ref-train-"));
 
 describe("training runs", () => {
+  it("log the teacher's k-NN every knnEveryEpochs epochs without changing the training", () => {
+    const [a, b] = [tmp(), tmp()];
+    const cfg = { ...small, epochs: 3, stopAfterSteps: 0 };
+    const summary = runTraining({ ...cfg, knnEveryEpochs: 1 }, { outDir: a });
+    runTraining(cfg, { outDir: b, skipEval: true });
+    const knnLines = readFileSync(join(a, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((l) => "knn_top1" in l);
+    // after epochs 1 and 2; the last epoch's k-NN is the summary's
+    expect(knnLines.map((l) => l.epoch)).toEqual([1, 2]);
+    for (const l of knnLines) expect(l.knn_top1).toBeGreaterThan(0);
+    expect(summary.knn_top1).toBeGreaterThan(0);
+    const [sa, sb] = [createTrainState(cfg), createTrainState(cfg)];
+    loadCheckpoint(join(a, "checkpoint.safetensors"), sa);
+    loadCheckpoint(join(b, "checkpoint.safetensors"), sb);
+    expect(Buffer.from(sa.teacher.flat.data.buffer, sa.teacher.flat.data.byteOffset, sa.teacher.flat.data.byteLength)
+      .equals(Buffer.from(sb.teacher.flat.data.buffer, sb.teacher.flat.data.byteOffset, sb.teacher.flat.data.byteLength))).toBe(true);
+  });
+
   it("are byte-identical for the same seed, and differ for another seed", () => {
     const [a, b, c] = [tmp(), tmp(), tmp()];
     runTraining(small, { outDir: a, skipEval: true });

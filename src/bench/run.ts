@@ -19,23 +19,34 @@ export interface BenchResult {
   cpu: string;
 }
 
-export function runBenchCase(c: BenchCase, minSeconds: number): BenchResult {
-  c.run(); // warm-up: JIT, page faults, lazy wasm instantiation
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 3 || (performance.now() - start) / 1000 < minSeconds) {
-    const t0 = performance.now();
-    c.run();
-    times.push((performance.now() - t0) / 1000);
+/** Times a case; null when an external case could not run (the reason goes to `skipped`). */
+export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: string) => void = () => {}): BenchResult | null {
+  let median: number, reps: number;
+  if (c.external) {
+    const r = c.external();
+    if ("skipped" in r) {
+      skipped(`${c.name} (${c.impl}): ${r.skipped}`);
+      return null;
+    }
+    [median, reps] = [r.seconds, r.reps];
+  } else {
+    c.run(); // warm-up: JIT, page faults, lazy wasm instantiation
+    const times: number[] = [];
+    const start = performance.now();
+    while (times.length < 3 || (performance.now() - start) / 1000 < minSeconds) {
+      const t0 = performance.now();
+      c.run();
+      times.push((performance.now() - t0) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    [median, reps] = [times[Math.floor(times.length / 2)], times.length];
   }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
   return {
     name: c.name,
     impl: c.impl,
     gflops: c.flops / median / 1e9,
     seconds: median,
-    reps: times.length,
+    reps,
     ...(c.images ? { images_per_s: c.images / median } : {}),
     ...(c.note ? { note: c.note } : {}),
     node: process.version,

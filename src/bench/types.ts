@@ -5,7 +5,7 @@ export interface BenchCase {
   /** e.g. "matmul 12608x384x1152" or "matmul NT 512x512x512" */
   name: string;
   /** "wasm-simd x2": the wasm kernel on 2 threads (the plain "wasm-simd" case runs on 1). */
-  impl: "wasm-simd" | `wasm-simd x${number}` | "ts";
+  impl: "wasm-simd" | `wasm-simd x${number}` | "ts" | `torch x${number}`;
   /** Floating-point operations done by ONE call of run(). */
   flops: number;
   /** e.g. "ts oracle on 128 of 12608 rows" */
@@ -14,4 +14,9 @@ export interface BenchCase {
   images?: number;
   /** One timed repetition. */
   run(): void;
+  /**
+   * For a case measured by another program (PyTorch): runs it and returns its median seconds per
+   * call and repetitions, or the reason it could not run; `run` is then unused.
+   */
+  external?: () => { seconds: number; reps: number } | { skipped: string };
 }

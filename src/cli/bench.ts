@@ -20,19 +20,25 @@ export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> 
   const cases = allBenchCases().filter((c) => opts.filter === undefined || c.name.includes(opts.filter));
   if (cases.length === 0) throw new DinoRefError(`bench: no benchmark matches '${opts.filter}'`);
   const results: BenchResult[] = [];
+  const skipped: string[] = [];
   for (const c of cases) {
-    const r = runBenchCase(c, minSeconds);
+    const r = runBenchCase(c, minSeconds, (why) => skipped.push(why));
+    if (r === null) continue;
     results.push(r);
     if (opts.json) io.out(JSON.stringify(r));
   }
   if (!opts.json) {
     const rows = results.map((r) => {
-      const ts = results.find((o) => o.name === r.name && o.impl === "ts");
-      const ratio = r.impl !== "ts" && ts ? `${(r.gflops / ts.gflops).toFixed(1)}x` : "";
+      // the ratio against the same benchmark's TypeScript oracle, or its PyTorch run, measured in this run
+      const base = r.impl.startsWith("wasm") ? results.find((o) => o.name === r.name && (o.impl === "ts" || o.impl.startsWith("torch"))) : undefined;
+      const ratio = base ? `${(r.gflops / base.gflops).toFixed(2)}x ${base.impl.split(" ")[0]}` : "";
       return [r.name, r.impl, r.gflops.toFixed(2), (r.seconds * 1000).toFixed(2), r.images_per_s === undefined ? "" : r.images_per_s.toFixed(2), ratio, r.note ?? ""];
     });
-    io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "vs ts", "note"]));
-    io.out(`\n${results[0].node} on ${results[0].cpu}; matmul rows name their threads (x2: ${threadCount()}); the model rows run their matmuls on ${threadCount()} thread(s), everything else on one (DINO_REF_THREADS)`);
+    if (rows.length > 0) io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "ratio", "note"]));
+    if (results.length > 0) {
+      io.out(`\n${results[0].node} on ${results[0].cpu}; "x2" names threads (DINO_REF_THREADS, now ${threadCount()}): matmul, attention and GELU split across them, everything else runs on one`);
+    }
   }
+  for (const why of skipped) io.err(`bench: skipped ${why}`);
   return 0;
 }

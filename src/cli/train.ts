@@ -73,6 +73,9 @@ export function trainCommand(a: TrainArgs, io: Io): number {
       case "eval":
         io.err(`evaluating: ${e.what}`);
         break;
+      case "knn":
+        io.err(`teacher k-NN top-1 after epoch ${e.epoch}: ${e.top1.toFixed(2)}%`);
+        break;
     }
   };
   const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report });

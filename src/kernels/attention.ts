@@ -8,7 +8,9 @@
 import type { FloatArray } from "./floatArray.js";
 import { softmaxForwardRef } from "./softmax.js";
 import { wasmKernels } from "./wasm.js";
-import { callWithArrays, withScratch } from "./arena.js";
+import { callWithArrays, withScratch, type Arena } from "./arena.js";
+import { parallelMinWork, runChunks, threadCount } from "./threads.js";
+import type { KernelExports } from "./wasm.js";
 import { check } from "../tensor/errors.js";
 
 export interface AttentionAbi {
@@ -17,6 +19,31 @@ export interface AttentionAbi {
     gradQ: number, gradK: number, gradV: number, gradOut: number, q: number, k: number, v: number, attn: number,
     B: number, H: number, N: number, Dh: number, scale: number, work: number,
   ): void;
+  attentionForwardPart(out: number, attn: number, q: number, k: number, v: number, B: number, H: number, N: number, Dh: number, scale: number, work: number, bh0: number, bh1: number): void;
+  attentionBackwardPart(
+    gradQ: number, gradK: number, gradV: number, gradOut: number, q: number, k: number, v: number, attn: number,
+    B: number, H: number, N: number, Dh: number, scale: number, work: number, bh0: number, bh1: number,
+  ): void;
+}
+
+/**
+ * Runs a slab-range kernel (`attentionForwardPart` / `attentionBackwardPart`: args end with work,
+ * bh0, bh1) on B·H (batch, head) slabs: one call, or chunks of slabs on the threads, each with its
+ * own workspace of `workFloats`. Slabs are independent, so the result does not depend on the split.
+ */
+function runSlabs(
+  kern: AttentionAbi, arena: Arena, kernel: "attentionForwardPart" | "attentionBackwardPart", args: number[], BH: number, N: number, Dh: number, workFloats: number,
+): void {
+  const threads = Math.min(threadCount(), BH);
+  const workSlot = args.length;
+  if (threads < 2 || BH * N * N * Dh < parallelMinWork()) {
+    (kern[kernel] as (...a: number[]) => void)(...args, arena.allocF32(workFloats), 0, BH);
+    return;
+  }
+  // every workspace is allocated before any thread starts: memory does not grow while they run
+  const works = Array.from({ length: threads }, () => arena.allocF32(workFloats));
+  const step = Math.max(1, Math.ceil(BH / (4 * threads)));
+  runChunks(kern as unknown as KernelExports, { kernel, args: [...args, 0, 0, BH], workSlot, loSlot: workSlot + 1, hiSlot: workSlot + 2, len: BH, step, works });
 }
 
 /** Oracle. attn = softmax((q·kᵀ)·scale) per row, out = attn·v, slab by slab over (b, h). */
@@ -111,7 +138,7 @@ export function attentionForward(
   checkForwardArgs(out, attn, q, k, v, B, H, N, Dh, scale);
   const kern = wasmKernels() as unknown as AttentionAbi;
   callWithArrays([out, attn, q, k, v], [0, 1], (po, pa, pq, pk, pv) =>
-    withScratch((a) => kern.attentionForward(po, pa, pq, pk, pv, B, H, N, Dh, scale, a.allocF32(attentionWorkFloats(N, Dh, false)))),
+    withScratch((a) => runSlabs(kern, a, "attentionForwardPart", [po, pa, pq, pk, pv, B, H, N, Dh, scale], B * H, N, Dh, attentionWorkFloats(N, Dh, false))),
   );
 }
 
@@ -124,7 +151,7 @@ export function attentionBackward(
   const kern = wasmKernels() as unknown as AttentionAbi;
   callWithArrays([gradQ, gradK, gradV, gradOut, q, k, v, attn], [0, 1, 2], (pgq, pgk, pgv, pgo, pq, pk, pv, pa) =>
     withScratch((a) =>
-      kern.attentionBackward(pgq, pgk, pgv, pgo, pq, pk, pv, pa, B, H, N, Dh, scale, a.allocF32(attentionWorkFloats(N, Dh, true))),
+      runSlabs(kern, a, "attentionBackwardPart", [pgq, pgk, pgv, pgo, pq, pk, pv, pa, B, H, N, Dh, scale], B * H, N, Dh, attentionWorkFloats(N, Dh, true)),
     ),
   );
 }

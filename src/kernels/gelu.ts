@@ -7,11 +7,35 @@ import type { FloatArray } from "./floatArray.js";
 import { erfc64, exp64 } from "./erf.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";
+import { parallelMinWork, runChunks, threadCount } from "./threads.js";
+import type { KernelExports } from "./wasm.js";
 import { check } from "../tensor/errors.js";
 
 interface GeluAbi {
   geluForward(y: number, x: number, n: number): void;
   geluBackward(gradX: number, gradY: number, x: number, n: number): void;
+  geluForwardPart(y: number, x: number, i0: number, i1: number): void;
+  geluBackwardPart(gradX: number, gradY: number, x: number, i0: number, i1: number): void;
+}
+
+/** Most elements in one parallel chunk (a multiple of 4). */
+const GELU_CHUNK = 16384;
+
+/**
+ * Runs an element-range kernel (args end with i0, i1) on n elements: one call, or chunks on the
+ * threads. Elements are independent, so the result does not depend on the split.
+ */
+function runElements(k: GeluAbi, kernel: "geluForwardPart" | "geluBackwardPart", args: number[], n: number): void {
+  const threads = threadCount();
+  // erf and exp in float64 cost ≈ 32 multiply-adds an element (parallelMinWork counts multiply-adds)
+  if (threads < 2 || 32 * n < parallelMinWork() || n < 8) {
+    (k[kernel] as (...a: number[]) => void)(...args, 0, n);
+    return;
+  }
+  // chunks start at multiples of 4 (whole SIMD groups), about 4 per thread, at most GELU_CHUNK long
+  const step = Math.min(GELU_CHUNK, 4 * Math.ceil(n / (4 * 4 * threads)));
+  const slot = args.length;
+  runChunks(k as unknown as KernelExports, { kernel, args: [...args, 0, 0], workSlot: -1, loSlot: slot, hiSlot: slot + 1, len: n, step, works: Array(threads).fill(0) });
 }
 
 const SQRT1_2 = 0.7071067811865476; // 1/√2
@@ -46,14 +70,14 @@ export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatAr
 export function geluForward(y: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;
-  callWithArrays([y, x], [0], (py, px) => k.geluForward(py, px, n));
+  callWithArrays([y, x], [0], (py, px) => runElements(k, "geluForwardPart", [py, px], n));
 }
 
 /** Wasm kernel (float64 on two SIMD lanes), same contract and bits as `geluBackwardRef`. */
 export function geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;
-  callWithArrays([gradX, gradY, x], [0], (pgx, pgy, px) => k.geluBackward(pgx, pgy, px, n));
+  callWithArrays([gradX, gradY, x], [0], (pgx, pgy, px) => runElements(k, "geluBackwardPart", [pgx, pgy, px], n));
 }
 
 function checkGeluArgs(fn: string, arrays: [string, FloatArray][], n: number): void {

@@ -24,12 +24,13 @@ import { loadedKernels, type KernelExports } from "./wasm.js";
 import { DinoRefError } from "../tensor/errors.js";
 
 /** Kernels a worker may run (by index in this list). */
-const KERNELS = ["matmulPart"] as const;
+const KERNELS = ["matmulPart", "attentionForwardPart", "attentionBackwardPart", "geluForwardPart", "geluBackwardPart"] as const;
 export type ThreadKernel = (typeof KERNELS)[number];
 
 /**
  * A kernel call split into chunks: chunk i runs `kernel(args)` with args[loSlot] = i·step,
- * args[hiSlot] = min(len, (i + 1)·step) and args[workSlot] = the running thread's workspace.
+ * args[hiSlot] = min(len, (i + 1)·step) and args[workSlot] = the running thread's workspace
+ * (kernels without a workspace: workSlot −1, and `works` only sets the number of threads).
  */
 export interface ChunkedJob {
   kernel: ThreadKernel;
@@ -246,7 +247,7 @@ class KernelThread {
     this.job[J_STEP] = job.step;
     this.job[J_NARGS] = job.args.length;
     for (let i = 0; i < job.args.length; i++) this.job[J_ARGS + i] = job.args[i];
-    this.job[J_ARGS + job.workSlot] = work;
+    if (job.workSlot >= 0) this.job[J_ARGS + job.workSlot] = work;
     this.seq = (this.seq + 1) | 0 || 1; // never 0, the initial value of GO
     Atomics.store(this.ctl, GO, this.seq);
     Atomics.notify(this.ctl, GO);
@@ -317,7 +318,7 @@ export function runChunks(kernels: KernelExports, job: ChunkedJob): void {
     });
     // as the worker source's loop
     const args = job.args.slice();
-    args[job.workSlot] = job.works[0];
+    if (job.workSlot >= 0) args[job.workSlot] = job.works[0];
     const kernel = kernels[job.kernel] as (...args: number[]) => void;
     const callerWorks = job.callerWorks ?? settings.callerWorks;
     while (callerWorks) {

@@ -46,7 +46,8 @@ export type RunEvent =
   | { kind: "start"; iterations: number; itersPerEpoch: number; params: number; warnings: string[]; resumedAt: number }
   | { kind: "step"; iteration: number; epoch: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number; warning: string | null }
   | { kind: "checkpoint"; path: string; epoch: number }
-  | { kind: "eval"; what: string };
+  | { kind: "eval"; what: string }
+  | { kind: "knn"; epoch: number; top1: number };
 
 export interface Summary {
   preset_config: TrainConfig;
@@ -148,6 +149,15 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   }
   report({ kind: "start", iterations: total, itersPerEpoch, params: state.student.numel, warnings: configWarnings(c), resumedAt: iteration });
 
+  // k-NN of a network's backbone CLS features on the held-out split, the training split as memory
+  const [evalTrain, evalTest] = [resized(train, c.globalSize), resized(test, c.globalSize)];
+  const knn = (trainF: Float32Array, testF: Float32Array, dim: number) =>
+    knnClassify(trainF, labelsOf(train), testF, labelsOf(test), dim, { k: c.knnK, temperature: c.knnTemperature, numClasses: train.classes.length });
+  const knnOf = (store: ParamStore) => {
+    const backbone = store.scope("backbone.");
+    return knn(extractFeatures(wasmBackend, backbone, state.model.vit, evalTrain), extractFeatures(wasmBackend, backbone, state.model.vit, evalTest), c.embedDim);
+  };
+
   const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
   const logEvery = opts.logEvery ?? 10;
   let lastLoss = NaN;
@@ -176,6 +186,13 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
       saveCheckpoint(ckptPath, c, state, { iteration: done, epoch: Math.floor(done / itersPerEpoch) });
       report({ kind: "checkpoint", path: ckptPath, epoch: Math.floor(done / itersPerEpoch) });
     }
+    const epochsDone = done / itersPerEpoch;
+    if (c.knnEveryEpochs > 0 && !opts.skipEval && done < total && Number.isInteger(epochsDone) && epochsDone % c.knnEveryEpochs === 0) {
+      report({ kind: "eval", what: `k-NN of the teacher after epoch ${epochsDone}` });
+      const r = knnOf(state.teacher);
+      appendFileSync(metricsPath, JSON.stringify({ step: done, epoch: epochsDone, knn_top1: r.top1, knn_top5: r.top5 }) + "\n");
+      report({ kind: "knn", epoch: epochsDone, top1: r.top1 });
+    }
   }
 
   const summary: Summary = {
@@ -184,13 +201,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss, skipped_images: skipped,
   };
   if (!opts.skipEval) {
-    const [evalTrain, evalTest] = [resized(train, c.globalSize), resized(test, c.globalSize)];
-    const knn = (trainF: Float32Array, testF: Float32Array, dim: number) =>
-      knnClassify(trainF, labelsOf(train), testF, labelsOf(test), dim, { k: c.knnK, temperature: c.knnTemperature, numClasses: train.classes.length });
-    const features = (store: ParamStore) => {
-      const backbone = store.scope("backbone.");
-      return knn(extractFeatures(wasmBackend, backbone, state.model.vit, evalTrain), extractFeatures(wasmBackend, backbone, state.model.vit, evalTest), c.embedDim);
-    };
+    const features = knnOf;
     report({ kind: "eval", what: "k-NN of the trained teacher" });
     const trained = features(state.teacher);
     summary.knn_top1 = trained.top1;

@@ -1,0 +1,68 @@
+// Attention and GELU on several threads give the single-thread result bit for bit: (batch, head)
+// slabs and elements are independent, so the split cannot change a number.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { attentionForward, attentionBackward } from "./attention.js";
+import { geluForward, geluBackward } from "./gelu.js";
+import { withThreadSettings } from "./threads.js";
+import { awkwardSize, bitEqual, seededFloats } from "../../test/arbitraries.js";
+
+/** Runs `fn` with `threads` threads splitting every call (minWork 0); threads < 0: only the workers compute. */
+function on<T>(threads: number, fn: () => T): T {
+  return withThreadSettings({ threads: Math.abs(threads), minWork: 0, callerWorks: threads > 0 }, fn);
+}
+
+function attention(threads: number, B: number, H: number, N: number, Dh: number, seed: number): Float32Array[] {
+  const n = B * H * N * Dh;
+  const [q, k, v, gradOut] = [0, 1, 2, 3].map((i) => seededFloats(n, seed + i));
+  const out = new Float32Array(n), attn = new Float32Array(B * H * N * N);
+  // accumulating gradients start from non-zero values
+  const [gq, gk, gv] = [4, 5, 6].map((i) => seededFloats(n, seed + i));
+  const scale = 1 / Math.sqrt(Dh);
+  on(threads, () => {
+    attentionForward(out, attn, q, k, v, B, H, N, Dh, scale);
+    attentionBackward(gq, gk, gv, gradOut, q, k, v, attn, B, H, N, Dh, scale);
+  });
+  return [out, attn, gq, gk, gv];
+}
+
+function gelu(threads: number, n: number, seed: number): Float32Array[] {
+  const x = seededFloats(n, seed), gy = seededFloats(n, seed + 1);
+  const y = new Float32Array(n), gx = seededFloats(n, seed + 2);
+  on(threads, () => {
+    geluForward(y, x, n);
+    geluBackward(gx, gy, x, n);
+  });
+  return [y, gx];
+}
+
+describe("threaded attention and GELU", () => {
+  it("attention forward and backward: any thread count gives the one-thread bits", () => {
+    fc.assert(
+      fc.property(awkwardSize(4), awkwardSize(5), awkwardSize(23), awkwardSize(13), fc.constantFrom(2, 3, -2), fc.nat(1000),
+        (B, H, N, Dh, threads, seed) => {
+          const one = attention(1, B, H, N, Dh, seed);
+          const many = attention(threads, B, H, N, Dh, seed);
+          one.forEach((t, i) => expect(bitEqual(t, many[i]), `tensor ${i} B${B} H${H} N${N} Dh${Dh} T=${threads}`).toBe(true));
+        }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("GELU forward and backward: any thread count and length (not a multiple of 4) gives the one-thread bits", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(2, 3, -2), fc.nat(1000), (n, threads, seed) => {
+        const one = gelu(1, n, seed);
+        const many = gelu(threads, n, seed);
+        one.forEach((t, i) => expect(bitEqual(t, many[i]), `tensor ${i} n=${n} T=${threads}`).toBe(true));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("a ViT-sized GELU (more than one maximal chunk) and attention (64×4 slabs of 50 tokens)", () => {
+    const n = 64 * 50 * 256 + 3;
+    gelu(1, n, 7).forEach((t, i) => expect(bitEqual(t, gelu(2, n, 7)[i])).toBe(true));
+    attention(1, 64, 4, 50, 16, 9).forEach((t, i) => expect(bitEqual(t, attention(2, 64, 4, 50, 16, 9)[i])).toBe(true));
+  });
+});
