@@ -138,7 +138,7 @@ export function withThreadSettings<T>(change: Partial<Settings>, fn: () => T): T
 // The worker: plain JavaScript run with `eval`, so it works alike from dist/ and from the
 // TypeScript sources under vitest. It runs as CommonJS or, when the process was started with
 // --input-type=module (inherited by workers), as a module: hence process.getBuiltinModule, not
-// require or import. It instantiates the kernels as wasm.ts does.
+// require or import. It instantiates the kernels as wasmInstance.ts does.
 const WORKER_SOURCE = `
 "use strict";
 const { workerData } = process.getBuiltinModule("node:worker_threads");
