@@ -1,6 +1,7 @@
 // The kernels' thread pool in a browser: one thread. The playground's bundle uses this file in
-// place of ./threads.ts (which starts Node worker threads); matmul sees a thread count of 1 and
-// makes its single-threaded call, whose results are bit-identical to any split (see ./matmul.ts).
+// place of ./threads.ts (which starts Node worker threads); matmul, attention and GELU see a
+// thread count of 1 and make their single-threaded calls, whose results are bit-identical to any
+// split (see ./matmul.ts and ../../docs/design.md, Threads).
 
 import type { KernelExports } from "./wasmInstance.js";
 import { DinoRefError } from "../tensor/errors.js";
