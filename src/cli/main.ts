@@ -9,6 +9,8 @@ import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
 import { trainCommand, knnCommand, linearCommand, PRESET_NAMES } from "./train.js";
 import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
+import { segmentCommand } from "./segment.js";
+import { datasetCommand } from "./dataset.js";
 import { preset } from "../train/config.js";
 
 const USAGE = `usage: dino-ref <command> [options]
@@ -30,6 +32,11 @@ commands:
   attention IMAGE... --checkpoint FILE --out DIR
                            the last block's CLS attention per head as PNG heat maps, their mean,
                            and the masks keeping --threshold (0.6) of the mass [--zoom N] [--student]
+  segment --checkpoint FILE  Jaccard of the attention masks against ground-truth masks, per head,
+                           beside the same net at init [--data DIR | --dataset mnist-clutter]
+                           [--count N] [--threshold 0.6] [--student] [--figure FILE.png]
+  dataset NAME --out DIR   write a generated data set with masks as PNGs (mnist-clutter)
+                           [--seed N] [--count N] [--split test|train]
   linear --checkpoint FILE the official linear probe on frozen teacher features
                            [--n-last-blocks 4] [--avgpool] [--epochs 100] [--lr 0.001] [--student]
   preset NAME              print a training preset's full configuration as JSON
@@ -84,6 +91,17 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" } });
         return attentionCommand(positionals, values, io);
       }
+      case "segment": {
+        const { values, positionals } = parse(rest, {
+          checkpoint: { type: "string" }, data: { type: "string" }, dataset: { type: "string" }, count: { type: "string" }, threshold: { type: "string" }, student: { type: "boolean" }, figure: { type: "string" }, "figure-count": { type: "string" },
+        });
+        if (positionals.length > 0) throw new DinoRefError(`segment: unexpected argument '${positionals[0]}'`);
+        return segmentCommand(values, io);
+      }
+      case "dataset": {
+        const { values, positionals } = parse(rest, { out: { type: "string" }, seed: { type: "string" }, count: { type: "string" }, split: { type: "string" } });
+        return datasetCommand(positionals, values, io);
+      }
       case "linear": {
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, "n-last-blocks": { type: "string" }, avgpool: { type: "boolean" }, epochs: { type: "string" }, lr: { type: "string" }, student: { type: "boolean" },
@@ -113,7 +131,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, attention, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

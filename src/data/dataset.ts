@@ -1,8 +1,9 @@
 // What training and evaluation see of any data source: a numbered list of labelled RGB images.
-// Image folders, the bundled MNIST digits and the generated canvas variant all implement it.
+// Image folders, the bundled MNIST digits and the generated canvas variants all implement it; the
+// data sets with ground-truth masks (segmentation) add a mask per image.
 
 import { DinoRefError } from "../tensor/errors.js";
-import type { Image } from "./image.js";
+import type { GreyImage, Image } from "./image.js";
 
 export interface ImageDataset {
   /** Number of images N; indices run 0..N−1. */
@@ -15,6 +16,11 @@ export interface ImageDataset {
   label(i: number): number;
   /** A name for image i in messages (a file path, "mnist #123"). */
   describe(i: number): string;
+}
+
+/** A dataset with a ground-truth object mask per image: 255 on the object's pixels, 0 elsewhere, the image's size. */
+export interface MaskedImageDataset extends ImageDataset {
+  mask(i: number): GreyImage;
 }
 
 /** Throws unless i is an index of `ds`. */
@@ -40,4 +46,19 @@ export function subset(ds: ImageDataset, indices: ArrayLike<number>, name = "sub
 /** Labels of all images, as an array. */
 export function labelsOf(ds: ImageDataset): Int32Array {
   return Int32Array.from({ length: ds.length }, (_, i) => ds.label(i));
+}
+
+/**
+ * The first `count` indices of `ds` taken class by class in turn (the 1st image of class 0, of
+ * class 1, …, then the 2nd of each, …; a class that runs out is skipped), so that a prefix of a
+ * class-sorted split still shows every class.
+ */
+export function classInterleaved(ds: ImageDataset, count = ds.length): Int32Array {
+  const perClass: number[][] = ds.classes.map(() => []);
+  for (let i = 0; i < ds.length; i++) perClass[ds.label(i)].push(i);
+  const out: number[] = [];
+  for (let round = 0; out.length < Math.min(count, ds.length); round++) {
+    for (const members of perClass) if (round < members.length && out.length < count) out.push(members[round]);
+  }
+  return Int32Array.from(out);
 }

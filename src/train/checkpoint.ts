@@ -53,9 +53,9 @@ export function loadCheckpoint(path: string, state: TrainState): CheckpointPosit
   if (meta.format !== CHECKPOINT_FORMAT) throw new DinoRefError(`${path}: not a dino-ref training checkpoint (format ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`);
   const take = (key: string, shape: readonly number[]): Float32Array => {
     const t = file.tensors.get(key);
-    if (t === undefined) throw new DinoRefError(`${path}: tensor ${key} is missing`);
+    if (t === undefined) throw new DinoRefError(`${path}: tensor ${key} is missing (the architecture in the checkpoint's config needs it)`);
     if (t.dtype !== "F32" || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new DinoRefError(`${path}: tensor ${key} is ${t.dtype} [${t.shape.join(", ")}]; expected F32 [${shape.join(", ")}]`);
+      throw new DinoRefError(`${path}: tensor ${key} is ${t.dtype} [${t.shape.join(", ")}]; expected F32 [${shape.join(", ")}] from the architecture in the checkpoint's config (the weights and the recorded config do not match)`);
     }
     return t.data as Float32Array;
   };

@@ -5,8 +5,12 @@
 import { DinoRefError } from "../tensor/errors.js";
 
 export interface TrainConfig {
-  /** Dataset: the bundled MNIST digits, the harder digits-on-a-canvas variant, or a folder of PNGs (one subfolder per class). */
-  dataset: "mnist" | "mnist-canvas" | "folder";
+  /**
+   * Dataset: the bundled MNIST digits, the harder digits-on-a-canvas variant, the digits on
+   * cluttered textured backgrounds with ground-truth masks (segmentation; rendered with `seed`),
+   * or a folder of PNGs (one subfolder per class).
+   */
+  dataset: "mnist" | "mnist-canvas" | "mnist-clutter" | "folder";
   /** The image folder when dataset is "folder" (split per class 80/20 into train and held-out test). */
   dataPath: string;
   /** With a folder: skip unreadable images with a warning instead of stopping. */
@@ -139,6 +143,22 @@ export const PRESETS: Record<string, TrainConfig> = {
     freezeLastLayer: 18,
     dropPathRate: 0,
     knnEveryEpochs: 3,
+  },
+  // Segmentation from attention on mnist-clutter (32-px canvases, digit + mask): mnist-tiny's
+  // recipe with the crops scaled to the canvas (globals 32 px = the whole canvas at scale 1, locals
+  // 16 px = 4×4 patches). Measured in docs/training.md and the README ("Segmentation from attention").
+  "clutter-small": {
+    ...BASE,
+    dataset: "mnist-clutter",
+    globalSize: 32,
+    localSize: 16,
+    epochs: 10,
+    stopAfterSteps: 400,
+    warmupEpochs: 2,
+    lr: 0.01,
+    momentumTeacher: 0.99,
+    freezeLastLayer: 2,
+    dropPathRate: 0,
   },
 };
 

@@ -12,6 +12,7 @@ import { dinoParamSpecs, initDino, type DinoModelConfig } from "../model/dino.js
 import { dinoSchedules, hyperparamsAt } from "../dino/schedules.js";
 import { loadMnist } from "../data/mnist.js";
 import { loadMnistCanvas } from "../data/mnistCanvas.js";
+import { loadMnistClutter } from "../data/mnistClutter.js";
 import { MultiCropLoader } from "../data/loader.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { labelsOf, subset } from "../data/dataset.js";
@@ -86,9 +87,23 @@ export function createTrainState(c: TrainConfig): TrainState {
 
 /** The train and held-out test sets of a config. */
 export function datasets(c: TrainConfig): { train: ImageDataset; test: ImageDataset; skipped: number } {
-  const { train, test, skipped } = c.dataset === "folder" ? folderSplit(c) : { ...(c.dataset === "mnist" ? loadMnist() : loadMnistCanvas({ seed: c.seed })), skipped: 0 };
+  const { train, test, skipped } = c.dataset === "folder" ? folderSplit(c) : { ...generated(c), skipped: 0 };
   if (c.trainLimit === 0 || c.trainLimit >= train.length) return { train, test, skipped };
   return { train: subset(train, Int32Array.from({ length: c.trainLimit }, (_, i) => i), `${c.dataset} (first ${c.trainLimit})`), test, skipped };
+}
+
+/** The bundled digits or a data set generated from them (with the run's seed). */
+function generated(c: TrainConfig): { train: ImageDataset; test: ImageDataset } {
+  switch (c.dataset) {
+    case "mnist":
+      return loadMnist();
+    case "mnist-canvas":
+      return loadMnistCanvas({ seed: c.seed });
+    case "mnist-clutter":
+      return loadMnistClutter({ seed: c.seed });
+    default:
+      throw new DinoRefError(`config dataset '${c.dataset}'; expected mnist, mnist-canvas, mnist-clutter or folder`);
+  }
 }
 
 /**

@@ -1,0 +1,50 @@
+// `dino-ref dataset NAME --out DIR`: writes a generated data set with ground-truth masks as PNGs
+// (layout in src/data/maskFolder.ts), so that another tool can read exactly the images and masks
+// that training and `dino-ref segment` use.
+
+import { DinoRefError } from "../tensor/errors.js";
+import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
+import { loadMnistClutter } from "../data/mnistClutter.js";
+import { writeMaskFolder } from "../data/maskFolder.js";
+import type { Io } from "./main.js";
+
+/** The generated data sets with masks: name → train and held-out splits for a seed (the training run's seed). */
+export const MASKED_DATASETS: Record<string, (seed: number) => { train: MaskedImageDataset; test: MaskedImageDataset; config: object }> = {
+  "mnist-clutter": (seed) => loadMnistClutter({ seed }),
+};
+
+/** The generated data set `name`, or an error listing the known ones. */
+export function maskedDataset(name: string, seed: number): { train: MaskedImageDataset; test: MaskedImageDataset; config: object } {
+  const make = MASKED_DATASETS[name];
+  if (make === undefined) throw new DinoRefError(`unknown data set '${name}' (data sets with masks: ${Object.keys(MASKED_DATASETS).join(", ")})`);
+  return make(seed);
+}
+
+/** A non-negative integer option, or undefined when absent. */
+export function countArg(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new DinoRefError(`--${name} ${value}: expected an integer ≥ ${min}`);
+  return n;
+}
+
+export interface DatasetArgs {
+  out?: string;
+  seed?: string;
+  count?: string;
+  split?: string;
+}
+
+export function datasetCommand(names: readonly string[], a: DatasetArgs, io: Io): number {
+  if (names.length !== 1) throw new DinoRefError(`dataset: expected one NAME (${Object.keys(MASKED_DATASETS).join(", ")})`);
+  if (a.out === undefined) throw new DinoRefError("dataset: --out DIR is required");
+  const split = a.split ?? "test";
+  if (split !== "test" && split !== "train") throw new DinoRefError(`--split ${split}: expected test (the held-out images) or train`);
+  const seed = countArg("seed", a.seed, 0) ?? 0;
+  const sets = maskedDataset(names[0], seed);
+  const ds = split === "test" ? sets.test : sets.train;
+  const indices = classInterleaved(ds, countArg("count", a.count, 1) ?? ds.length);
+  writeMaskFolder(a.out, ds, indices, { dataset: names[0], seed, split, config: sets.config });
+  io.out(`${names[0]} (seed ${seed}, ${split} split): ${indices.length} images in ${a.out}/images/<class>/, their masks in ${a.out}/masks/<class>/`);
+  return 0;
+}
