@@ -36,7 +36,7 @@ export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> 
     });
     if (rows.length > 0) io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "ratio", "note"]));
     if (results.length > 0) {
-      io.out(`\n${results[0].node} on ${results[0].cpu}; "x2" names threads (DINO_REF_THREADS, now ${threadCount()}): matmul, attention and GELU split across them, everything else runs on one`);
+      io.out(`\n${results[0].node} on ${results[0].cpu}; "xN" rows run on N threads (DINO_REF_THREADS, now ${threadCount()}): matmul, attention and GELU split across them, everything else runs on one`);
     }
   }
   for (const why of skipped) io.err(`bench: skipped ${why}`);
