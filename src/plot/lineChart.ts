@@ -64,7 +64,7 @@ export function figureSpec(f: Figure): Record<string, unknown> {
       data: { values: values.map((pt) => ({ x: pt.x, y: pt.y, series: pt.series })) },
       mark: { type: "line", strokeWidth: 2, clip: true },
       encoding: {
-        x: { field: "x", type: "quantitative", title: f.xLabel, scale: { type: f.xScale ?? "linear", nice: false } },
+        x: { field: "x", type: "quantitative", title: f.xLabel, scale: f.xScale === "log" ? { type: "log", nice: false } : { nice: false, domainMin: 0 } },
         y: { field: "y", type: "quantitative", title: p.yLabel, scale: log ? { type: "log" } : { zero: false } },
         color: { field: "series", type: "nominal", title: f.seriesLabel ?? null, scale: { domain: order }, sort: order },
       },
@@ -96,9 +96,19 @@ export function figureSpec(f: Figure): Record<string, unknown> {
   };
 }
 
+/** import(name), or a DinoRefError naming the missing plotting package. */
+async function load<T>(name: string, importer: () => Promise<T>): Promise<T> {
+  try {
+    return await importer();
+  } catch (e) {
+    if ((e as { code?: string }).code === "ERR_MODULE_NOT_FOUND") throw new DinoRefError(`plots need the package ${name}, which is not installed (npm install vega vega-lite @resvg/resvg-js)`);
+    throw e;
+  }
+}
+
 /** The figure as an SVG document. */
 export async function figureSvg(f: Figure): Promise<string> {
-  const [vl, vega] = await Promise.all([import("vega-lite"), import("vega")]);
+  const [vl, vega] = await Promise.all([load("vega-lite", () => import("vega-lite")), load("vega", () => import("vega"))]);
   const compiled = vl.compile(figureSpec(f) as unknown as Parameters<typeof vl.compile>[0]).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
@@ -111,7 +121,7 @@ export async function figureSvg(f: Figure): Promise<string> {
 /** The figure as PNG bytes (drawn at `scale`×, 2 by default, with the system fonts). */
 export async function figurePng(f: Figure): Promise<Uint8Array> {
   const svg = await figureSvg(f);
-  const { Resvg } = await import("@resvg/resvg-js");
+  const { Resvg } = await load("@resvg/resvg-js", () => import("@resvg/resvg-js"));
   const png = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, fitTo: { mode: "zoom", value: f.scale ?? 2 } }).render().asPng();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
