@@ -5,7 +5,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DinoRefError } from "../tensor/errors.js";
 import { checkCommand, compareCommand } from "./check.js";
 import { benchCommand } from "./bench.js";
-import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
+import { EXPLAIN_TOPICS } from "../dino/explain.js";
+import { explainCommand } from "./explain.js";
 import { trainCommand, knnCommand, linearCommand, PRESET_NAMES } from "./train.js";
 import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
@@ -22,7 +23,11 @@ commands:
                            safetensors file) with the case's expected outputs
   bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
                            [--filter TEXT] [--min-time SECONDS]
-  explain TOPIC            the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")}
+  explain TOPIC [--out DIR] the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")};
+                           with --out DIR also as PNG plots
+  explain collapse --out DIR  the collapse study: full DINO, centering only and sharpening only
+                           trained from the same weights; CSV, PNG plot and a verdict per run
+                           [--preset collapse-tiny] [--seed N] [--steps S]
   train --out DIR          train a tiny ViT with DINO on the bundled digits and report k-NN accuracy
         [--preset NAME] [--seed N] [--epochs E | --steps S] [--resume]
         [--data DIR [--skip-bad]]  a folder of PNGs, one subfolder per class, instead of the digits
@@ -116,14 +121,8 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         if (positionals.length > 0) throw new DinoRefError(`knn: unexpected argument '${positionals[0]}'`);
         return knnCommand(values, io);
       }
-      case "explain": {
-        const topics = parse(rest, {}).positionals;
-        if (topics.length !== 1 || !(EXPLAIN_TOPICS as readonly string[]).includes(topics[0])) {
-          throw new DinoRefError(`explain: expected one topic of ${EXPLAIN_TOPICS.join(", ")}, got ${topics.length === 0 ? "none" : `'${topics.join(" ")}'`}`);
-        }
-        io.out(explain(topics[0] as ExplainTopic));
-        return 0;
-      }
+      case "explain":
+        return await explainCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -21,9 +21,36 @@ export function explain(topic: ExplainTopic): string {
   }
 }
 
+/** The example inputs, shared with the plots of `dino-ref explain TOPIC --out DIR` (src/explain/figures.ts). */
+export const EXAMPLES = {
+  /** One row of head outputs (cosines in [-1, 1]). */
+  temperatureLogits: [0.9, 0.7, 0.3, 0.0, -0.5],
+  /** Teacher outputs [4 rows, K = 4] where dimension 0 dominates every row; τt; centre momentum. */
+  centering: {
+    K: 4,
+    teacher: [
+      0.9, 0.2, 0.1, 0.0,
+      0.8, 0.0, 0.5, 0.1,
+      0.95, 0.1, 0.0, 0.6,
+      0.85, 0.7, 0.2, 0.1,
+    ],
+    teacherTemp: 0.04,
+    centerMomentum: 0.9,
+    updates: 30,
+  },
+  /** One image, 2 global crops [2, K = 5] for the student and the teacher, the centre, the temperatures. */
+  loss: {
+    K: 5,
+    student: [0.6, 0.4, 0.1, -0.2, -0.3, /* crop 1 */ 0.2, 0.7, 0.0, -0.1, -0.4],
+    teacher: [0.5, 0.6, 0.1, -0.3, -0.2, /* crop 1 */ 0.8, 0.3, 0.0, -0.1, -0.5],
+    center: [0.1, 0.1, 0.0, -0.1, -0.1],
+    params: { studentTemp: 0.1, teacherTemp: 0.04, ncrops: 2 },
+  },
+} as const;
+
 /** One row of head outputs through softmax at several temperatures: sharpening. */
 export function explainTemperature(): string {
-  const logits = Float64Array.from([0.9, 0.7, 0.3, 0.0, -0.5]);
+  const logits = Float64Array.from(EXAMPLES.temperatureLogits);
   const K = logits.length;
   const rows = [1, 0.1, 0.04, 0.01].map((tau) => {
     const p = softmax(logits, tau);
@@ -44,18 +71,13 @@ export function explainTemperature(): string {
 
 /** Subtracting the running mean of the teacher outputs flattens a dimension that dominates every row. */
 export function explainCentering(): string {
-  const K = 4;
-  const teacher = Float32Array.from([
-    0.9, 0.2, 0.1, 0.0,
-    0.8, 0.0, 0.5, 0.1,
-    0.95, 0.1, 0.0, 0.6,
-    0.85, 0.7, 0.2, 0.1,
-  ]);
+  const { K, centerMomentum, updates } = EXAMPLES.centering;
+  const teacher = Float32Array.from(EXAMPLES.centering.teacher);
   const rows = teacher.length / K;
-  const tau = 0.04;
+  const tau = EXAMPLES.centering.teacherTemp;
   // the centre after 30 iterations of c ← 0.9·c + 0.1·mean on this same batch, from c = 0
   let center: Float32Array = new Float32Array(K);
-  for (let i = 0; i < 30; i++) center = updateCenter(center, { shape: [rows, K], data: teacher }, 0.9);
+  for (let i = 0; i < updates; i++) center = updateCenter(center, { shape: [rows, K], data: teacher }, centerMomentum);
   const centred = Float64Array.from(teacher, (x, i) => x - center[i % K]);
   const without = softmax(Float64Array.from(teacher), tau, rows);
   const withC = softmax(centred, tau, rows);
@@ -90,11 +112,10 @@ export function explainCentering(): string {
 
 /** The loss on one concrete pair, split as teacher entropy + KL. */
 export function explainLoss(): string {
-  const K = 5;
-  const student = Float32Array.from([0.6, 0.4, 0.1, -0.2, -0.3, /* crop 1 */ 0.2, 0.7, 0.0, -0.1, -0.4]);
-  const teacher = Float32Array.from([0.5, 0.6, 0.1, -0.3, -0.2, /* crop 1 */ 0.8, 0.3, 0.0, -0.1, -0.5]);
-  const center = Float32Array.from([0.1, 0.1, 0.0, -0.1, -0.1]);
-  const params = { studentTemp: 0.1, teacherTemp: 0.04, ncrops: 2 };
+  const { K, params } = EXAMPLES.loss;
+  const student = Float32Array.from(EXAMPLES.loss.student);
+  const teacher = Float32Array.from(EXAMPLES.loss.teacher);
+  const center = Float32Array.from(EXAMPLES.loss.center);
   const r = dinoLoss({ shape: [2, K], data: student }, { shape: [2, K], data: teacher }, center, params);
   const Ps = softmax(Float64Array.from(student), params.studentTemp, 2);
   const Pt = softmax(Float64Array.from(teacher, (x, i) => x - center[i % K]), params.teacherTemp, 2);

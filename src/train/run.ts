@@ -25,7 +25,7 @@ import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { writeFileAtomic } from "../io/safetensors.js";
 import { trainStep, type TrainState } from "./trainStep.js";
-import { collapseWarning, collapseState, type CollapseState } from "./collapse.js";
+import { collapseWarning, collapseState, type CollapseState, type CollapseSignals } from "./collapse.js";
 import { saveCheckpoint, loadCheckpoint, checkpointConfig } from "./checkpoint.js";
 import { validateConfig, configWarnings, withDefaults, type TrainConfig } from "./config.js";
 
@@ -45,7 +45,7 @@ export interface RunOptions {
 
 export type RunEvent =
   | { kind: "start"; iterations: number; itersPerEpoch: number; params: number; warnings: string[]; resumedAt: number }
-  | { kind: "step"; iteration: number; epoch: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number; warning: string | null }
+  | { kind: "step"; iteration: number; epoch: number; loss: number; lr: number; teacherTemp: number; imagesPerSecond: number; etaSeconds: number; warning: string | null; signals: CollapseSignals }
   | { kind: "checkpoint"; path: string; epoch: number }
   | { kind: "eval"; what: string }
   | { kind: "knn"; epoch: number; top1: number };
@@ -173,7 +173,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     return knn(extractFeatures(wasmBackend, backbone, state.model.vit, evalTrain), extractFeatures(wasmBackend, backbone, state.model.vit, evalTest), c.embedDim);
   };
 
-  const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
+    const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, centering: c.centering, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
   const logEvery = opts.logEvery ?? 10;
   let lastLoss = NaN;
   let lastState: CollapseState = "healthy";
@@ -194,7 +194,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
       appendFileSync(metricsPath, JSON.stringify({ step: done, epoch: h.epoch, loss: r.loss, lr: h.lr, wd: h.wd, momentum: h.momentum, teacher_temp: h.teacherTemp, teacher_entropy: r.signals.teacherEntropy, kl: r.signals.kl, ln_k: r.signals.lnK, max_teacher_prob: r.signals.maxTeacherProb, argmax_prototypes: r.signals.argmaxPrototypes, images_per_s: rate, ...(warning ? { warning } : {}) }) + "\n");
       // the terminal hears about a collapse when the state changes; metrics.jsonl records it at every logged step
       const state = collapseState(r.signals);
-      report({ kind: "step", iteration: done, epoch: h.epoch, loss: r.loss, lr: h.lr, imagesPerSecond: rate, etaSeconds: ((total - done) * c.batchSize) / rate, warning: state !== lastState ? warning : null });
+      report({ kind: "step", iteration: done, epoch: h.epoch, loss: r.loss, lr: h.lr, teacherTemp: h.teacherTemp, imagesPerSecond: rate, etaSeconds: ((total - done) * c.batchSize) / rate, warning: state !== lastState ? warning : null, signals: r.signals });
       lastState = state;
     }
     if (done % itersPerEpoch === 0 || done === total) {

@@ -44,6 +44,8 @@ export interface StepSchedule {
 export interface StepSettings {
   readonly studentTemp: number;
   readonly centerMomentum: number;
+  /** Update the centre (default true); false keeps it as it is (zero from the start: "sharpening only"). */
+  readonly centering?: boolean;
   /** Per-parameter gradient norm cap; 0 disables. */
   readonly clipGrad: number;
   /** Epochs during which the last layer's gradients are dropped. */
@@ -106,7 +108,7 @@ export function trainStep(be: ModelBackend, state: TrainState, crops: readonly T
     updateTeacher(state.teacher.params, state.student.params, s.momentum);
 
     // ---- centre: c ← m·c + (1 − m)·mean of the teacher outputs (after the loss used the old one) ----
-    state.center = updateCenter(state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
+    if (settings.centering !== false) state.center = updateCenter(state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
 
     const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
     return { loss: result.loss, signals, gradNorms };
