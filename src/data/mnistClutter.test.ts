@@ -56,9 +56,27 @@ describe("mnist-clutter", () => {
     }
   });
 
+  it("makes the digit the salient object: on the mask, pixels are far further from the background's median luma than off it", () => {
+    // ratio = mean |L − median background L| on the mask / the same off the mask, for one image
+    const ratio = (ds: typeof c.train, i: number) => {
+      const { data } = ds.image(i);
+      const mask = ds.mask(i).data;
+      const L = Array.from({ length: 32 * 32 }, (_, p) => luma(data[3 * p], data[3 * p + 1], data[3 * p + 2]));
+      const off = L.filter((_, p) => mask[p] === 0).sort((a, b) => a - b);
+      const median = off[off.length >> 1];
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      return mean(L.filter((_, p) => mask[p] === 255).map((v) => Math.abs(v - median))) / mean(off.map((v) => Math.abs(v - median)));
+    };
+    for (let i = 0; i < 50; i++) expect(ratio(c.train, i)).toBeGreaterThan(3);
+    // clutter at the digit's contrast (the first version of this data set) fails the same check
+    const loud = loadMnistClutter({ config: { clutterContrast: MNIST_CLUTTER_DEFAULTS.contrast, waveAmplitude: 35 } });
+    expect(Array.from({ length: 50 }, (_, i) => ratio(loud.train, i)).filter((r) => r <= 3).length).toBeGreaterThan(5);
+  });
+
   it("rejects a config that cannot work, naming the setting", () => {
     expect(() => loadMnistClutter({ config: { digitScale: [0.6, 1.3] } })).toThrow(/mnist-clutter digitScale \[0.6, 1.3\]/);
     expect(() => loadMnistClutter({ config: { fragments: -1 } })).toThrow(/fragments -1/);
+    expect(() => loadMnistClutter({ config: { clutterContrast: [50, 20] } })).toThrow(/mnist-clutter clutterContrast \[50, 20\]/);
   });
 });
 
