@@ -5,7 +5,6 @@ import { describe, expect, it } from "vitest";
 import { DinoRefError } from "../tensor/errors.js";
 import { labelsOf } from "./dataset.js";
 import { loadMnist, MNIST_COUNT, mnistAll, mnistDigits } from "./mnist.js";
-import { loadMnistCanvas, renderMnistCanvas } from "./mnistCanvas.js";
 
 describe("bundled MNIST", () => {
   it("has 10,000 28×28 grey digits as RGB, labels 0..9, grey levels as stored in the package", () => {
@@ -43,27 +42,5 @@ describe("bundled MNIST", () => {
     // another split seed gives another split
     expect(loadMnist({ splitSeed: 1 }).trainIndices).not.toEqual(a.trainIndices);
     expect(() => a.train.image(8000)).toThrow(DinoRefError);
-  });
-});
-
-describe("mnist-canvas", () => {
-  const c = loadMnistCanvas();
-  it("has the MNIST split and labels, 40×40 images that are a pure function of (seed, index)", () => {
-    const m = loadMnist();
-    expect(c.trainIndices).toEqual(m.trainIndices);
-    expect(c.train.label(123)).toBe(m.train.label(123));
-    const img = c.train.image(123);
-    expect([img.width, img.height]).toEqual([40, 40]);
-    expect(c.train.image(123)).toEqual(img);
-    expect(loadMnistCanvas().train.image(123)).toEqual(img);
-    expect(loadMnistCanvas({ seed: 1 }).train.image(123).data).not.toEqual(img.data);
-    expect(c.train.image(124).data).not.toEqual(img.data);
-  });
-
-  it("puts the digit's ink on the canvas (brighter than the background) and honours the config", () => {
-    const plain = renderMnistCanvas(0, [], 0, { size: 28, digitScale: [1, 1], fragments: 0, fragmentSize: 1, fragmentIntensity: 0, background: 0, inkMin: 255, colour: false, noise: 0 });
-    // scale 1 at position (0, 0) with white ink on black and no noise reproduces the digit
-    expect(plain).toEqual(mnistAll().image(0));
-    expect(() => loadMnistCanvas({ config: { size: 30 } })).toThrow(/digitScale/);
   });
 });

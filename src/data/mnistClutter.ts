@@ -16,7 +16,7 @@
 // the training resolution (position embedding not interpolated).
 //
 // Image and mask of MNIST digit g are a pure function of (seed, g, config, its split): every draw
-// comes from Rng(seed, STREAM.data, CLUTTER_KEY_OFFSET + g) (keys above those of mnist-canvas), in
+// comes from Rng(seed, STREAM.data, CLUTTER_KEY_OFFSET + g) (keys from 10,000 up), in
 // this order:
 //   1. base colour: 3 × U(baseRange);
 //   2. two plane waves, each: 3 channel amplitudes U(±waveAmplitude), frequency (cycles per canvas;
@@ -43,7 +43,7 @@ import { greyToRgb, type GreyImage, type Image, luma, makeImage } from "./image.
 import { MNIST_COUNT, MNIST_SIZE, mnistDigits, mnistGrey, splitPerClass } from "./mnist.js";
 import { resizeBicubic } from "./resample.js";
 
-/** Rng keys of this data set start here (mnist-canvas uses keys 0..9,999 of the same stream). */
+/** Rng keys of this data set start here (keys 0..9,999 of the stream were an earlier canvas variant's; kept so the measured images stay the same). */
 export const CLUTTER_KEY_OFFSET = MNIST_COUNT;
 
 export interface MnistClutterConfig {

@@ -6,11 +6,11 @@ import { DinoRefError } from "../tensor/errors.js";
 
 export interface TrainConfig {
   /**
-   * Dataset: the bundled MNIST digits, the harder digits-on-a-canvas variant, the digits on
-   * cluttered textured backgrounds with ground-truth masks (segmentation; rendered with `seed`),
-   * or a folder of PNGs (one subfolder per class).
+   * Dataset: the bundled MNIST digits, the digits on cluttered textured backgrounds with
+   * ground-truth masks (the harder variant, for segmentation; rendered with `seed`), or a folder
+   * of PNGs (one subfolder per class).
    */
-  dataset: "mnist" | "mnist-canvas" | "mnist-clutter" | "folder";
+  dataset: "mnist" | "mnist-clutter" | "folder";
   /** The image folder when dataset is "folder" (split per class 80/20 into train and held-out test). */
   dataPath: string;
   /** With a folder: skip unreadable images with a warning instead of stopping. */

@@ -11,7 +11,6 @@ import { vitConfig } from "../model/vitConfig.js";
 import { dinoParamSpecs, initDino, type DinoModelConfig } from "../model/dino.js";
 import { dinoSchedules, hyperparamsAt } from "../dino/schedules.js";
 import { loadMnist } from "../data/mnist.js";
-import { loadMnistCanvas } from "../data/mnistCanvas.js";
 import { loadMnistClutter } from "../data/mnistClutter.js";
 import { MultiCropLoader } from "../data/loader.js";
 import type { ImageDataset } from "../data/dataset.js";
@@ -97,12 +96,10 @@ function generated(c: TrainConfig): { train: ImageDataset; test: ImageDataset } 
   switch (c.dataset) {
     case "mnist":
       return loadMnist();
-    case "mnist-canvas":
-      return loadMnistCanvas({ seed: c.seed });
     case "mnist-clutter":
       return loadMnistClutter({ seed: c.seed });
     default:
-      throw new DinoRefError(`config dataset '${c.dataset}'; expected mnist, mnist-canvas, mnist-clutter or folder`);
+      throw new DinoRefError(`config dataset '${c.dataset}'; expected mnist, mnist-clutter or folder`);
   }
 }
 
