@@ -4,20 +4,14 @@ import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { main, type Io } from "../src/cli/main.js";
 import { parseSafetensors, serializeSafetensors, readSafetensors } from "../src/io/safetensors.js";
 import { readGoldenCase } from "../src/io/golden.js";
 import { runCase, registry, CONTRACT_OPS } from "../src/ops/registry.js";
+import { runCli } from "./runCli.js";
 
 const GOLDEN = "fixtures/golden";
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const run = runCli;
 
 /** The first case file of an op in the committed fixtures. */
 function firstCase(op: string): string {

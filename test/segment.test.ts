@@ -5,22 +5,16 @@ import { describe, expect, it, beforeAll } from "vitest";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main, type Io } from "../src/cli/main.js";
 import { runTraining } from "../src/train/run.js";
 import { preset, type TrainConfig } from "../src/train/config.js";
 import { parseSafetensors, serializeSafetensors } from "../src/io/safetensors.js";
 import { encodePng, readPng } from "../src/data/png.js";
 import { makeImage } from "../src/data/image.js";
+import { runCli } from "./runCli.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "dino-ref-seg-"));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const run = runCli;
 
 const small: TrainConfig = {
   ...preset("clutter-small"),

@@ -8,18 +8,12 @@ import { PNG } from "pngjs";
 import { topicFigures, temperatureFigure, centeringFigure, lossFigure, schedulesFigure } from "./figures.js";
 import { EXPLAIN_TOPICS, explain, EXAMPLES } from "../dino/explain.js";
 import { DEFAULT_SCHEDULE_ARGS } from "../dino/schedules.js";
-import { main, type Io } from "../cli/main.js";
 import type { LinePoint } from "../plot/lineChart.js";
+import { runCli } from "../../test/runCli.js";
 
 const ys = (points: readonly LinePoint[], series: string) => points.filter((p) => p.series === series).map((p) => p.y);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await main(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const run = runCli;
 
 describe("explain figures", () => {
   it("every topic has a figure with finite points", () => {
