@@ -11,6 +11,7 @@ import { parseSafetensors, serializeSafetensors } from "../src/io/safetensors.js
 import { encodePng, readPng } from "../src/data/png.js";
 import { makeImage } from "../src/data/image.js";
 import { runCli } from "./runCli.js";
+import { TINY_NETWORK } from "./tinyNetwork.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "dino-ref-seg-"));
 
@@ -20,14 +21,7 @@ const small: TrainConfig = {
   ...preset("clutter-small"),
   trainLimit: 32,
   batchSize: 16,
-  embedDim: 16,
-  depth: 2,
-  numHeads: 2,
-  mlpRatio: 2,
-  outDim: 32,
-  hiddenDim: 24,
-  bottleneckDim: 8,
-  localCrops: 2,
+  ...TINY_NETWORK,
   seed: 3,
 };
 

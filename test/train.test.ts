@@ -13,20 +13,14 @@ import { wasmBackend } from "../src/model/backend.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { encodePng } from "../src/data/png.js";
 import { loadMnist } from "../src/data/mnist.js";
+import { TINY_NETWORK } from "./tinyNetwork.js";
 
 const small: TrainConfig = {
   ...preset("mnist-tiny"),
   trainLimit: 48,
   batchSize: 16,
   epochs: 2,
-  embedDim: 16,
-  depth: 2,
-  numHeads: 2,
-  mlpRatio: 2,
-  outDim: 32,
-  hiddenDim: 24,
-  bottleneckDim: 8,
-  localCrops: 2,
+  ...TINY_NETWORK,
   lr: 0.004,
   seed: 3,
 };
