@@ -172,13 +172,15 @@ export function explainSchedules(): string {
 
 // ---------------------------------------------------------------------------------------------
 
-function softmax(x: Float64Array, tau: number, rows = 1): Float64Array {
+/** softmax(x / τ) of each of `rows` rows, in float64 (the oracle). */
+export function softmax(x: Float64Array, tau: number, rows = 1): Float64Array {
   const out = new Float64Array(x.length);
   softmaxForwardRef(out, x, rows, x.length / rows, tau);
   return out;
 }
 
-function entropy(p: ArrayLike<number>): number {
+/** h(p) = −Σ_k p_k·ln p_k (nats), with 0·ln 0 = 0. */
+export function entropy(p: ArrayLike<number>): number {
   let h = 0;
   for (let k = 0; k < p.length; k++) if (p[k] > 0) h -= p[k] * Math.log(p[k]);
   return h;

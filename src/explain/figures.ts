@@ -2,11 +2,10 @@
 // swept over the quantity that matters, every number computed by the real functions (softmax
 // oracle, updateCenter, dinoLoss, the schedules).
 
-import { softmaxForwardRef } from "../kernels/softmax.js";
 import { updateCenter } from "../dino/center.js";
 import { dinoLoss } from "../dino/loss.js";
 import { dinoSchedules, DEFAULT_SCHEDULE_ARGS, teacherTempSchedule } from "../dino/schedules.js";
-import { EXAMPLES, type ExplainTopic } from "../dino/explain.js";
+import { EXAMPLES, softmax, entropy as entropyOf, type ExplainTopic } from "../dino/explain.js";
 import type { Figure, LinePoint } from "../plot/lineChart.js";
 
 /** The figures of a topic, by file name (without .png). */
@@ -127,18 +126,4 @@ export function schedulesFigure(): Figure {
       { yLabel: "teacher temperature τt", points: temps },
     ],
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function softmax(x: Float64Array, tau: number, rows = 1): Float64Array {
-  const out = new Float64Array(x.length);
-  softmaxForwardRef(out, x, rows, x.length / rows, tau);
-  return out;
-}
-
-function entropyOf(p: ArrayLike<number>): number {
-  let h = 0;
-  for (let k = 0; k < p.length; k++) if (p[k] > 0) h -= p[k] * Math.log(p[k]);
-  return h;
 }
