@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { encodePng } from "../src/data/png.js";
 import { loadMnist } from "../src/data/mnist.js";
 import { TINY_NETWORK } from "./tinyNetwork.js";
+import { runCli } from "./runCli.js";
 
 const small: TrainConfig = {
   ...preset("mnist-tiny"),
@@ -134,6 +135,16 @@ describe("training on a folder of PNGs", () => {
     expect(s.skipped_images).toBe(1);
     expect(s.knn_top1_raw_pixels).toBeGreaterThan(0);
     expect(existsSync(join(out, "summary.json"))).toBe(true);
+  });
+
+  it("dino-ref knn scores a checkpoint on the same images as its run's summary (resized to the global crop size)", async () => {
+    const out = tmp();
+    // 28-px images, 32-px global crops: the evaluation resizes every image to 32 × 32
+    const c = { ...small, dataset: "folder" as const, dataPath: folder(), skipBad: true, trainLimit: 0, batchSize: 8, globalSize: 32, localSize: 16 };
+    const s = runTraining(c, { outDir: out, steps: 2 });
+    const r = await runCli("knn", "--checkpoint", join(out, "checkpoint.safetensors"));
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`top-1 ${s.knn_top1.toFixed(2)}%, top-5 ${s.knn_top5.toFixed(2)}%`);
   });
 });
 

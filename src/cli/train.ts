@@ -3,7 +3,7 @@
 
 import { DinoRefError } from "../tensor/errors.js";
 import { preset, DEFAULT_PRESET, PRESETS, type TrainConfig } from "../train/config.js";
-import { runTraining, createTrainState, datasets, type RunEvent, type Summary } from "../train/run.js";
+import { runTraining, createTrainState, datasets, evaluationSplits, type RunEvent, type Summary } from "../train/run.js";
 import { checkpointConfig, loadCheckpoint } from "../train/checkpoint.js";
 import { extractFeatures } from "../eval/features.js";
 import { knnClassify } from "../eval/knn.js";
@@ -121,16 +121,21 @@ function formatSeconds(s: number): string {
   return m > 0 ? `${m}m${Math.round(s - 60 * m).toString().padStart(2, "0")}s` : `${s.toFixed(1)}s`;
 }
 
+/** A training checkpoint (config `c`) loaded: its state, the teacher's (or student's) backbone, and the evaluation splits its run's summary used. */
+function checkpointForEvaluation(path: string, c: TrainConfig, student: boolean | undefined) {
+  const state = createTrainState(c);
+  loadCheckpoint(path, state);
+  const { train, test } = evaluationSplits(c);
+  return { state, train, test, backbone: (student ? state.student : state.teacher).scope("backbone.") };
+}
+
 export function knnCommand(a: { checkpoint?: string; k?: string; temperature?: string; student?: boolean }, io: Io): number {
   if (a.checkpoint === undefined) throw new DinoRefError("knn: --checkpoint FILE is required");
   const c = checkpointConfig(a.checkpoint);
   const k = integerArg("k", a.k, 1) ?? c.knnK;
   const temperature = a.temperature === undefined ? c.knnTemperature : Number(a.temperature);
   if (!(temperature > 0)) throw new DinoRefError(`--temperature ${a.temperature}: expected a number > 0`);
-  const state = createTrainState(c);
-  loadCheckpoint(a.checkpoint, state);
-  const { train, test } = datasets(c);
-  const backbone = (a.student ? state.student : state.teacher).scope("backbone.");
+  const { state, train, test, backbone } = checkpointForEvaluation(a.checkpoint, c, a.student);
   const trainF = extractFeatures(wasmBackend, backbone, state.model.vit, train);
   const testF = extractFeatures(wasmBackend, backbone, state.model.vit, test);
   const r = knnClassify(trainF, labelsOf(train), testF, labelsOf(test), c.embedDim, { k, temperature, numClasses: train.classes.length });
@@ -158,10 +163,7 @@ export function linearCommand(a: LinearArgs, io: Io): number {
   const epochs = integerArg("epochs", a.epochs, 1) ?? DEFAULT_PROBE.epochs;
   const lr = a.lr === undefined ? DEFAULT_PROBE.lr : Number(a.lr);
   if (!(lr > 0)) throw new DinoRefError(`--lr ${a.lr}: expected a number > 0`);
-  const state = createTrainState(c);
-  loadCheckpoint(a.checkpoint, state);
-  const { train, test } = datasets(c);
-  const backbone = (a.student ? state.student : state.teacher).scope("backbone.");
+  const { state, train, test, backbone } = checkpointForEvaluation(a.checkpoint, c, a.student);
   const opts = { nLastBlocks: n, avgpool: a.avgpool === true };
   const tr = probeFeatures(wasmBackend, backbone, state.model.vit, train, opts);
   const te = probeFeatures(wasmBackend, backbone, state.model.vit, test, opts);

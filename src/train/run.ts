@@ -129,6 +129,14 @@ function resized(ds: ImageDataset, size: number): ImageDataset {
   };
 }
 
+/**
+ * The k-NN and linear-probe splits of a config: the training images (the memory) and the held-out
+ * ones, every image at globalSize × globalSize. `sets` defaults to the config's own data sets.
+ */
+export function evaluationSplits(c: TrainConfig, sets: { train: ImageDataset; test: ImageDataset } = datasets(c)): { train: ImageDataset; test: ImageDataset } {
+  return { train: resized(sets.train, c.globalSize), test: resized(sets.test, c.globalSize) };
+}
+
 /** Trains, checkpoints every epoch, and evaluates. */
 export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   validateConfig(c);
@@ -162,7 +170,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   report({ kind: "start", iterations: total, itersPerEpoch, params: state.student.numel, warnings: configWarnings(c), resumedAt: iteration });
 
   // k-NN of a network's backbone CLS features on the held-out split, the training split as memory
-  const [evalTrain, evalTest] = [resized(train, c.globalSize), resized(test, c.globalSize)];
+  const { train: evalTrain, test: evalTest } = evaluationSplits(c, { train, test });
   const knn = (trainF: Float32Array, testF: Float32Array, dim: number) =>
     knnClassify(trainF, labelsOf(train), testF, labelsOf(test), dim, { k: c.knnK, temperature: c.knnTemperature, numClasses: train.classes.length });
   const knnOf = (store: ParamStore) => {
@@ -170,7 +178,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     return knn(extractFeatures(wasmBackend, backbone, state.model.vit, evalTrain), extractFeatures(wasmBackend, backbone, state.model.vit, evalTest), c.embedDim);
   };
 
-    const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, centering: c.centering, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
+  const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, centering: c.centering, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
   const logEvery = opts.logEvery ?? 10;
   let lastLoss = NaN;
   let lastState: CollapseState = "healthy";
@@ -213,15 +221,14 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss, skipped_images: skipped,
   };
   if (!opts.skipEval) {
-    const features = knnOf;
     report({ kind: "eval", what: "k-NN of the trained teacher" });
-    const trained = features(state.teacher);
+    const trained = knnOf(state.teacher);
     summary.knn_top1 = trained.top1;
     summary.knn_top5 = trained.top5;
     report({ kind: "eval", what: "k-NN of the trained student" });
-    summary.knn_top1_student = features(state.student).top1;
+    summary.knn_top1_student = knnOf(state.student).top1;
     report({ kind: "eval", what: "k-NN of the same network at initialisation" });
-    summary.knn_top1_random_init = features(createTrainState(c).student).top1;
+    summary.knn_top1_random_init = knnOf(createTrainState(c).student).top1;
     report({ kind: "eval", what: "k-NN of raw pixels" });
     const trainPixels = pixelFeatures(evalTrain);
     summary.knn_top1_raw_pixels = knn(trainPixels.features, pixelFeatures(evalTest).features, trainPixels.dim).top1;
