@@ -13,17 +13,22 @@ import { vitParamSpecs } from "../model/vitParams.js";
 import { matchStateDict, loadMatched, type Side } from "../model/stateDict.js";
 import { CHECKPOINT_FORMAT, checkpointConfig, loadCheckpoint } from "../train/checkpoint.js";
 import { createTrainState } from "../train/run.js";
+import type { TrainConfig } from "../train/config.js";
 import { clsAttention, attentionPictures } from "../eval/attentionMaps.js";
 import { inferVit } from "./inspect.js";
 import type { Io } from "./main.js";
 
-/** A backbone from a dino-ref training checkpoint (its config) or from official-key weights (architecture inferred). */
-export function loadBackbone(path: string, side: Side): { backbone: ParamScope; cfg: VitConfig } {
+/**
+ * A backbone from a dino-ref training checkpoint (its config, also returned as `training`) or from
+ * official-key weights (architecture inferred; `training` null).
+ */
+export function loadBackbone(path: string, side: Side): { backbone: ParamScope; cfg: VitConfig; training: TrainConfig | null } {
   const file = readSafetensors(path);
   if (file.metadata.format === CHECKPOINT_FORMAT) {
-    const state = createTrainState(checkpointConfig(path));
+    const training = checkpointConfig(path);
+    const state = createTrainState(training);
     loadCheckpoint(path, state);
-    return { backbone: (side === "teacher" ? state.teacher : state.student).scope("backbone."), cfg: state.model.vit };
+    return { backbone: (side === "teacher" ? state.teacher : state.student).scope("backbone."), cfg: state.model.vit, training };
   }
   const stripped = new Map([...file.tensors].map(([k, t]) => [k.replace(/^(teacher|student)\./, "").replace(/^module\./, "").replace(/^backbone\./, ""), t] as const));
   const vit = inferVit(stripped);
@@ -32,7 +37,7 @@ export function loadBackbone(path: string, side: Side): { backbone: ParamScope; 
   const match = matchStateDict(file.tensors, specs, path, side);
   const store = ParamStore.create(specs, { grads: false });
   loadMatched(match, specs, (n) => store.param(n), path);
-  return { backbone: store, cfg: vit.cfg };
+  return { backbone: store, cfg: vit.cfg, training: null };
 }
 
 export interface AttentionArgs {

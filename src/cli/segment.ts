@@ -3,13 +3,11 @@
 // the same architecture at random initialisation (seeded as the training run), side by side.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { readSafetensors } from "../io/safetensors.js";
 import { wasmBackend } from "../model/backend.js";
 import { ParamStore, type ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs, initVit } from "../model/vitParams.js";
 import { Rng, STREAM } from "../tensor/rng.js";
-import { CHECKPOINT_FORMAT, checkpointConfig } from "../train/checkpoint.js";
 import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
 import { openMaskFolder } from "../data/maskFolder.js";
 import { writePng } from "../data/png.js";
@@ -31,11 +29,6 @@ export interface SegmentArgs {
   "figure-count"?: string;
 }
 
-/** The training seed recorded in a dino-ref checkpoint (0 for other weights files). */
-function seedOf(path: string): number {
-  return readSafetensors(path).metadata.format === CHECKPOINT_FORMAT ? checkpointConfig(path).seed : 0;
-}
-
 /** The backbone of `cfg` at initialisation: each tensor drawn from (seed, its full name `backbone.<key>`), as a training run's student starts. */
 export function initBackbone(cfg: VitConfig, seed: number): ParamScope {
   const store = ParamStore.create(vitParamSpecs(cfg), { grads: false });
@@ -50,8 +43,9 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   if (a.data !== undefined && a.dataset !== undefined) throw new DinoRefError("segment: give --data DIR or --dataset NAME, not both");
   const figureCount = countArg("figure-count", a["figure-count"], 1) ?? 6;
   const side = a.student ? "student" : "teacher";
-  const { backbone, cfg } = loadBackbone(a.checkpoint, side);
-  const seed = seedOf(a.checkpoint);
+  const { backbone, cfg, training } = loadBackbone(a.checkpoint, side);
+  // the training seed of a dino-ref checkpoint (0 for other weights files)
+  const seed = training?.seed ?? 0;
 
   // the data: a folder of images and masks, or a generated data set's held-out split (rendered with the run's seed)
   const name = a.dataset ?? "mnist-clutter";
