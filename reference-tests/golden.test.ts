@@ -9,7 +9,7 @@ import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { findCaseFiles, readGoldenCase } from "../src/io/golden.js";
 import { checkCase } from "../src/ops/registry.js";
-import { tsKernelSet, wasmKernelSet } from "../src/kernels/backend.js";
+import { ts32Backend, wasmBackend } from "../src/kernels/backend.js";
 
 interface Manifest {
   format: string;
@@ -50,7 +50,7 @@ for (const dir of ["fixtures/golden", "fixtures/external"]) {
       }
     });
 
-    for (const kernels of [wasmKernelSet, tsKernelSet]) {
+    for (const kernels of [wasmBackend, ts32Backend]) {
       describe(`recomputed with the ${kernels.name} kernels`, () => {
         for (const file of files) {
           it(relative(dir, file), () => {

@@ -2,7 +2,7 @@
 // check runs on the real code (src/dino/*.test.ts: no violations) and on deliberately wrong variants
 // (src/dino/wrongVariants.test.ts: at least one violation). Each returns a list of violations.
 
-import type { FloatArray } from "../src/kernels/floatArray.js";
+import type { FloatArray } from "../src/tensor/floatArray.js";
 import type { NamedTensor, Tensor } from "../src/tensor/named.js";
 import { ulp32 } from "./floatCompare.js";
 

@@ -1,5 +1,6 @@
 // Runs the dino-ref CLI in-process and collects what it printed (tests).
-import { main, type Io } from "../src/cli/main.js";
+import { main } from "../src/cli/main.js";
+import type { Io } from "../src/cli/io.js";
 
 /** The exit code and the stdout / stderr lines of `dino-ref ...argv`. */
 export async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

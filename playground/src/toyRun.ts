@@ -16,7 +16,7 @@
 //
 // Shapes: N points, B batch, Din input width, K prototypes (head output dim), 2 global views.
 
-import { wasmBackend } from "../../src/model/backend.js";
+import { wasmBackend } from "../../src/kernels/backend.js";
 import { ParamStore } from "../../src/model/params.js";
 import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, initDinoHead, isTrainableHeadParam, type DinoHeadConfig } from "../../src/model/dinoHead.js";
 import { dinoLoss } from "../../src/dino/loss.js";
@@ -193,8 +193,8 @@ export class ToyRun {
     this.data = toyData(c);
     this.arenaMark = arena().mark();
     const specs = dinoHeadParamSpecs(this.head);
-    this.student = ParamStore.create(specs);
-    this.teacher = ParamStore.create(specs, { grads: false });
+    this.student = ParamStore.create(wasmBackend, specs);
+    this.teacher = ParamStore.create(wasmBackend, specs, { grads: false });
     // the student is initialised as the official head; the teacher starts as its copy
     initDinoHead(this.student, this.head, new Rng(c.seed, STREAM.init));
     this.teacher.flat.data.set(this.student.flat.data);
@@ -246,12 +246,12 @@ export class ToyRun {
       dinoHeadBackward(be, this.student, this.head, cache, gradOut);
       const params = this.student.params.filter((p) => isTrainableHeadParam(p.name, this.head));
       const grads = this.student.grads.filter((g) => isTrainableHeadParam(g.name, this.head));
-      clipGradients(grads, c.clipGrad);
-      adamwStep(params, grads, this.optimizer, { lr: s.lr[it], weightDecay: s.wd[it] });
+      clipGradients(wasmBackend, grads, c.clipGrad);
+      adamwStep(wasmBackend, params, grads, this.optimizer, { lr: s.lr[it], weightDecay: s.wd[it] });
 
       // ---- teacher EMA θt ← λθt + (1 − λ)θs, then the centre (or none) ----
-      updateTeacher(this.teacher.params, this.student.params, s.momentum[it]);
-      if (c.centering) this.center = updateCenter(this.center, teacherOut as { shape: number[]; data: Float32Array }, c.centerMomentum);
+      updateTeacher(wasmBackend, this.teacher.params, this.student.params, s.momentum[it]);
+      if (c.centering) this.center = updateCenter(wasmBackend, this.center, teacherOut as { shape: number[]; data: Float32Array }, c.centerMomentum);
 
       const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
       const rows = Math.min(SAMPLE_ROWS, B);

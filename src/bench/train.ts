@@ -4,10 +4,11 @@
 // (reference-tests/train_torch.py --bench-steps, with as many threads as ours).
 
 import type { BenchCase } from "./types.js";
-import { wasmBackend, type Tensor } from "../model/backend.js";
-import { createTrainState, datasets } from "../train/run.js";
+import { wasmBackend, type Tensor } from "../kernels/backend.js";
+import { createTrainState, type TrainState } from "../train/trainState.js";
+import { datasetSplits } from "../data/splits.js";
 import { preset } from "../train/config.js";
-import { trainStep, type TrainState } from "../train/trainStep.js";
+import { trainStep } from "../train/trainStep.js";
 import { MultiCropLoader } from "../data/loader.js";
 import { vitForwardFlops } from "./vit.js";
 import { threadCount } from "../kernels/threads.js";
@@ -47,8 +48,8 @@ export function trainBenchCases(): BenchCase[] {
       note: "backbone flops only; crops prepared once",
       run() {
         if (prepared === null) {
-          const state = createTrainState(c);
-          const loader = new MultiCropLoader(datasets(c).train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
+          const state = createTrainState(wasmBackend, c);
+          const loader = new MultiCropLoader(datasetSplits(c).train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
           const batch = loader.batch(0, 0);
           prepared = { state, crops: batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data })) };
         }

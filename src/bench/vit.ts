@@ -3,8 +3,8 @@
 // Weights and images are made on the first (untimed, warm-up) call, so listing cases costs nothing.
 
 import type { BenchCase } from "./types.js";
-import { ts32Backend, wasmBackend, type ModelBackend, type Tensor } from "../model/backend.js";
-import { HostParams, ParamStore, type ParamScope } from "../model/params.js";
+import { ts32Backend, wasmBackend, type Backend, type Tensor } from "../kernels/backend.js";
+import { ParamStore, type ParamScope } from "../model/params.js";
 import { vitBackward, vitForward } from "../model/vit.js";
 import { headDim, hiddenDim, vitConfig, vitPreset, type VitConfig } from "../model/vitConfig.js";
 import { initVit, vitParamSpecs } from "../model/vitParams.js";
@@ -27,7 +27,7 @@ export function vitForwardFlops(cfg: VitConfig, B: number, H: number, W: number)
 }
 
 /** Deterministic images in [−1, 1). */
-function images(be: ModelBackend, B: number, H: number, W: number, seed: number): Tensor {
+function images(be: Backend, B: number, H: number, W: number, seed: number): Tensor {
   const t = be.alloc([B, 3, H, W]);
   const r = new Rng(seed, STREAM.data);
   const d = t.data;
@@ -44,15 +44,15 @@ function lazy(prepare: () => () => void): () => void {
   };
 }
 
-function params(be: ModelBackend, cfg: VitConfig, grads: boolean): ParamScope {
+function params(be: Backend, cfg: VitConfig, grads: boolean): ParamScope {
   const specs = vitParamSpecs(cfg);
-  const p = be === wasmBackend ? ParamStore.create(specs, { grads }) : new HostParams(specs, Float32Array);
+  const p = ParamStore.create(be, specs, { grads });
   initVit(p, cfg, new Rng(0, STREAM.init));
   return p;
 }
 
 /** Inference: forward without cache, activations freed after each call. */
-function forwardCase(be: ModelBackend, cfg: VitConfig, B: number, H: number, W: number): () => void {
+function forwardCase(be: Backend, cfg: VitConfig, B: number, H: number, W: number): () => void {
   return lazy(() => {
     const p = params(be, cfg, false);
     const img = images(be, B, H, W, 1);
@@ -65,7 +65,7 @@ function forwardCase(be: ModelBackend, cfg: VitConfig, B: number, H: number, W: 
 }
 
 /** A training step's backbone part: forward with cache, backward to every parameter (drop path on). */
-function trainCase(be: ModelBackend, cfg: VitConfig, B: number, H: number, W: number): () => void {
+function trainCase(be: Backend, cfg: VitConfig, B: number, H: number, W: number): () => void {
   return lazy(() => {
     const p = params(be, cfg, true);
     const img = images(be, B, H, W, 2);

@@ -6,7 +6,7 @@ import { allBenchCases } from "../bench/index.js";
 import { runBenchCase, type BenchResult } from "../bench/run.js";
 import { formatTable } from "./report.js";
 import { threadCount } from "../kernels/threads.js";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 
 export interface BenchOptions {
   json: boolean;

@@ -5,7 +5,7 @@ import { findCaseFiles, readGoldenCase } from "../io/golden.js";
 import { readSafetensors, type StTensor } from "../io/safetensors.js";
 import { casePassed, checkCase, compareOutputs, type CaseResult } from "../ops/registry.js";
 import { formatTable, reportRows } from "./report.js";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 
 export function checkCommand(paths: readonly string[], io: Io): number {
   if (paths.length === 0) throw new DinoRefError("check: expected at least one case file or folder");

@@ -6,7 +6,8 @@ import { DinoRefError } from "../tensor/errors.js";
 import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
 import { loadMnistClutter } from "../data/mnistClutter.js";
 import { writeMaskFolder } from "../data/maskFolder.js";
-import type { Io } from "./main.js";
+import { integerArg } from "./args.js";
+import type { Io } from "./io.js";
 
 /** The generated data sets with masks: name → train and held-out splits for a seed (the training run's seed). */
 export const MASKED_DATASETS: Record<string, (seed: number) => { train: MaskedImageDataset; test: MaskedImageDataset; config: object }> = {
@@ -18,14 +19,6 @@ export function maskedDataset(name: string, seed: number): { train: MaskedImageD
   const make = MASKED_DATASETS[name];
   if (make === undefined) throw new DinoRefError(`unknown data set '${name}' (data sets with masks: ${Object.keys(MASKED_DATASETS).join(", ")})`);
   return make(seed);
-}
-
-/** A non-negative integer option, or undefined when absent. */
-export function countArg(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new DinoRefError(`--${name} ${value}: expected an integer ≥ ${min}`);
-  return n;
 }
 
 export interface DatasetArgs {
@@ -40,10 +33,10 @@ export function datasetCommand(names: readonly string[], a: DatasetArgs, io: Io)
   if (a.out === undefined) throw new DinoRefError("dataset: --out DIR is required");
   const split = a.split ?? "test";
   if (split !== "test" && split !== "train") throw new DinoRefError(`--split ${split}: expected test (the held-out images) or train`);
-  const seed = countArg("seed", a.seed, 0) ?? 0;
+  const seed = integerArg("seed", a.seed, 0) ?? 0;
   const sets = maskedDataset(names[0], seed);
   const ds = split === "test" ? sets.test : sets.train;
-  const indices = classInterleaved(ds, countArg("count", a.count, 1) ?? ds.length);
+  const indices = classInterleaved(ds, integerArg("count", a.count, 1) ?? ds.length);
   writeMaskFolder(a.out, ds, indices, { dataset: names[0], seed, split, config: sets.config });
   io.out(`${names[0]} (seed ${seed}, ${split} split): ${indices.length} images in ${a.out}/images/<class>/, their masks in ${a.out}/masks/<class>/`);
   return 0;

@@ -2,29 +2,23 @@
 // their plots as PNG files; `dino-ref explain collapse --out DIR`: the collapse study (three short
 // trainings, a CSV, a plot and a verdict per run).
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { DinoRefError } from "../tensor/errors.js";
-import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../dino/explain.js";
+import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../explain/equations.js";
 import { topicFigures } from "../explain/figures.js";
 import { runCollapseStudy, writeCollapseStudy, verdictLine, COLLAPSE_RUNS } from "../explain/collapse.js";
 import { figurePng } from "../plot/lineChart.js";
-import { writeFileAtomic } from "../io/safetensors.js";
+import { writeFileAtomic } from "../io/writeFileAtomic.js";
 import { preset, PRESETS } from "../train/config.js";
-import type { Io } from "./main.js";
+import { integerArg, parse } from "./args.js";
+import type { Io } from "./io.js";
 
 /** The preset of `explain collapse` when --preset is not given. */
 export const COLLAPSE_PRESET = "collapse-tiny";
 
 export async function explainCommand(args: readonly string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: { out: { type: "string" }, preset: { type: "string" }, seed: { type: "string" }, steps: { type: "string" } }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new DinoRefError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(args, { out: { type: "string" }, preset: { type: "string" }, seed: { type: "string" }, steps: { type: "string" } });
   const topics = [...EXPLAIN_TOPICS, "collapse"];
   if (positionals.length !== 1 || !topics.includes(positionals[0])) {
     throw new DinoRefError(`explain: expected one topic of ${topics.join(", ")}, got ${positionals.length === 0 ? "none" : `'${positionals.join(" ")}'`}`);
@@ -46,17 +40,10 @@ export async function explainCommand(args: readonly string[], io: Io): Promise<n
   return 0;
 }
 
-function integerArg(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new DinoRefError(`--${name} ${value}: expected an integer ≥ ${min}`);
-  return n;
-}
-
 async function collapseCommand(a: { out?: string; preset?: string; seed?: string; steps?: string }, io: Io): Promise<number> {
   if (a.out === undefined) throw new DinoRefError("explain collapse: --out DIR is required (collapse.csv, collapse.png, summary.json and one folder per run go there)");
   const name = a.preset ?? COLLAPSE_PRESET;
-  if (PRESETS[name] === undefined) throw new DinoRefError(`explain collapse: unknown preset '${name}' (known: ${Object.keys(PRESETS).join(", ")})`);
+  if (!Object.hasOwn(PRESETS, name)) throw new DinoRefError(`explain collapse: unknown preset '${name}' (known: ${Object.keys(PRESETS).join(", ")})`);
   const seed = integerArg("seed", a.seed, 0);
   const steps = integerArg("steps", a.steps, 1);
   const c = { ...preset(name), ...(seed !== undefined ? { seed } : {}) };

@@ -1,18 +1,21 @@
 // dino-ref command line. Every user mistake ends as one line `dino-ref: <what and where>` and
 // exit code 2; a failed check is exit code 1; success is 0. No stack traces for user errors.
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DinoRefError } from "../tensor/errors.js";
 import { checkCommand, compareCommand } from "./check.js";
 import { benchCommand } from "./bench.js";
-import { EXPLAIN_TOPICS } from "../dino/explain.js";
+import { EXPLAIN_TOPICS } from "../explain/equations.js";
 import { explainCommand } from "./explain.js";
-import { trainCommand, knnCommand, linearCommand, PRESET_NAMES } from "./train.js";
+import { trainCommand, PRESET_NAMES } from "./train.js";
+import { knnCommand } from "./knn.js";
+import { linearCommand } from "./linear.js";
 import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
 import { segmentCommand } from "./segment.js";
 import { datasetCommand } from "./dataset.js";
 import { preset } from "../train/config.js";
+import { noPositionals, parse } from "./args.js";
+import { consoleIo, type Io } from "./io.js";
 
 const USAGE = `usage: dino-ref <command> [options]
 
@@ -51,16 +54,6 @@ commands:
 environment:
   DINO_REF_KERNELS=ts      run the plain-TypeScript oracles instead of the SIMD wasm kernels`;
 
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const consoleIo: Io = {
-  out: (line) => process.stdout.write(line + "\n"),
-  err: (line) => process.stderr.write(line + "\n"),
-};
-
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
   try {
@@ -72,7 +65,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         return compareCommand(parse(rest, {}).positionals, io);
       case "bench": {
         const { values, positionals } = parse(rest, { json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" } });
-        if (positionals.length > 0) throw new DinoRefError(`bench: unexpected argument '${positionals[0]}'`);
+        noPositionals("bench", positionals);
         return await benchCommand(
           { json: values.json === true, filter: values.filter, minTime: values["min-time"] },
           io,
@@ -83,7 +76,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
           preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, epochs: { type: "string" }, steps: { type: "string" }, resume: { type: "boolean" },
           data: { type: "string" }, "skip-bad": { type: "boolean" },
         });
-        if (positionals.length > 0) throw new DinoRefError(`train: unexpected argument '${positionals[0]}'`);
+        noPositionals("train", positionals);
         return trainCommand(values, io);
       }
       case "preset": {
@@ -100,7 +93,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, data: { type: "string" }, dataset: { type: "string" }, count: { type: "string" }, threshold: { type: "string" }, student: { type: "boolean" }, figure: { type: "string" }, "figure-count": { type: "string" },
         });
-        if (positionals.length > 0) throw new DinoRefError(`segment: unexpected argument '${positionals[0]}'`);
+        noPositionals("segment", positionals);
         return segmentCommand(values, io);
       }
       case "dataset": {
@@ -111,14 +104,14 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, "n-last-blocks": { type: "string" }, avgpool: { type: "boolean" }, epochs: { type: "string" }, lr: { type: "string" }, student: { type: "boolean" },
         });
-        if (positionals.length > 0) throw new DinoRefError(`linear: unexpected argument '${positionals[0]}'`);
+        noPositionals("linear", positionals);
         return linearCommand(values, io);
       }
       case "inspect":
         return inspectCommand(parse(rest, {}).positionals, io);
       case "knn": {
         const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" } });
-        if (positionals.length > 0) throw new DinoRefError(`knn: unexpected argument '${positionals[0]}'`);
+        noPositionals("knn", positionals);
         return knnCommand(values, io);
       }
       case "explain":
@@ -138,14 +131,5 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       return 2;
     }
     throw e;
-  }
-}
-
-/** node:util parseArgs, with its errors (unknown option, missing value) turned into user errors. */
-function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new DinoRefError((e as Error).message);
   }
 }

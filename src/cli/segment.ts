@@ -3,20 +3,22 @@
 // the same architecture at random initialisation (seeded as the training run), side by side.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { wasmBackend } from "../model/backend.js";
-import { ParamStore, type ParamScope } from "../model/params.js";
-import type { VitConfig } from "../model/vitConfig.js";
-import { vitParamSpecs, initVit } from "../model/vitParams.js";
-import { Rng, STREAM } from "../tensor/rng.js";
+import { selectedBackend } from "../kernels/backend.js";
+import { ParamStore } from "../model/params.js";
+import { vitParamSpecs } from "../model/vitParams.js";
+import { initBackbone } from "../model/dino.js";
+import { loadBackbone } from "../model/loadBackbone.js";
+import { trainingConfigOf } from "../train/checkpoint.js";
 import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
 import { openMaskFolder } from "../data/maskFolder.js";
 import { writePng } from "../data/png.js";
 import { clsAttention } from "../eval/attentionMaps.js";
 import { segmentationScores, referenceScores, cropMask, type SegmentationScores } from "../eval/segmentation.js";
 import { segmentationFigure } from "../eval/segmentationFigure.js";
-import { loadBackbone } from "./attention.js";
-import { countArg, maskedDataset } from "./dataset.js";
-import type { Io } from "./main.js";
+import { thresholdArg } from "./attention.js";
+import { maskedDataset } from "./dataset.js";
+import { integerArg } from "./args.js";
+import type { Io } from "./io.js";
 
 export interface SegmentArgs {
   checkpoint?: string;
@@ -29,33 +31,27 @@ export interface SegmentArgs {
   "figure-count"?: string;
 }
 
-/** The backbone of `cfg` at initialisation: each tensor drawn from (seed, its full name `backbone.<key>`), as a training run's student starts. */
-export function initBackbone(cfg: VitConfig, seed: number): ParamScope {
-  const store = ParamStore.create(vitParamSpecs(cfg), { grads: false });
-  initVit(store, cfg, new Rng(seed, STREAM.init), "backbone.");
-  return store;
-}
-
 export function segmentCommand(a: SegmentArgs, io: Io): number {
   if (a.checkpoint === undefined) throw new DinoRefError("segment: --checkpoint FILE is required");
-  const threshold = a.threshold === undefined ? 0.6 : Number(a.threshold);
-  if (!(threshold > 0 && threshold <= 1)) throw new DinoRefError(`--threshold ${a.threshold}: expected the share of attention mass to keep, in (0, 1]`);
+  const threshold = thresholdArg(a.threshold);
   if (a.data !== undefined && a.dataset !== undefined) throw new DinoRefError("segment: give --data DIR or --dataset NAME, not both");
-  const figureCount = countArg("figure-count", a["figure-count"], 1) ?? 6;
+  const figureCount = integerArg("figure-count", a["figure-count"], 1) ?? 6;
   const side = a.student ? "student" : "teacher";
-  const { backbone, cfg, training } = loadBackbone(a.checkpoint, side);
+  const be = selectedBackend();
+  const { backbone, cfg, metadata } = loadBackbone(be, a.checkpoint, side);
   // the training seed of a dino-ref checkpoint (0 for other weights files)
-  const seed = training?.seed ?? 0;
+  const seed = trainingConfigOf(metadata, a.checkpoint)?.seed ?? 0;
 
   // the data: a folder of images and masks, or a generated data set's held-out split (rendered with the run's seed)
   const name = a.dataset ?? "mnist-clutter";
   const ds: MaskedImageDataset = a.data !== undefined ? openMaskFolder(a.data) : maskedDataset(name, seed).test;
-  const indices = classInterleaved(ds, countArg("count", a.count, 1) ?? ds.length);
+  const indices = classInterleaved(ds, integerArg("count", a.count, 1) ?? ds.length);
   const what = a.data !== undefined ? `${indices.length} images of ${a.data}` : `${indices.length} held-out images of ${name} (seed ${seed})`;
 
-  const trained = segmentationScores(wasmBackend, backbone, cfg, ds, indices, threshold);
-  const init = initBackbone(cfg, seed);
-  const atInit = segmentationScores(wasmBackend, init, cfg, ds, indices, threshold);
+  const trained = segmentationScores(be, backbone, cfg, ds, indices, threshold);
+  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
+  initBackbone(init, cfg, seed);
+  const atInit = segmentationScores(be, init, cfg, ds, indices, threshold);
   const refs = referenceScores(ds, indices, cfg.patchSize);
 
   if (trained.cropped.length > 0) {
@@ -70,7 +66,7 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   if (a.figure !== undefined) {
     const rows = Array.from(indices.slice(0, figureCount), (i) => {
       const image = ds.image(i);
-      const [t, r] = [clsAttention(wasmBackend, backbone, cfg, image, ds.describe(i)), clsAttention(wasmBackend, init, cfg, image, ds.describe(i))];
+      const [t, r] = [clsAttention(be, backbone, cfg, image, ds.describe(i)), clsAttention(be, init, cfg, image, ds.describe(i))];
       return { image: t.image, truth: cropMask(ds.mask(i), t.image.width, t.image.height), models: [{ maps: t, head: trained.bestHead }, { maps: r, head: atInit.bestHead }] };
     });
     const zoom = Math.max(1, Math.ceil(96 / Math.min(rows[0].image.width, rows[0].image.height)));

@@ -1,20 +1,18 @@
-// `dino-ref train` and `dino-ref knn`: a training run with its progress on the terminal, and the
-// k-NN evaluation of a checkpoint alone.
+// `dino-ref train`: a training run with its progress on the terminal, its summary, and attention
+// pictures of the trained teacher on a few held-out images.
 
-import { DinoRefError } from "../tensor/errors.js";
-import { preset, DEFAULT_PRESET, PRESETS, type TrainConfig } from "../train/config.js";
-import { runTraining, createTrainState, datasets, evaluationSplits, type RunEvent, type Summary } from "../train/run.js";
-import { checkpointConfig, loadCheckpoint } from "../train/checkpoint.js";
-import { extractFeatures } from "../eval/features.js";
-import { knnClassify } from "../eval/knn.js";
-import { probeFeatures, trainLinearProbe, DEFAULT_PROBE } from "../eval/linearProbe.js";
-import { labelsOf } from "../data/dataset.js";
-import { wasmBackend } from "../model/backend.js";
-import type { Io } from "./main.js";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
+import { DinoRefError } from "../tensor/errors.js";
+import { selectedBackend } from "../kernels/backend.js";
+import { preset, DEFAULT_PRESET, PRESETS, type TrainConfig } from "../train/config.js";
+import { runTraining, type RunEvent, type Summary } from "../train/run.js";
+import { datasetSplits } from "../data/splits.js";
 import { writePng } from "../data/png.js";
-import { loadBackbone, writeAttentionPictures } from "./attention.js";
+import { loadBackbone } from "../model/loadBackbone.js";
+import { writeAttentionPictures } from "../eval/attentionPictures.js";
+import { integerArg } from "./args.js";
+import type { Io } from "./io.js";
 
 export interface TrainArgs {
   preset?: string;
@@ -25,13 +23,6 @@ export interface TrainArgs {
   resume?: boolean;
   data?: string;
   "skip-bad"?: boolean;
-}
-
-function integerArg(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new DinoRefError(`--${name} ${value}: expected an integer ≥ ${min}`);
-  return n;
 }
 
 /** The config of a run: the preset with --seed and --epochs applied. */
@@ -88,8 +79,9 @@ export function trainCommand(a: TrainArgs, io: Io): number {
 function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
   const dir = join(outDir, "attention");
   mkdirSync(dir, { recursive: true });
-  const { backbone, cfg } = loadBackbone(join(outDir, "checkpoint.safetensors"), "teacher");
-  const { test } = datasets(c);
+  const be = selectedBackend();
+  const { backbone, cfg } = loadBackbone(be, join(outDir, "checkpoint.safetensors"), "teacher");
+  const { test } = datasetSplits(c);
   const seen = new Set<number>();
   for (let i = 0; i < test.length && seen.size < 3; i++) {
     const y = test.label(i);
@@ -97,7 +89,8 @@ function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
     seen.add(y);
     const path = join(dir, `heldout${i}-${test.classes[y]}.png`);
     writePng(path, test.image(i));
-    writeAttentionPictures(backbone, cfg, path, dir, 0.6, 0, { out: () => {}, err: io.err });
+    const written = writeAttentionPictures(be, backbone, cfg, path, dir, 0.6, 0);
+    if (written.cropped) io.err(written.cropped);
   }
   return dir;
 }
@@ -121,53 +114,4 @@ function formatSeconds(s: number): string {
   return m > 0 ? `${m}m${Math.round(s - 60 * m).toString().padStart(2, "0")}s` : `${s.toFixed(1)}s`;
 }
 
-/** A training checkpoint (config `c`) loaded: its state, the teacher's (or student's) backbone, and the evaluation splits its run's summary used. */
-function checkpointForEvaluation(path: string, c: TrainConfig, student: boolean | undefined) {
-  const state = createTrainState(c);
-  loadCheckpoint(path, state);
-  const { train, test } = evaluationSplits(c);
-  return { state, train, test, backbone: (student ? state.student : state.teacher).scope("backbone.") };
-}
-
-export function knnCommand(a: { checkpoint?: string; k?: string; temperature?: string; student?: boolean }, io: Io): number {
-  if (a.checkpoint === undefined) throw new DinoRefError("knn: --checkpoint FILE is required");
-  const c = checkpointConfig(a.checkpoint);
-  const k = integerArg("k", a.k, 1) ?? c.knnK;
-  const temperature = a.temperature === undefined ? c.knnTemperature : Number(a.temperature);
-  if (!(temperature > 0)) throw new DinoRefError(`--temperature ${a.temperature}: expected a number > 0`);
-  const { state, train, test, backbone } = checkpointForEvaluation(a.checkpoint, c, a.student);
-  const trainF = extractFeatures(wasmBackend, backbone, state.model.vit, train);
-  const testF = extractFeatures(wasmBackend, backbone, state.model.vit, test);
-  const r = knnClassify(trainF, labelsOf(train), testF, labelsOf(test), c.embedDim, { k, temperature, numClasses: train.classes.length });
-  io.out(`k-NN (${a.student ? "student" : "teacher"} of ${a.checkpoint}, k = ${k}, T = ${temperature}): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% on ${test.length} held-out images`);
-  return 0;
-}
-
 export const PRESET_NAMES = Object.keys(PRESETS);
-
-export interface LinearArgs {
-  checkpoint?: string;
-  "n-last-blocks"?: string;
-  avgpool?: boolean;
-  epochs?: string;
-  lr?: string;
-  student?: boolean;
-}
-
-/** `dino-ref linear`: the official linear probe on frozen features of a checkpoint's teacher. */
-export function linearCommand(a: LinearArgs, io: Io): number {
-  if (a.checkpoint === undefined) throw new DinoRefError("linear: --checkpoint FILE is required");
-  const c = checkpointConfig(a.checkpoint);
-  const n = integerArg("n-last-blocks", a["n-last-blocks"], 1) ?? Math.min(4, c.depth);
-  if (n > c.depth) throw new DinoRefError(`--n-last-blocks ${n}: the backbone has ${c.depth} blocks`);
-  const epochs = integerArg("epochs", a.epochs, 1) ?? DEFAULT_PROBE.epochs;
-  const lr = a.lr === undefined ? DEFAULT_PROBE.lr : Number(a.lr);
-  if (!(lr > 0)) throw new DinoRefError(`--lr ${a.lr}: expected a number > 0`);
-  const { state, train, test, backbone } = checkpointForEvaluation(a.checkpoint, c, a.student);
-  const opts = { nLastBlocks: n, avgpool: a.avgpool === true };
-  const tr = probeFeatures(wasmBackend, backbone, state.model.vit, train, opts);
-  const te = probeFeatures(wasmBackend, backbone, state.model.vit, test, opts);
-  const r = trainLinearProbe(tr.features, labelsOf(train), te.features, labelsOf(test), tr.dim, train.classes.length, { ...DEFAULT_PROBE, epochs, lr });
-  io.out(`linear probe (${a.student ? "student" : "teacher"} of ${a.checkpoint}; CLS of the last ${n} block(s)${opts.avgpool ? " + average patch token" : ""}, ${tr.dim} features, ${epochs} epochs): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% (best epoch ${r.bestEpoch + 1})`);
-  return 0;
-}

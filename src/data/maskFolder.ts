@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
-import { writeFileAtomic } from "../io/safetensors.js";
+import { writeFileAtomic } from "../io/writeFileAtomic.js";
 import { checkIndex, type MaskedImageDataset } from "./dataset.js";
 import { type GreyImage, toLuma } from "./image.js";
 import { openImageFolder } from "./imageFolder.js";

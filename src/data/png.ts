@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { PNG } from "pngjs";
 import { DinoRefError } from "../tensor/errors.js";
-import { writeFileAtomic } from "../io/safetensors.js";
+import { writeFileAtomic } from "../io/writeFileAtomic.js";
 import { type GreyImage, type Image, makeImage } from "./image.js";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

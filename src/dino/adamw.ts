@@ -10,7 +10,7 @@
 import type { NamedTensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
-import { adamwUpdate } from "../kernels/adamw.js";
+import type { Backend } from "../kernels/backend.js";
 import { isRegularized } from "./paramGroups.js";
 
 /** Per-tensor optimizer state, created at the tensor's first step (PyTorch creates it lazily too). */
@@ -31,14 +31,19 @@ export interface AdamWOptions {
   readonly beta1?: number;
   readonly beta2?: number;
   readonly eps?: number;
+  /**
+   * Which parameters get weight decay: the regularized group of paramGroups.ts by default; a
+   * golden adamw_step case states it per tensor instead.
+   */
+  readonly decays?: (name: string, shape: readonly number[]) => boolean;
 }
 
 /**
  * One optimizer step: updates params and `state` in place. `grads` holds the gradients that exist
  * this step (any order, names matching params); a param without one is left untouched.
  */
-export function adamwStep(params: readonly NamedTensor[], grads: readonly NamedTensor[], state: AdamWState, opts: AdamWOptions): void {
-  const { lr, weightDecay, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = opts;
+export function adamwStep(be: Backend, params: readonly NamedTensor[], grads: readonly NamedTensor[], state: AdamWState, opts: AdamWOptions): void {
+  const { lr, weightDecay, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, decays = isRegularized } = opts;
   const byName = new Map<string, NamedTensor>();
   const paramNames = new Set(params.map((p) => p.name));
   for (const g of grads) {
@@ -58,7 +63,7 @@ export function adamwStep(params: readonly NamedTensor[], grads: readonly NamedT
     // step ← step + 1 (per tensor)
     s.step += 1;
     // wd only for the regularized group
-    const wd = isRegularized(p.name, p.shape) ? weightDecay : 0;
-    adamwUpdate(p.data, g.data, s.expAvg, s.expAvgSq, { lr, weightDecay: wd, beta1, beta2, eps, step: s.step });
+    const wd = decays(p.name, p.shape) ? weightDecay : 0;
+    be.adamwUpdate(p.data, g.data, s.expAvg, s.expAvgSq, { lr, weightDecay: wd, beta1, beta2, eps, step: s.step });
   }
 }

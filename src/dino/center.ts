@@ -11,14 +11,14 @@
 import type { Tensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
-import { emaUpdate } from "../kernels/ema.js";
+import type { Backend } from "../kernels/backend.js";
 
 /**
  * Returns the new centre [K] (the input is not modified), from teacherOut [2*B, K] (raw outputs of
  * both global crops). The batch mean is taken in float64 and rounded once to float32; the EMA is
  * f32(f32(c·f32(m)) + f32(f32(1 − m)·mean)) with 1 − m in float64, as PyTorch (spec 1.3).
  */
-export function updateCenter(center: Float32Array, teacherOut: Tensor<Float32Array>, centerMomentum: number): Float32Array {
+export function updateCenter(be: Backend, center: Float32Array, teacherOut: Tensor<Float32Array>, centerMomentum: number): Float32Array {
   const K = center.length;
   const ts = teacherOut.shape;
   check(ts.length === 2 && ts[1] === K && ts[0] > 0 && teacherOut.data.length === ts[0] * K,
@@ -32,6 +32,6 @@ export function updateCenter(center: Float32Array, teacherOut: Tensor<Float32Arr
   const batchCenter = Float32Array.from(sum, (s) => s / rows);
   // c ← m·c + (1 − m)·mean
   const next = center.slice();
-  emaUpdate(next, batchCenter, centerMomentum);
+  be.emaUpdate(next, batchCenter, centerMomentum);
   return next;
 }

@@ -9,7 +9,7 @@
 
 import type { NamedTensor } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
-import { l2Norm, scaleInPlace } from "../kernels/norms.js";
+import type { Backend } from "../kernels/backend.js";
 
 /** A gradient's norm before clipping (a float32 value). */
 export interface GradNorm {
@@ -28,17 +28,17 @@ export function clipCoefficient(norm: number, clip: number): number {
  * Clips each gradient in place to norm ≈ clip and returns the pre-clip norms in input order
  * (golden files list them with keys sorted by bytes: see compareNamesByBytes).
  */
-export function clipGradients(grads: readonly NamedTensor[], clip: number): GradNorm[] {
+export function clipGradients(be: Backend, grads: readonly NamedTensor[], clip: number): GradNorm[] {
   check(Number.isFinite(clip) && clip >= 0, () => `clipGradients: clip ${clip}; expected a finite value >= 0 (0 disables clipping)`);
   const norms: GradNorm[] = [];
   for (const g of grads) {
     // ‖g‖₂, per tensor (not a global norm over all gradients)
-    const norm = l2Norm(g.data);
+    const norm = be.l2Norm(g.data);
     norms.push({ name: g.name, norm });
     if (clip === 0) continue;
     const coef = clipCoefficient(norm, clip);
     // g ← g·coef, only when coef < 1
-    if (coef < 1) scaleInPlace(g.data, coef);
+    if (coef < 1) be.scaleInPlace(g.data, coef);
   }
   return norms;
 }

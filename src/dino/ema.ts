@@ -12,10 +12,10 @@
 import type { NamedTensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
-import { emaUpdate } from "../kernels/ema.js";
+import type { Backend } from "../kernels/backend.js";
 
-/** Updates every teacher tensor in place from the student tensor of the same name and position. */
-export function updateTeacher(teacher: readonly NamedTensor[], student: readonly NamedTensor[], momentum: number): void {
+/** Updates every teacher tensor in place from the student tensor of the same name and position, with the kernels of `be`. */
+export function updateTeacher(be: Backend, teacher: readonly NamedTensor[], student: readonly NamedTensor[], momentum: number): void {
   check(teacher.length === student.length, () => `updateTeacher: ${teacher.length} teacher tensors, ${student.length} student tensors; expected the same parameters`);
   for (let i = 0; i < teacher.length; i++) {
     const t = teacher[i];
@@ -25,6 +25,6 @@ export function updateTeacher(teacher: readonly NamedTensor[], student: readonly
   }
   for (let i = 0; i < teacher.length; i++) {
     // θt ← λ·θt + (1 − λ)·θs
-    emaUpdate(teacher[i].data, student[i].data, momentum);
+    be.emaUpdate(teacher[i].data, student[i].data, momentum);
   }
 }

@@ -24,11 +24,12 @@
 //   teacherOut [2*B, K]: the teacher saw only the 2 global crops.   center [K].
 
 import { logSoftmaxForwardRef, softmaxForwardRef } from "../kernels/softmax.js";
-import type { FloatArray } from "../kernels/floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import type { Tensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
 import { updateCenter } from "./center.js";
+import type { Backend } from "../kernels/backend.js";
 
 export interface DinoLossParams {
   /** τs, default 0.1. */
@@ -150,6 +151,7 @@ export interface DinoLossStepParams extends DinoLossParams {
  * with the OLD centre, then the centre update from the raw teacher outputs. Returns the new centre.
  */
 export function dinoLossWithCenterUpdate(
+  be: Backend,
   studentOut: Tensor<Float32Array>,
   teacherOut: Tensor<Float32Array>,
   center: Float32Array,
@@ -158,7 +160,7 @@ export function dinoLossWithCenterUpdate(
   // 1. the loss uses the centre of the previous iterations
   const result = dinoLoss(studentOut, teacherOut, center, params);
   // 2. then c ← m·c + (1 − m)·mean(teacher rows), first used at the next iteration
-  return { ...result, center: updateCenter(center, teacherOut, params.centerMomentum) };
+  return { ...result, center: updateCenter(be, center, teacherOut, params.centerMomentum) };
 }
 
 function checkLossArgs(studentOut: Tensor<FloatArray>, teacherOut: Tensor<FloatArray>, center: FloatArray, p: DinoLossParams): { B: number; K: number } {

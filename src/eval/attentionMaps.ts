@@ -3,7 +3,7 @@
 // pixels (each patch a p×p block) and coloured; the head mean; and the threshold mask that keeps
 // the given share of the attention mass (Fig. 4, 0.6) laid over the image in red.
 
-import type { ModelBackend } from "../model/backend.js";
+import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitLastSelfAttention } from "../model/vit.js";
@@ -26,7 +26,7 @@ export interface AttentionMaps {
 }
 
 /** The last block's CLS attention of one image; its size is cropped down to multiples of p (top-left kept, as the official script). */
-export function clsAttention(be: ModelBackend, backbone: ParamScope, cfg: VitConfig, img: Image, source: string): AttentionMaps {
+export function clsAttention(be: Backend, backbone: ParamScope, cfg: VitConfig, img: Image, source: string): AttentionMaps {
   const p = cfg.patchSize;
   const W = img.width - (img.width % p);
   const H = img.height - (img.height % p);

@@ -1,7 +1,7 @@
 // Features for the evaluations: the backbone's CLS output (after the final norm) for every image
 // of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches.
 
-import type { ModelBackend } from "../model/backend.js";
+import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitForward } from "../model/vit.js";
@@ -11,7 +11,7 @@ import { DINO_MULTICROP } from "../data/multiCrop.js";
 import { check } from "../tensor/errors.js";
 
 /** CLS features [N, D] of every image (images of one size, normalised with the ImageNet statistics). */
-export function extractFeatures(be: ModelBackend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
+export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
   const N = ds.length;
   const D = cfg.embedDim;
   check(N > 0, "extractFeatures: empty dataset");

@@ -5,7 +5,7 @@
 // images (the official one needs at least 100).
 
 import { check } from "../tensor/errors.js";
-import { matmul } from "../kernels/matmul.js";
+import type { Backend } from "../kernels/backend.js";
 
 export interface KnnOptions {
   /** Neighbours that vote, default 20. */
@@ -40,9 +40,11 @@ export function l2NormalizeRows(x: Float32Array, R: number, D: number): Float32A
 
 /**
  * Classifies test features [Nte, D] by a weighted vote of their k nearest training features
- * [Ntr, D] (cosine similarity). Labels are integers in [0, numClasses).
+ * [Ntr, D] (cosine similarity), the similarities computed with the matmul of `be`. Labels are
+ * integers in [0, numClasses).
  */
 export function knnClassify(
+  be: Backend,
   trainFeatures: Float32Array,
   trainLabels: ArrayLike<number>,
   testFeatures: Float32Array,
@@ -78,7 +80,7 @@ export function knnClassify(
     const rows = Math.min(chunk, Nte - start);
     // sim [rows, Ntr] = test_chunk · trainᵀ (cosine similarities)
     const sim = new Float32Array(rows * Ntr);
-    matmul(sim, test.subarray(start * D, (start + rows) * D), train, null, rows, D, Ntr, "NT", false);
+    be.matmul(sim, test.subarray(start * D, (start + rows) * D), train, null, rows, D, Ntr, "NT", false);
     for (let r = 0; r < rows; r++) {
       const simRow = sim.subarray(r * Ntr, (r + 1) * Ntr);
       topK(simRow, k, neighbours);

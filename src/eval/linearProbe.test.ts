@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { crossEntropy, trainLinearProbe, probeFeatures } from "./linearProbe.js";
 import { Rng } from "../tensor/rng.js";
-import { ts64Backend } from "../model/backend.js";
+import { ts64Backend } from "../kernels/backend.js";
 import { HostParams } from "../model/params.js";
 import { vitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs, initVit } from "../model/vitParams.js";

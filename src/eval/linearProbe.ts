@@ -6,7 +6,7 @@
 // Difference from the official script: features are computed once, without training-time
 // augmentation (RandomResizedCrop + flip), which keeps a CPU probe to seconds; the README says so.
 
-import type { ModelBackend } from "../model/backend.js";
+import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitIntermediateLayers } from "../model/vit.js";
@@ -24,7 +24,7 @@ export interface ProbeFeatureOptions {
 }
 
 /** Probe features [N, dim] of every image, dim = D·(n + avgpool). */
-export function probeFeatures(be: ModelBackend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, opts: ProbeFeatureOptions, batchSize = 128): { features: Float32Array; dim: number } {
+export function probeFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, opts: ProbeFeatureOptions, batchSize = 128): { features: Float32Array; dim: number } {
   const { nLastBlocks: n, avgpool } = opts;
   check(!avgpool || n === 1, () => `linear probe: avgpool works with nLastBlocks = 1 only (the official features interleave one CLS and one average), got ${n}`);
   const D = cfg.embedDim;

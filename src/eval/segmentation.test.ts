@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { wasmBackend } from "../model/backend.js";
+import { wasmBackend } from "../kernels/backend.js";
 import { ParamStore } from "../model/params.js";
 import { vitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs, initVit } from "../model/vitParams.js";
@@ -12,7 +12,7 @@ import { jaccard, patchMaskToPixels } from "./jaccard.js";
 import { scoredMask, segmentationFigure } from "./segmentationFigure.js";
 
 const cfg = vitConfig({ patchSize: 4, embedDim: 16, depth: 2, numHeads: 2, mlpRatio: 2, imgSize: 32 });
-const backbone = ParamStore.create(vitParamSpecs(cfg), { grads: false });
+const backbone = ParamStore.create(wasmBackend, vitParamSpecs(cfg), { grads: false });
 initVit(backbone, cfg, new Rng(5, STREAM.init), "backbone.");
 
 /** Random 34×34 images (2 px beyond the patch grid); masks set by `truth` on the top-left 32×32, junk in the border. */

@@ -8,7 +8,7 @@
 // smaller or larger masks does not look better than one that finds the object. References that need no model: the best mask made of whole patches (the ceiling for
 // patch-level masks) and the whole image as the mask.
 
-import type { ModelBackend } from "../model/backend.js";
+import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import type { MaskedImageDataset } from "../data/dataset.js";
@@ -56,7 +56,7 @@ export function attentionMasks(maps: AttentionMaps, threshold: number): { heads:
 }
 
 /** The Jaccard scores of the backbone's attention masks on images `indices` of `ds`. */
-export function segmentationScores(be: ModelBackend, backbone: ParamScope, cfg: VitConfig, ds: MaskedImageDataset, indices: ArrayLike<number>, threshold: number): SegmentationScores {
+export function segmentationScores(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: MaskedImageDataset, indices: ArrayLike<number>, threshold: number): SegmentationScores {
   const H = cfg.numHeads;
   const p = cfg.patchSize;
   const N = indices.length;

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { runTraining } from "../train/run.js";
 import { validateConfig, type TrainConfig } from "../train/config.js";
 import { collapseState, UNIFORM_ENTROPY_FRACTION, UNIFORM_KL_FRACTION, ONE_HOT_ENTROPY_FRACTION, type CollapseSignals, type CollapseState } from "../train/collapse.js";
-import { writeFileAtomic } from "../io/safetensors.js";
+import { writeFileAtomic } from "../io/writeFileAtomic.js";
 import { figurePng, type Figure, type LinePoint } from "../plot/lineChart.js";
 
 /** The three runs, in the order they are trained, written and plotted. */

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { topicFigures, temperatureFigure, centeringFigure, lossFigure, schedulesFigure } from "./figures.js";
-import { EXPLAIN_TOPICS, explain, EXAMPLES } from "../dino/explain.js";
+import { EXPLAIN_TOPICS, explain, EXAMPLES } from "./equations.js";
 import { DEFAULT_SCHEDULE_ARGS } from "../dino/schedules.js";
 import type { LinePoint } from "../plot/lineChart.js";
 import { runCli } from "../../test/runCli.js";

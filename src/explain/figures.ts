@@ -1,11 +1,12 @@
-// The plots of `dino-ref explain TOPIC --out DIR`: the same examples as the text (src/dino/explain.ts),
+// The plots of `dino-ref explain TOPIC --out DIR`: the same examples as the text (src/explain/equations.ts),
 // swept over the quantity that matters, every number computed by the real functions (softmax
 // oracle, updateCenter, dinoLoss, the schedules).
 
 import { updateCenter } from "../dino/center.js";
+import { selectedBackend } from "../kernels/backend.js";
 import { dinoLoss } from "../dino/loss.js";
 import { dinoSchedules, DEFAULT_SCHEDULE_ARGS, teacherTempSchedule } from "../dino/schedules.js";
-import { EXAMPLES, softmax, entropy as entropyOf, type ExplainTopic } from "../dino/explain.js";
+import { EXAMPLES, softmax, entropy as entropyOf, type ExplainTopic } from "./equations.js";
 import type { Figure, LinePoint } from "../plot/lineChart.js";
 
 /** The figures of a topic, by file name (without .png). */
@@ -62,7 +63,7 @@ export function centeringFigure(): Figure {
     for (let r = 0; r < rows; r++) h += entropyOf(p.subarray(r * K, r * K + K)) / rows;
     entropy.push({ x: u, y: h, series: "mean entropy" });
     // c ← m·c + (1 − m)·mean(t)
-    center = updateCenter(center, { shape: [rows, K], data: teacher }, centerMomentum);
+    center = updateCenter(selectedBackend(), center, { shape: [rows, K], data: teacher }, centerMomentum);
   }
   return {
     title: `Centering: Pt = softmax((t − c) / ${teacherTemp}) on one batch where dimension 0 dominates`,

@@ -4,9 +4,11 @@
 // the format: a header that runs past the file, non-JSON, unknown dtypes, dtype size × shape not
 // equal to the byte range, ranges outside the data, overlapping ranges or holes.
 
-import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, unlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { DinoRefError } from "../tensor/errors.js";
+import { numel } from "../tensor/named.js";
+import { writeFileAtomic } from "./writeFileAtomic.js";
 
 export type DType = "F32" | "F64" | "I64" | "I32" | "U8";
 export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -28,10 +30,6 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export function bytesPerElement(dtype: DType): number {
   return BYTES[dtype];
-}
-
-export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** A tensor of `dtype` and `shape` from a typed array (checked to have the right length and type). */
@@ -162,28 +160,6 @@ export function serializeSafetensors(tensors: Iterable<[string, StTensor]>, meta
 /** Writes a safetensors file atomically: to a temporary file beside it, fsync, then rename. */
 export function writeSafetensors(path: string, tensors: Iterable<[string, StTensor]>, metadata: Record<string, string> = {}): void {
   writeFileAtomic(path, serializeSafetensors(tensors, metadata));
-}
-
-/** Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half a file. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    const fd = openSync(tmp, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file may not exist
-    }
-    throw new DinoRefError(`${path}: cannot write file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
 }
 
 /** obj[key] = value as an own property, also for keys such as "__proto__" (tensor names are arbitrary strings). */

@@ -5,7 +5,7 @@
 // (float64 arithmetic, rounded on store); `attentionForward`/`attentionBackward` run the SIMD wasm
 // kernels (f32 dot products in index order, float64 softmax exps; scale rounded to f32 as PyTorch does).
 
-import type { FloatArray } from "./floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { softmaxForwardRef } from "./softmax.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays, withScratch, type Arena } from "./arena.js";

@@ -1,68 +1,122 @@
-// The two implementations of every kernel behind one interface: the SIMD wasm kernels (default)
-// and the plain-TypeScript oracles. DINO_REF_KERNELS=ts switches the op registry to the oracles,
-// so both can be checked against the same golden cases.
+// The one kernel table: every kernel the model, the equations and the golden ops call, plus an
+// allocator for the tensors they compute on. Three backends run the SAME code above this layer:
+//   wasm  the SIMD wasm kernels on float32 tensors in wasm memory (training and inference; default)
+//   ts32  the plain-TypeScript oracles on float32 arrays (DINO_REF_KERNELS=ts)
+//   ts64  the oracles on float64 arrays (whole-model finite-difference checks)
+// Only `wasmBackend` touches build/kernels.wasm, and only when one of its methods first runs: with
+// DINO_REF_KERNELS=ts the compiled kernels are never loaded (test/kernelsOff.test.ts).
+// Code above this layer reads a tensor's `data` at the call that uses it and never keeps a view.
 
 import { DinoRefError } from "../tensor/errors.js";
+import type { FloatArray } from "../tensor/floatArray.js";
+import { numel, type Tensor as TensorOf } from "../tensor/named.js";
+import { arena } from "./arena.js";
+import { ArenaTensor } from "./arenaTensor.js";
 import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef } from "./softmax.js";
 import { adamwUpdate, adamwUpdateRef, type AdamWHyper } from "./adamw.js";
 import { layerNormForward, layerNormForwardRef, layerNormBackward, layerNormBackwardRef } from "./layernorm.js";
 import { geluForward, geluForwardRef, geluBackward, geluBackwardRef } from "./gelu.js";
 import { attentionForward, attentionForwardRef, attentionBackward, attentionBackwardRef } from "./attention.js";
 import { emaUpdate, emaUpdateRef } from "./ema.js";
-import { matmul, matmulRef, matmulBackward, matmulBackwardRef, type MatmulLayout } from "./matmul.js";
+import { l2Norm, l2NormRef, scaleInPlace, scaleInPlaceRef } from "./norms.js";
+import {
+  matmul, matmulRef, matmulBackward, matmulBackwardRef, matmulBiasGrad, matmulBiasGradRef, type MatmulLayout,
+} from "./matmul.js";
 
-export interface Kernels {
-  name: "wasm" | "ts";
-  softmaxForward(probs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void;
-  logSoftmaxForward(logProbs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void;
+/** A tensor a backend computes with: float32 (wasm, ts32) or float64 (ts64). */
+export type Tensor = TensorOf<FloatArray>;
+
+type F = FloatArray;
+
+export type BackendName = "wasm" | "ts32" | "ts64";
+
+export interface Backend {
+  readonly name: BackendName;
+  // ---- allocation ----
+  /** A zero-filled tensor: in wasm memory for `wasm` (freed by `release`), an ordinary array otherwise. */
+  alloc(shape: readonly number[]): Tensor;
+  /** A position to free activations back to (a no-op on the TypeScript backends). */
+  mark(): number;
+  release(mark: number): void;
+  // ---- kernels (src/kernels/<name>.ts: the fast one and its oracle, same contract) ----
+  matmul(c: F, a: F, b: F, bias: F | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean): void;
+  matmulBackward(gradA: F | null, gradB: F | null, gradBias: F | null, gradC: F, a: F, b: F, M: number, K: number, N: number): void;
+  matmulBiasGrad(gradBias: F, gradC: F, M: number, N: number): void;
+  layerNormForward(y: F, mean: F, rstd: F, x: F, weight: F, bias: F, R: number, D: number, eps: number): void;
+  layerNormBackward(gradX: F, gradWeight: F, gradBias: F, gradY: F, x: F, mean: F, rstd: F, weight: F, R: number, D: number): void;
+  geluForward(y: F, x: F, n: number): void;
+  geluBackward(gradX: F, gradY: F, x: F, n: number): void;
+  attentionForward(out: F, attn: F, q: F, k: F, v: F, B: number, H: number, N: number, Dh: number, scale: number): void;
+  attentionBackward(gradQ: F, gradK: F, gradV: F, gradOut: F, q: F, k: F, v: F, attn: F, B: number, H: number, N: number, Dh: number, scale: number): void;
+  softmaxForward(probs: F, logits: F, R: number, K: number, temperature: number): void;
+  logSoftmaxForward(logProbs: F, logits: F, R: number, K: number, temperature: number): void;
+  // float32 only: the optimizer state, the EMA and the clipping norms are float32 in every backend
   emaUpdate(teacher: Float32Array, student: Float32Array, momentum: number): void;
-  matmul(c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean): void;
-  matmulBackward(gradA: Float32Array | null, gradB: Float32Array | null, gradBias: Float32Array | null, gradC: Float32Array, a: Float32Array, b: Float32Array, M: number, K: number, N: number): void;
   adamwUpdate(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, h: AdamWHyper): void;
-  layerNormForward(y: Float32Array, mean: Float32Array, rstd: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, R: number, D: number, eps: number): void;
-  layerNormBackward(gradX: Float32Array, gradWeight: Float32Array, gradBias: Float32Array, gradY: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, weight: Float32Array, R: number, D: number): void;
-  geluForward(y: Float32Array, x: Float32Array, n: number): void;
-  geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void;
-  attentionForward(out: Float32Array, attn: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, B: number, H: number, N: number, Dh: number, scale: number): void;
-  attentionBackward(gradQ: Float32Array, gradK: Float32Array, gradV: Float32Array, gradOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, attn: Float32Array, B: number, H: number, N: number, Dh: number, scale: number): void;
+  l2Norm(x: Float32Array): number;
+  scaleInPlace(x: Float32Array, s: number): void;
 }
 
-export const wasmKernelSet: Kernels = {
+// The wasm kernels take Float32Array; the wasm backend only ever allocates float32 tensors.
+const f = (x: F) => x as Float32Array;
+const fOrNull = (x: F | null) => x as Float32Array | null;
+
+export const wasmBackend: Backend = {
   name: "wasm",
-  softmaxForward,
-  logSoftmaxForward,
+  alloc: (shape) => ArenaTensor.zeros("activation", shape),
+  mark: () => arena().mark(),
+  release: (m) => arena().release(m),
+  matmul: (c, a, b, bias, M, K, N, layout, acc) => matmul(f(c), f(a), f(b), fOrNull(bias), M, K, N, layout, acc),
+  matmulBackward: (ga, gb, gbias, gc, a, b, M, K, N) => matmulBackward(fOrNull(ga), fOrNull(gb), fOrNull(gbias), f(gc), f(a), f(b), M, K, N),
+  matmulBiasGrad: (g, c, M, N) => matmulBiasGrad(f(g), f(c), M, N),
+  layerNormForward: (y, mean, rstd, x, w, b, R, D, eps) => layerNormForward(f(y), f(mean), f(rstd), f(x), f(w), f(b), R, D, eps),
+  layerNormBackward: (gx, gw, gb, gy, x, mean, rstd, w, R, D) => layerNormBackward(f(gx), f(gw), f(gb), f(gy), f(x), f(mean), f(rstd), f(w), R, D),
+  geluForward: (y, x, n) => geluForward(f(y), f(x), n),
+  geluBackward: (gx, gy, x, n) => geluBackward(f(gx), f(gy), f(x), n),
+  attentionForward: (out, attn, q, k, v, B, H, N, Dh, scale) => attentionForward(f(out), f(attn), f(q), f(k), f(v), B, H, N, Dh, scale),
+  attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) =>
+    attentionBackward(f(gq), f(gk), f(gv), f(go), f(q), f(k), f(v), f(attn), B, H, N, Dh, scale),
+  softmaxForward: (p, x, R, K, t) => softmaxForward(f(p), f(x), R, K, t),
+  logSoftmaxForward: (p, x, R, K, t) => logSoftmaxForward(f(p), f(x), R, K, t),
   emaUpdate,
-  matmul,
-  matmulBackward,
   adamwUpdate,
-  layerNormForward,
-  layerNormBackward,
-  geluForward,
-  geluBackward,
-  attentionForward,
-  attentionBackward,
+  l2Norm,
+  scaleInPlace,
 };
 
-export const tsKernelSet: Kernels = {
-  name: "ts",
-  softmaxForward: softmaxForwardRef,
-  logSoftmaxForward: logSoftmaxForwardRef,
-  emaUpdate: emaUpdateRef,
-  matmul: matmulRef,
-  matmulBackward: matmulBackwardRef,
-  adamwUpdate: adamwUpdateRef,
-  layerNormForward: layerNormForwardRef,
-  layerNormBackward: layerNormBackwardRef,
-  geluForward: geluForwardRef,
-  geluBackward: geluBackwardRef,
-  attentionForward: attentionForwardRef,
-  attentionBackward: attentionBackwardRef,
-};
+function oracleBackend(name: "ts32" | "ts64", Type: Float32ArrayConstructor | Float64ArrayConstructor): Backend {
+  return {
+    name,
+    alloc: (shape) => ({ shape: [...shape], data: new Type(numel(shape)) }),
+    mark: () => 0,
+    release: () => {},
+    matmul: matmulRef,
+    matmulBackward: matmulBackwardRef,
+    matmulBiasGrad: matmulBiasGradRef,
+    layerNormForward: layerNormForwardRef,
+    layerNormBackward: layerNormBackwardRef,
+    geluForward: geluForwardRef,
+    geluBackward: geluBackwardRef,
+    attentionForward: attentionForwardRef,
+    attentionBackward: attentionBackwardRef,
+    softmaxForward: softmaxForwardRef,
+    logSoftmaxForward: logSoftmaxForwardRef,
+    emaUpdate: emaUpdateRef,
+    adamwUpdate: adamwUpdateRef,
+    l2Norm: l2NormRef,
+    scaleInPlace: scaleInPlaceRef,
+  };
+}
 
-/** The kernels chosen by DINO_REF_KERNELS (`wasm`, the default, or `ts`). */
-export function selectedKernels(): Kernels {
-  const choice = process.env.DINO_REF_KERNELS ?? "wasm";
-  if (choice === "wasm") return wasmKernelSet;
-  if (choice === "ts") return tsKernelSet;
-  throw new DinoRefError(`DINO_REF_KERNELS=${choice}: expected "wasm" or "ts"`);
+export const ts32Backend = oracleBackend("ts32", Float32Array);
+export const ts64Backend = oracleBackend("ts64", Float64Array);
+
+/** The values DINO_REF_KERNELS takes. */
+export const KERNEL_CHOICES = ["wasm", "ts"] as const;
+
+/** The backend chosen by DINO_REF_KERNELS: `wasm` (the default, SIMD kernels) or `ts` (the float32 oracles). */
+export function selectedBackend(choice: string | undefined = process.env.DINO_REF_KERNELS): Backend {
+  if (choice === undefined || choice === "" || choice === "wasm") return wasmBackend;
+  if (choice === "ts") return ts32Backend;
+  throw new DinoRefError(`DINO_REF_KERNELS=${JSON.stringify(choice)}: expected "wasm" (the SIMD kernels, the default) or "ts" (the TypeScript oracles)`);
 }

@@ -3,7 +3,7 @@
 // `geluBackward` run the wasm kernels (f64x2 SIMD, assembly/gelu.ts), bit-identical to them (the
 // same float64 erfc and exp, operation for operation, see ./erf.ts and ./exp.ts).
 
-import type { FloatArray } from "./floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { erfc64, exp64 } from "./erf.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";

@@ -2,7 +2,7 @@
 // D values. `layerNormForwardRef`/`layerNormBackwardRef` are the readable oracles (float64
 // arithmetic, rounded on store); `layerNormForward`/`layerNormBackward` run the SIMD wasm kernels.
 
-import type { FloatArray } from "./floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays, withScratch } from "./arena.js";
 import { check } from "../tensor/errors.js";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { matmul, matmulRef, matmulBackward, matmulBackwardRef, type MatmulLayout } from "./matmul.js";
 import { withScratch } from "./arena.js";
-import type { FloatArray } from "./floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { awkwardSize, f32Array, bitEqual, seededFloats } from "../../test/arbitraries.js";
 

@@ -17,7 +17,7 @@
 import { wasmKernels, type KernelExports } from "./wasm.js";
 import { callWithArrays, withScratch, type Arena } from "./arena.js";
 import { parallelMinWork, runChunks, threadCount } from "./threads.js";
-import type { FloatArray } from "./floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { check } from "../tensor/errors.js";
 
 export type MatmulLayout = "NN" | "NT" | "TN";

@@ -13,7 +13,7 @@
 // they compute plain float64 softmax (used by the DINO loss and finite-difference checks).
 // A NaN logit makes its whole row NaN; a row holding +Inf, or only −Inf, gives NaN (as PyTorch).
 
-import type { FloatArray } from "./floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { exp64, log64 } from "./exp.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";

@@ -4,11 +4,11 @@
 // Shapes: B batch, N tokens (CLS included), D width, H heads, Dh = D/H, Dm = MLP hidden width,
 // R = B·N rows. Every row of every output depends only on its own sample.
 
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "./params.js";
 import { linearBackward, linearForward } from "./linear.js";
 import { dropPathRateOf, headDim, hiddenDim, type VitConfig } from "./vitConfig.js";
-import type { FloatArray } from "../kernels/floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import type { Rng } from "../tensor/rng.js";
 
 /** Scratch reused by every block of one forward (not needed by the backward). */
@@ -18,7 +18,7 @@ export interface BlockWork {
   readonly y: Tensor; // [R, D] a branch's output before the residual add
 }
 
-export function allocBlockWork(be: ModelBackend, cfg: VitConfig, B: number, N: number): BlockWork {
+export function allocBlockWork(be: Backend, cfg: VitConfig, B: number, N: number): BlockWork {
   const D = cfg.embedDim;
   return { qkv: be.alloc([B * N, 3 * D]), attnOut: be.alloc([B, cfg.numHeads, N, headDim(cfg)]), y: be.alloc([B * N, D]) };
 }
@@ -123,7 +123,7 @@ function dropPathBackward(dst: Tensor, gradOut: Tensor, drop: DropPathMask, B: n
 }
 
 /** norm1 → qkv → heads; returns q, k, v [B, H, N, Dh] and the norm's outputs. */
-function attentionInputs(be: ModelBackend, p: ParamScope, cfg: VitConfig, x: Tensor, work: BlockWork, B: number, N: number) {
+function attentionInputs(be: Backend, p: ParamScope, cfg: VitConfig, x: Tensor, work: BlockWork, B: number, N: number) {
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);
@@ -151,7 +151,7 @@ const attentionScale = (cfg: VitConfig) => headDim(cfg) ** -0.5;
  * per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0.
  */
 export function blockForward(
-  be: ModelBackend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, out: Tensor, work: BlockWork, B: number, N: number,
+  be: Backend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, out: Tensor, work: BlockWork, B: number, N: number,
   dropPathRng: Rng | null,
 ): BlockCache {
   const D = cfg.embedDim;
@@ -196,7 +196,7 @@ export function blockForward(
 }
 
 /** The attention probabilities [B, H, N, N] of the block on norm1(x) (get_last_selfattention). */
-export function blockSelfAttention(be: ModelBackend, p: ParamScope, cfg: VitConfig, x: Tensor, attn: Tensor, work: BlockWork, B: number, N: number): void {
+export function blockSelfAttention(be: Backend, p: ParamScope, cfg: VitConfig, x: Tensor, attn: Tensor, work: BlockWork, B: number, N: number): void {
   const { q, k, v } = attentionInputs(be, p, cfg, x, work, B, N);
   be.attentionForward(work.attnOut.data, attn.data, q.data, k.data, v.data, B, cfg.numHeads, N, headDim(cfg), attentionScale(cfg));
 }
@@ -215,7 +215,7 @@ export interface BlockGradWork {
   readonly gQkv: Tensor; // [R, 3D]
 }
 
-export function allocBlockGradWork(be: ModelBackend, cfg: VitConfig, B: number, N: number): BlockGradWork {
+export function allocBlockGradWork(be: Backend, cfg: VitConfig, B: number, N: number): BlockGradWork {
   const D = cfg.embedDim;
   const R = B * N;
   const Dm = hiddenDim(cfg);
@@ -230,7 +230,7 @@ export function allocBlockGradWork(be: ModelBackend, cfg: VitConfig, B: number, 
  * Backward of blockForward, in place: g [R, D] holds ∂L/∂out on entry and ∂L/∂x on return.
  * Parameter gradients are accumulated into p.grad(...).
  */
-export function blockBackward(be: ModelBackend, p: ParamScope, cfg: VitConfig, g: Tensor, c: BlockCache, work: BlockGradWork, B: number, N: number): void {
+export function blockBackward(be: Backend, p: ParamScope, cfg: VitConfig, g: Tensor, c: BlockCache, work: BlockGradWork, B: number, N: number): void {
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);

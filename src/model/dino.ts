@@ -3,7 +3,7 @@
 // crops as another), the CLS outputs are concatenated crop-major, and the head runs ONCE on all of
 // them: out [ncrops·B, K], rows 0..B−1 are crop 0 of every image, B..2B−1 crop 1, ...
 
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope, ParamSpec } from "./params.js";
 import type { VitConfig } from "./vitConfig.js";
 import { vitForward, vitBackward, type VitCache } from "./vit.js";
@@ -35,6 +35,14 @@ export function initDino(params: ParamScope, cfg: DinoModelConfig, seed: number)
   initDinoHead(scope(params, "head."), cfg.head, rng, "head.");
 }
 
+/**
+ * The backbone of `cfg` as a training run with `seed` starts it: each tensor drawn from (seed, its
+ * full name `backbone.<key>`), so this equals the backbone of initDino's student, bit for bit.
+ */
+export function initBackbone(params: ParamScope, cfg: VitConfig, seed: number): void {
+  initVit(params, cfg, new Rng(seed, STREAM.init), "backbone.");
+}
+
 function scope(params: ParamScope, prefix: string): ParamScope {
   return { param: (n) => params.param(prefix + n), grad: (n) => params.grad(prefix + n) };
 }
@@ -56,7 +64,7 @@ export interface MultiCropOptions {
  * crops: ncrops tensors [B, 3, h, w] (crop-major). Consecutive crops of the same width form one
  * backbone batch. Returns out [ncrops·B, K] and, when asked, the cache for the backward.
  */
-export function multiCropForward(be: ModelBackend, params: ParamScope, cfg: DinoModelConfig, crops: readonly Tensor[], opts: MultiCropOptions = {}): { out: Tensor; cache: MultiCropCache | null } {
+export function multiCropForward(be: Backend, params: ParamScope, cfg: DinoModelConfig, crops: readonly Tensor[], opts: MultiCropOptions = {}): { out: Tensor; cache: MultiCropCache | null } {
   check(crops.length >= 1, "multiCropForward: no crops");
   const B = crops[0].shape[0];
   const D = cfg.vit.embedDim;
@@ -90,7 +98,7 @@ export function multiCropForward(be: ModelBackend, params: ParamScope, cfg: Dino
 }
 
 /** Accumulates the gradients of every trainable parameter from ∂L/∂out [ncrops·B, K]. */
-export function multiCropBackward(be: ModelBackend, params: ParamScope, cfg: DinoModelConfig, cache: MultiCropCache, gradOut: Tensor): void {
+export function multiCropBackward(be: Backend, params: ParamScope, cfg: DinoModelConfig, cache: MultiCropCache, gradOut: Tensor): void {
   const D = cfg.vit.embedDim;
   const B = cache.B;
   const gradCls = dinoHeadBackward(be, scope(params, "head."), cfg.head, cache.head, gradOut);

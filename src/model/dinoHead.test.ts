@@ -2,7 +2,7 @@
 // nlayers 1/2/3, norm_last_layer on and off, and the clamp branch of the L2 bottleneck), wasm vs the
 // float32 oracle backend on awkward sizes, the head's invariances, and errors users can act on.
 import { describe, expect, it } from "vitest";
-import { ts32Backend, ts64Backend, wasmBackend, type ModelBackend } from "./backend.js";
+import { ts32Backend, ts64Backend, wasmBackend, type Backend } from "../kernels/backend.js";
 import { HostParams, ParamStore, type ParamScope } from "./params.js";
 import {
   checkDinoHeadParams,
@@ -54,7 +54,7 @@ function randomArray(n: number, Type: FloatType, seed: number, scale = 1): Float
 }
 
 /** Forward then backward on `be`; L = Σ y·gradY in float64. Grads are zeroed first. */
-function run(be: ModelBackend, params: ParamScope, cfg: DinoHeadConfig, x: ArrayLike<number>, gradY: ArrayLike<number>, R: number) {
+function run(be: Backend, params: ParamScope, cfg: DinoHeadConfig, x: ArrayLike<number>, gradY: ArrayLike<number>, R: number) {
   const c = resolveDinoHeadConfig(cfg);
   const mark = be.mark();
   try {
@@ -270,7 +270,7 @@ describe("dinoHead, wasm backend vs the float32 oracle backend", () => {
 
       const mark = arena().mark();
       try {
-        const store = ParamStore.create(specs);
+        const store = ParamStore.create(wasmBackend, specs);
         for (const s of specs) store.param(s.name).data.set(host.param(s.name).data);
         const wasm = run(wasmBackend, store, cfg, x, gradY, R);
         // every value is a chain of matmul reductions (the oracle sums in float64, the kernel in
@@ -383,7 +383,7 @@ describe("dinoHead properties (ts64 unless said)", () => {
     const specs = dinoHeadParamSpecs(c);
     const mark = arena().mark();
     try {
-      const store = ParamStore.create(specs);
+      const store = ParamStore.create(wasmBackend, specs);
       initDinoHead(store, c, new Rng(1, STREAM.init), "");
       const xT = wasmBackend.alloc([R, c.inDim]);
       xT.data.set(x);

@@ -1,4 +1,4 @@
-// DINOHead (spec 4), forward and backward by hand on any ModelBackend: an MLP (Linear, GELU, …,
+// DINOHead (spec 4), forward and backward by hand on any Backend: an MLP (Linear, GELU, …,
 // Linear; no activation after the last), the L2 bottleneck z/max(‖z‖, 1e-12), and a weight-normalised
 // Linear without bias, W_i = g_i·v_i/‖v_i‖. With g = 1 every output is a cosine in [−1, 1].
 //
@@ -7,7 +7,7 @@
 
 import { DinoRefError } from "../tensor/errors.js";
 import { shapeString } from "../tensor/named.js";
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import { linearBackward, linearForward } from "./linear.js";
 import type { ParamScope, ParamSpec } from "./params.js";
 import { l2NormalizeRowsBackward, l2NormalizeRowsForward } from "./l2Normalize.js";
@@ -169,7 +169,7 @@ function checkInput(what: string, t: Tensor, shape: readonly number[], expected:
  * y [R,K] = last_layer(normalize(mlp(x))) for x [R,Din]. Everything it allocates (y and the cache)
  * comes from `be.alloc`: the caller marks before and releases after the backward.
  */
-export function dinoHeadForward(be: ModelBackend, params: ParamScope, config: DinoHeadConfig, x: Tensor, R: number): { y: Tensor; cache: DinoHeadCache } {
+export function dinoHeadForward(be: Backend, params: ParamScope, config: DinoHeadConfig, x: Tensor, R: number): { y: Tensor; cache: DinoHeadCache } {
   const c = resolveDinoHeadConfig(config);
   const [Db, K] = [c.bottleneckDim, c.outDim];
   checkInput("x", x, [R, c.inDim], "[R, in_dim]");
@@ -207,7 +207,7 @@ export function dinoHeadForward(be: ModelBackend, params: ParamScope, config: Di
  * (zero), and the trainer must treat weight_g as frozen (see isTrainableHeadParam): no AdamW
  * step, no weight decay, no clipping for it.
  */
-export function dinoHeadBackward(be: ModelBackend, params: ParamScope, config: DinoHeadConfig, cache: DinoHeadCache, gradY: Tensor): Tensor {
+export function dinoHeadBackward(be: Backend, params: ParamScope, config: DinoHeadConfig, cache: DinoHeadCache, gradY: Tensor): Tensor {
   const c = resolveDinoHeadConfig(config);
   const { R, x, pre, act, zNorm, u, vNorm, w } = cache;
   const [Db, K] = [c.bottleneckDim, c.outDim];

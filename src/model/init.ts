@@ -2,7 +2,7 @@
 // tensor gets its own Rng(seed, STREAM.init, initKey(state_dict key)), so a tensor's initial values
 // depend only on the seed and its full name, never on which other tensors were drawn before it.
 
-import type { FloatArray } from "../kernels/floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 import { erf64, erfc64 } from "../kernels/erf.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 

@@ -2,7 +2,7 @@
 // over rows: u = z / max(‖z‖₂, eps). Written once over FloatArray so float32 and float64 share it;
 // sums run in float64 and every stored value is rounded by the array it lands in.
 
-import type { FloatArray } from "../kernels/floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 
 /** F.normalize's eps, as the array's precision holds it (PyTorch compares in the tensor's dtype). */
 export function l2NormalizeEps(like: FloatArray): number {

@@ -1,17 +1,17 @@
 // nn.Linear: y = x·Wᵀ + b, with W [out, in] as PyTorch stores it. x [R, in], y [R, out].
 // Backward accumulates: gradX += gradY·W, gradW += gradYᵀ·x, gradB += Σ_rows gradY.
 
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 
 /** y [R, out] = x [R, in]·Wᵀ + b (b may be null). Overwrites y. */
-export function linearForward(be: ModelBackend, y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, R: number, dIn: number, dOut: number): void {
+export function linearForward(be: Backend, y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, R: number, dIn: number, dOut: number): void {
   // y = x·Wᵀ + b
   be.matmul(y.data, x.data, weight.data, bias === null ? null : bias.data, R, dIn, dOut, "NT", false);
 }
 
 /** Accumulates the gradients of linearForward; a null gradient target is skipped. */
 export function linearBackward(
-  be: ModelBackend,
+  be: Backend,
   gradX: Tensor | null,
   gradWeight: Tensor | null,
   gradBias: Tensor | null,

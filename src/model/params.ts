@@ -1,13 +1,12 @@
-// All parameters of a model in one flat float32 block in wasm memory, with named views whose names
-// are the official state_dict keys (llm.c's layout): AdamW, the EMA and clipping are then short
+// All parameters of a model in one flat float32 block (in wasm memory on the wasm backend), with
+// named views whose names are the official state_dict keys (llm.c's layout): AdamW, the EMA and clipping are then short
 // loops over tensors, and a checkpoint is the list of views. Gradients, when the model trains,
 // live in a second flat block with the same layout. A store built without gradients (the EMA
 // teacher) refuses to hand any out: the teacher never receives gradients.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { ArenaTensor } from "../tensor/arenaTensor.js";
-import { numel } from "../tensor/named.js";
-import type { Tensor } from "./backend.js";
+import { numel, type NamedTensor } from "../tensor/named.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 
 /** A parameter's state_dict key and shape. */
 export interface ParamSpec {
@@ -54,17 +53,17 @@ export class HostParams implements ParamScope {
 }
 
 export class ParamStore implements ParamScope {
-  /** Parameters in creation order (the official named_parameters() order). */
-  readonly params: readonly ArenaTensor[];
-  /** Gradients, same order and shapes; empty for a store without gradients. */
-  readonly grads: readonly ArenaTensor[];
+  /** Parameters in creation order (the official named_parameters() order), views into `flat`. */
+  readonly params: readonly NamedTensor[];
+  /** Gradients, same order and shapes, views into `flatGrad`; empty for a store without gradients. */
+  readonly grads: readonly NamedTensor[];
   /** All parameters as one flat tensor [numel]. */
-  readonly flat: ArenaTensor;
+  readonly flat: Tensor;
   /** All gradients as one flat tensor [numel], or null. */
-  readonly flatGrad: ArenaTensor | null;
+  readonly flatGrad: Tensor | null;
   private readonly index: ReadonlyMap<string, number>;
 
-  private constructor(specs: readonly ParamSpec[], withGrads: boolean) {
+  private constructor(be: Backend, specs: readonly ParamSpec[], withGrads: boolean) {
     const index = new Map<string, number>();
     specs.forEach((s, i) => {
       if (index.has(s.name)) throw new Error(`ParamStore: parameter ${s.name} is declared twice`);
@@ -72,23 +71,29 @@ export class ParamStore implements ParamScope {
     });
     this.index = index;
     const total = specs.reduce((n, s) => n + numel(s.shape), 0);
-    const makeViews = (flat: ArenaTensor) => {
-      let at = flat.ptr;
+    // views into the flat block (wasm memory is shared: a grow never detaches them)
+    const makeViews = (flat: Tensor) => {
+      let at = 0;
       return specs.map((s) => {
-        const t = new ArenaTensor(s.name, s.shape, at);
-        at += 4 * numel(s.shape);
+        const n = numel(s.shape);
+        const t: NamedTensor = { name: s.name, shape: [...s.shape], data: flat.data.subarray(at, at + n) as Float32Array };
+        at += n;
         return t;
       });
     };
-    this.flat = ArenaTensor.zeros("params", [total]);
+    this.flat = be.alloc([total]);
     this.params = makeViews(this.flat);
-    this.flatGrad = withGrads ? ArenaTensor.zeros("grads", [total]) : null;
+    this.flatGrad = withGrads ? be.alloc([total]) : null;
     this.grads = this.flatGrad === null ? [] : makeViews(this.flatGrad);
   }
 
-  /** A zero-filled store for `specs`, with a gradient block unless `grads` is false. */
-  static create(specs: readonly ParamSpec[], opts: { grads?: boolean } = {}): ParamStore {
-    return new ParamStore(specs, opts.grads ?? true);
+  /**
+   * A zero-filled float32 store for `specs` on backend `be` (in wasm memory for the wasm backend),
+   * with a gradient block unless `grads` is false. Float64 parameters are HostParams.
+   */
+  static create(be: Backend, specs: readonly ParamSpec[], opts: { grads?: boolean } = {}): ParamStore {
+    if (be.name === "ts64") throw new Error("ParamStore holds float32 parameters: use HostParams(specs, Float64Array) on the ts64 backend");
+    return new ParamStore(be, specs, opts.grads ?? true);
   }
 
   /** The specs (names and shapes) in order. */
@@ -98,18 +103,18 @@ export class ParamStore implements ParamScope {
 
   /** Total number of parameter values. */
   get numel(): number {
-    return this.flat.size;
+    return this.flat.data.length;
   }
 
   has(name: string): boolean {
     return this.index.has(name);
   }
 
-  param(name: string): ArenaTensor {
+  param(name: string): NamedTensor {
     return this.params[this.indexOf(name)];
   }
 
-  grad(name: string): ArenaTensor {
+  grad(name: string): NamedTensor {
     if (this.flatGrad === null) throw new Error(`ParamStore: ${name} has no gradient: this store (e.g. the EMA teacher) never receives gradients`);
     return this.grads[this.indexOf(name)];
   }
@@ -121,9 +126,15 @@ export class ParamStore implements ParamScope {
 
   /** Copies all parameter values from a store with the same specs (the teacher starts as the student). */
   copyFrom(other: ParamStore): void {
-    const same = other.params.length === this.params.length && other.params.every((p, i) => p.name === this.params[i].name && p.size === this.params[i].size);
+    const same = other.params.length === this.params.length && other.params.every((p, i) => p.name === this.params[i].name && p.data.length === this.params[i].data.length);
     if (!same) throw new Error("ParamStore.copyFrom: the stores have different parameters");
     this.flat.data.set(other.flat.data);
+  }
+
+  /** Whether two stores share any storage (the teacher must never alias the student). */
+  sharesStorageWith(other: ParamStore): boolean {
+    const [a, b] = [this.flat.data, other.flat.data];
+    return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
   }
 
   /** A view of the parameters under `prefix` (e.g. "backbone."), addressed by the rest of the name. */

@@ -2,7 +2,7 @@
 // multiple of p), and its backward matches float64 finite differences.
 import { describe, expect, it } from "vitest";
 import { patchEmbedBackward, patchEmbedForward } from "./patchEmbed.js";
-import { ts64Backend, type Tensor } from "./backend.js";
+import { ts64Backend, type Tensor } from "../kernels/backend.js";
 import { Rng } from "../tensor/rng.js";
 
 const be = ts64Backend;

@@ -3,7 +3,7 @@
 // tokens [B·n, D] = cols·Wᵀ + b. Pixels beyond a multiple of p are dropped, as by the conv.
 // Patch index = row·cols + col (row-major over the grid). Backward beside the forward.
 
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import { linearBackward, linearForward } from "./linear.js";
 import { check } from "../tensor/errors.js";
 
@@ -80,7 +80,7 @@ function col2imAdd(gradImages: Tensor, gradCols: Tensor, B: number, C: number, H
  * weight [D, C, p, p], bias [D]. Allocates the im2col matrix (kept in the cache).
  */
 export function patchEmbedForward(
-  be: ModelBackend, tokens: Tensor, images: Tensor, weight: Tensor, bias: Tensor, B: number, C: number, H: number, W: number, p: number,
+  be: Backend, tokens: Tensor, images: Tensor, weight: Tensor, bias: Tensor, B: number, C: number, H: number, W: number, p: number,
 ): PatchEmbedCache {
   const grid = patchGrid(H, W, p);
   const D = weight.shape[0];
@@ -97,7 +97,7 @@ export function patchEmbedForward(
  * when gradImages [B, C, H, W] is given, gradImages += col2im(gradTokens·W) (0 for dropped pixels).
  */
 export function patchEmbedBackward(
-  be: ModelBackend, gradWeight: Tensor | null, gradBias: Tensor | null, gradImages: Tensor | null, gradTokens: Tensor, weight: Tensor, cache: PatchEmbedCache,
+  be: Backend, gradWeight: Tensor | null, gradBias: Tensor | null, gradImages: Tensor | null, gradTokens: Tensor, weight: Tensor, cache: PatchEmbedCache,
 ): void {
   const { B, C, H, W, p, grid } = cache;
   const D = weight.shape[0];

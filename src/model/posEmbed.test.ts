@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { bicubicAxisTaps, interpolatePosEncoding, interpolatePosEncodingBackward, posPlan } from "./posEmbed.js";
 import { Rng } from "../tensor/rng.js";
-import type { Tensor } from "./backend.js";
+import type { Tensor } from "../kernels/backend.js";
 
 const t64 = (shape: number[], data?: Float64Array): Tensor => ({ shape, data: data ?? new Float64Array(shape.reduce((a, b) => a * b, 1)) });
 

@@ -3,7 +3,7 @@
 // scale_factor=((rows + 0.1)/g, (cols + 0.1)/g)), and its adjoint for the backward.
 // The CLS position passes through. Semantics: dino-spec.md 3.4 and 8.1.
 
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import { check } from "../tensor/errors.js";
 
 const A = -0.75; // PyTorch's bicubic constant
@@ -166,7 +166,7 @@ export function interpolatePosEncodingBackward(gradPosEmbed: Tensor, gradOut: Te
 }
 
 /** Convenience: allocates the resampled pos_embed [1, 1 + rows·cols, D] with `be` and fills it. */
-export function interpolatePosEncodingAlloc(be: ModelBackend, posEmbed: Tensor, plan: PosPlan, D: number): Tensor {
+export function interpolatePosEncodingAlloc(be: Backend, posEmbed: Tensor, plan: PosPlan, D: number): Tensor {
   const out = be.alloc([1, 1 + plan.rows * plan.cols, D]);
   interpolatePosEncoding(out, posEmbed, plan, D);
   return out;

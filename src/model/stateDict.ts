@@ -5,7 +5,8 @@
 // and reports, key by key, what is missing, what is unexpected and why.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { numel, type StTensor } from "../io/safetensors.js";
+import type { StTensor } from "../io/safetensors.js";
+import { numel } from "../tensor/named.js";
 import type { ParamSpec } from "./params.js";
 
 export type Side = "teacher" | "student";
@@ -31,6 +32,39 @@ export function hasSides(keys: Iterable<string>): boolean {
 }
 
 /**
+ * The name of a file key inside one network, with the wrappers the official files add removed:
+ * the `student.` / `teacher.` side of a training checkpoint (when the file has sides) and
+ * DistributedDataParallel's `module.`. Null for a key of the other side.
+ */
+export function networkKey(key: string, side: Side, sided: boolean): string | null {
+  let name = key;
+  if (sided) {
+    const other: Side = side === "teacher" ? "student" : "teacher";
+    if (name.startsWith(`${other}.`)) return null;
+    if (name.startsWith(`${side}.`)) name = name.slice(side.length + 1);
+  }
+  return name.replace(/^module\./, "");
+}
+
+/** One network of a file (the teacher by default), its keys as networkKey gives them, split into backbone (no `backbone.`) and head (no `head.`). */
+export function networkTensors(file: ReadonlyMap<string, StTensor>, side: Side = "teacher"): { all: Map<string, StTensor>; backbone: Map<string, StTensor>; head: Map<string, StTensor> } {
+  const sided = hasSides(file.keys());
+  const all = new Map<string, StTensor>();
+  for (const [key, t] of file) {
+    if (sided && !key.startsWith(`${side}.`)) continue;
+    const name = networkKey(key, side, sided);
+    if (name !== null) all.set(name, t);
+  }
+  const backbone = new Map<string, StTensor>();
+  const head = new Map<string, StTensor>();
+  for (const [name, t] of all) {
+    if (name.startsWith("head.")) head.set(name.slice("head.".length), t);
+    else backbone.set(name.replace(/^backbone\./, ""), t);
+  }
+  return { all, backbone, head };
+}
+
+/**
  * Maps the file's tensors onto `specs` (names like `cls_token` for a backbone, or
  * `backbone.cls_token` / `head.mlp.0.weight` for a whole DINO model). `side` picks the teacher
  * (default: the weights the official evaluations use) or the student of a training checkpoint.
@@ -43,17 +77,13 @@ export function matchStateDict(file: ReadonlyMap<string, StTensor>, specs: reado
   const modelHasHead = specs.some((s) => s.name.startsWith("head."));
 
   for (const [key, t] of file) {
-    let name = key;
-    if (sided) {
-      const other: Side = side === "teacher" ? "student" : "teacher";
-      if (name.startsWith(`${other}.`)) continue; // the other side of a training checkpoint: not asked for
-      if (!name.startsWith(`${side}.`)) {
-        unexpected.push({ key, why: `not a ${side} weight (training checkpoint state: ${key.split(".")[0]})` });
-        continue;
-      }
-      name = name.slice(side.length + 1);
+    const name = networkKey(key, side, sided);
+    // the other side of a training checkpoint: not asked for
+    if (name === null) continue;
+    if (sided && !key.startsWith(`${side}.`)) {
+      unexpected.push({ key, why: `not a ${side} weight (training checkpoint state: ${key.split(".")[0]})` });
+      continue;
     }
-    name = name.replace(/^module\./, "");
     let target: string | undefined;
     if (wanted.has(name)) target = name;
     else if (name.startsWith("backbone.") && wanted.has(name.slice("backbone.".length))) target = name.slice("backbone.".length);

@@ -2,7 +2,7 @@
 // wasm backend against the ts32 oracle backend; batch-composition invariance; the two auxiliary
 // outputs; parameter specs, init and errors.
 import { describe, expect, it } from "vitest";
-import { ts32Backend, ts64Backend, wasmBackend, type ModelBackend, type Tensor } from "./backend.js";
+import { ts32Backend, ts64Backend, wasmBackend, type Backend, type Tensor } from "../kernels/backend.js";
 import { HostParams, ParamStore, type ParamScope, type ParamSpec } from "./params.js";
 import { vitConfig, vitPreset, hiddenDim, type VitConfig } from "./vitConfig.js";
 import { initKey, initVit, vitParamSpecs } from "./vitParams.js";
@@ -32,7 +32,7 @@ function hostParams(specs: readonly ParamSpec[], values: Map<string, Float64Arra
 }
 
 function storeParams(specs: readonly ParamSpec[], values: Map<string, Float64Array>): ParamStore {
-  const p = ParamStore.create(specs);
+  const p = ParamStore.create(wasmBackend, specs);
   for (const s of specs) p.param(s.name).data.set(values.get(s.name)!);
   return p;
 }
@@ -42,7 +42,7 @@ function randomArray(n: number, seed: number): Float64Array {
   return Float64Array.from({ length: n }, () => r.normal());
 }
 
-function tensorOf(be: ModelBackend, shape: number[], values: ArrayLike<number>): Tensor {
+function tensorOf(be: Backend, shape: number[], values: ArrayLike<number>): Tensor {
   const t = be.alloc(shape);
   t.data.set(values);
   return t;

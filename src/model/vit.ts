@@ -4,7 +4,7 @@
 // (n patches), D width, R = B·N rows. Activations come from `be.alloc` (wrap a step in
 // be.mark()/be.release()); a sample's outputs never depend on the other samples of its batch.
 
-import type { ModelBackend, Tensor } from "./backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "./params.js";
 import {
   allocBlockGradWork, allocBlockWork, blockBackward, blockForward, blockParams, blockSelfAttention, type BlockCache, type BlockWork,
@@ -62,7 +62,7 @@ function checkInputs(params: ParamScope, cfg: VitConfig, images: Tensor, B: numb
  * prepare_tokens: x [R, D] with row b·N = cls_token + pos[0] and row b·N + 1 + j = patch_j + pos[1 + j].
  * Allocates the tokens, the resampled pos_embed and the patch-embedding cache.
  */
-function prepareTokens(be: ModelBackend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number) {
+function prepareTokens(be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number) {
   const grid = checkInputs(params, cfg, images, B, H, W);
   const D = cfg.embedDim;
   const N = 1 + grid.n;
@@ -90,7 +90,7 @@ function prepareTokens(be: ModelBackend, params: ParamScope, cfg: VitConfig, ima
 }
 
 /** Runs blocks [from, to) on x without keeping activations; returns the output (one of two ping-pong buffers). */
-function runBlocksNoCache(be: ModelBackend, params: ParamScope, cfg: VitConfig, x: Tensor, from: number, to: number, work: BlockWork, B: number, N: number, onOutput?: (i: number, out: Tensor) => void): Tensor {
+function runBlocksNoCache(be: Backend, params: ParamScope, cfg: VitConfig, x: Tensor, from: number, to: number, work: BlockWork, B: number, N: number, onOutput?: (i: number, out: Tensor) => void): Tensor {
   const bufs = [be.alloc([B * N, cfg.embedDim]), be.alloc([B * N, cfg.embedDim])];
   let cur = x;
   for (let i = from; i < to; i++) {
@@ -105,7 +105,7 @@ function runBlocksNoCache(be: ModelBackend, params: ParamScope, cfg: VitConfig, 
 }
 
 /** The final norm on the CLS rows of x [R, D]: returns its input clsIn [B, D] and writes cls [B, D]. */
-function finalNormCls(be: ModelBackend, params: ParamScope, cfg: VitConfig, cls: Tensor, x: Tensor, B: number, N: number) {
+function finalNormCls(be: Backend, params: ParamScope, cfg: VitConfig, cls: Tensor, x: Tensor, B: number, N: number) {
   const D = cfg.embedDim;
   const clsIn = be.alloc([B, D]);
   const mean = be.alloc([B]);
@@ -125,7 +125,7 @@ function finalNormCls(be: ModelBackend, params: ParamScope, cfg: VitConfig, cls:
  * stays allocated and cache is null.
  */
 export function vitForward(
-  be: ModelBackend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number, opts: VitForwardOptions = {},
+  be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number, opts: VitForwardOptions = {},
 ): { cls: Tensor; cache: VitCache | null } {
   const keep = opts.cache ?? true;
   const dropRng = opts.training && cfg.dropPathRate > 0 ? (opts.dropPathRng ?? null) : null;
@@ -159,7 +159,7 @@ export function vitForward(
  * parameter and, with opts.gradImages, returns ∂L/∂images [B, C, H, W] (else null).
  */
 export function vitBackward(
-  be: ModelBackend, params: ParamScope, cfg: VitConfig, cache: VitCache, gradCls: Tensor, opts: VitBackwardOptions = {},
+  be: Backend, params: ParamScope, cfg: VitConfig, cache: VitCache, gradCls: Tensor, opts: VitBackwardOptions = {},
 ): { gradImages: Tensor | null } {
   const { B, N, grid, plan, patch } = cache;
   const D = cfg.embedDim;
@@ -217,7 +217,7 @@ export function vitBackward(
  * get_last_selfattention: blocks 0..depth−2, then the last block's attention probabilities on
  * norm1 of its input: [B, heads, N, N] (its residual, MLP and the final norm are not run).
  */
-export function vitLastSelfAttention(be: ModelBackend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number): Tensor {
+export function vitLastSelfAttention(be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number): Tensor {
   const N = 1 + patchGrid(H, W, cfg.patchSize).n;
   const attn = be.alloc([B, cfg.numHeads, N, N]);
   const m = be.mark();
@@ -233,7 +233,7 @@ export function vitLastSelfAttention(be: ModelBackend, params: ParamScope, cfg: 
  * get_intermediate_layers(x, n): the final norm applied to each of the last n blocks' outputs,
  * oldest first: n tensors [B, N, D].
  */
-export function vitIntermediateLayers(be: ModelBackend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number, n: number): Tensor[] {
+export function vitIntermediateLayers(be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number, n: number): Tensor[] {
   check(Number.isInteger(n) && n >= 1 && n <= cfg.depth, () => `vitIntermediateLayers: n = ${n}; expected an integer in [1, depth = ${cfg.depth}]`);
   const N = 1 + patchGrid(H, W, cfg.patchSize).n;
   const D = cfg.embedDim;

@@ -2,7 +2,7 @@
 // weight row i is W_i = g_i·v_i/‖v_i‖₂, no epsilon (a zero row of v gives NaN, as in PyTorch).
 // Written once over FloatArray; sums in float64, every stored value rounded by its array.
 
-import type { FloatArray } from "../kernels/floatArray.js";
+import type { FloatArray } from "../tensor/floatArray.js";
 
 /**
  * w [K,D] = v·(g/‖v_row‖) with g [K] (stored [K,1]) and v [K,D]; vNorm [K] receives ‖v_i‖₂.

@@ -3,7 +3,8 @@
 // that uses a letter binds it, and later tensors must agree (`in.b` is [K, N] with K from `in.a`).
 
 import { DinoRefError } from "../tensor/errors.js";
-import { numel, tensor, type DType, type StTensor } from "../io/safetensors.js";
+import { tensor, type DType, type StTensor } from "../io/safetensors.js";
+import { numel } from "../tensor/named.js";
 
 export type Dim = number | string;
 

@@ -4,8 +4,9 @@ import { tensor, type StTensor } from "../io/safetensors.js";
 import { knnClassify } from "../eval/knn.js";
 import { attentionMask } from "../eval/attentionMask.js";
 import { f64Out, type OpArgs } from "./args.js";
+import type { Backend } from "../kernels/backend.js";
 
-type Op = (args: OpArgs) => Map<string, StTensor>;
+type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
 
 /** Integer labels of an I64 tensor as numbers, each checked to be a safe integer. */
 function labels(args: OpArgs, name: string, dims: (string | number)[]): Int32Array {
@@ -17,10 +18,10 @@ function labels(args: OpArgs, name: string, dims: (string | number)[]): Int32Arr
 }
 
 /** knn: top-1 predictions and top-1/top-5 accuracy (percent) of the weighted k-NN vote. */
-function knnOp(args: OpArgs): Map<string, StTensor> {
+function knnOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const train = args.f32("train_features", ["Ntr", "D"]);
   const test = args.f32("test_features", ["Nte", "D"]);
-  const result = knnClassify(train, labels(args, "train_labels", ["Ntr"]), test, labels(args, "test_labels", ["Nte"]), args.dim("D"), {
+  const result = knnClassify(be, train, labels(args, "train_labels", ["Ntr"]), test, labels(args, "test_labels", ["Nte"]), args.dim("D"), {
     k: args.number("k", { integer: true, min: 1 }),
     temperature: args.number("temperature", { positive: true }),
     numClasses: args.number("num_classes", { integer: true, min: 1 }),

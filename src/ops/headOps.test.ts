@@ -8,8 +8,8 @@ import { OpArgs } from "./args.js";
 import { compareOutputs } from "./registry.js";
 import { findCaseFiles, readGoldenCase } from "../io/golden.js";
 import { tensor, type StTensor } from "../io/safetensors.js";
-import { tsKernelSet, wasmKernelSet } from "../kernels/backend.js";
-import { ts64Backend } from "../model/backend.js";
+import { ts32Backend, wasmBackend } from "../kernels/backend.js";
+import { ts64Backend } from "../kernels/backend.js";
 import { HostParams } from "../model/params.js";
 import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, initDinoHead, type DinoHeadConfig } from "../model/dinoHead.js";
 import { Rng, STREAM } from "../tensor/rng.js";
@@ -56,7 +56,7 @@ function float64Outputs(s: Synthetic): Map<string, Float64Array> {
 }
 
 describe("dino_head op on synthetic cases", () => {
-  for (const kernels of [wasmKernelSet, tsKernelSet]) {
+  for (const kernels of [wasmBackend, ts32Backend]) {
     for (const [nlayers, normLastLayer] of [[3, true], [3, false], [2, false], [1, true]] as const) {
       it(`${kernels.name} kernels, nlayers ${nlayers}, norm_last_layer ${normLastLayer}: float64 head within the reduction-length bound`, () => {
         const s = synthetic(nlayers, normLastLayer);
@@ -85,7 +85,7 @@ for (const dir of GOLDEN_DIRS) {
   describe.skipIf(!existsSync(dir))(`golden cases in ${dir}`, () => {
     const files = existsSync(dir) ? findCaseFiles([dir]) : [];
     it("has cases", () => expect(files.length).toBeGreaterThan(0));
-    for (const kernels of [wasmKernelSet, tsKernelSet]) {
+    for (const kernels of [wasmBackend, ts32Backend]) {
       for (const file of files) {
         it(`${file} with the ${kernels.name} kernels`, () => {
           const c = readGoldenCase(file);
@@ -102,7 +102,7 @@ for (const dir of GOLDEN_DIRS) {
 }
 
 describe("dino_head op errors", () => {
-  const call = (s: Synthetic) => () => op(new OpArgs("dino_head", "case.safetensors", s.inputs, s.params), wasmKernelSet);
+  const call = (s: Synthetic) => () => op(new OpArgs("dino_head", "case.safetensors", s.inputs, s.params), wasmBackend);
 
   it("names a missing head tensor", () => {
     const s = synthetic(3, true);

@@ -1,27 +1,21 @@
 // The dino_head op of the contract: DINOHead forward and backward on a case's weights, through the
-// same model code as training (src/model/dinoHead.ts), on the wasm backend for the wasm kernels and
-// the float32 TypeScript oracle backend for the ts kernels. Gradients only for trainable keys.
+// same model code as training (src/model/dinoHead.ts), on the backend given. Gradients only for
+// trainable keys.
 
 import type { StTensor } from "../io/safetensors.js";
-import type { Kernels } from "../kernels/backend.js";
-import { ts32Backend, wasmBackend, type ModelBackend } from "../model/backend.js";
+import type { Backend } from "../kernels/backend.js";
 import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, isTrainableHeadParam, resolveDinoHeadConfig } from "../model/dinoHead.js";
-import { HostParams, ParamStore, type ParamScope } from "../model/params.js";
+import { ParamStore } from "../model/params.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, type OpArgs } from "./args.js";
 
-type Op = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
-
-/** The model backend that runs on a kernel set: wasm → wasm, ts → ts32 (the float32 oracles). */
-export function backendFor(kernels: Kernels): ModelBackend {
-  return kernels.name === "wasm" ? wasmBackend : ts32Backend;
-}
+type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
 
 /**
  * dino_head: y = head(x) for in.head.<key> and in.x [R,Din]; then, for ∂L/∂y = in.grad_y [R,K],
  * grad.head.<key> for every trainable key and grad_x [R,Din].
  */
-function dinoHeadOp(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
+function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   // BatchNorm1d heads (use_bn) are outside the contract's dino_head and not implemented
   if (args.has("use_bn") && args.boolean("use_bn")) args.fail("param use_bn is true: heads with BatchNorm1d are not supported");
   const x = args.f32("x", ["R", "Din"]);
@@ -44,11 +38,10 @@ function dinoHeadOp(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
   }
   const gradY = args.f32("grad_y", ["R", cfg.outDim]);
 
-  const be = backendFor(kernels);
   const mark = be.mark();
   try {
-    // wasm: the parameters live in the arena as in training; ts32: ordinary float32 arrays
-    const store: ParamScope = be.name === "wasm" ? ParamStore.create(specs) : new HostParams(specs, Float32Array);
+    // the parameters live where the backend keeps them, as in training
+    const store = ParamStore.create(be, specs);
     specs.forEach((s, i) => store.param(s.name).data.set(values[i]));
     const xT = be.alloc([R, inDim]);
     xT.data.set(x);

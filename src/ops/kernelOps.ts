@@ -2,20 +2,20 @@
 // Each reads its inputs through OpArgs (shapes checked by name) and returns its outputs.
 
 import type { StTensor } from "../io/safetensors.js";
-import type { Kernels } from "../kernels/backend.js";
+import type { Backend } from "../kernels/backend.js";
 import { f32Out, type OpArgs } from "./args.js";
 
-type Op = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
 
 /** softmax: probs = softmax(logits / temperature), log_probs = log_softmax(logits / temperature), rows of K. */
-function softmaxOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+function softmaxOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const logits = args.f32("logits", ["R", "K"]);
   const temperature = args.number("temperature", { positive: true });
   const [R, K] = [args.dim("R"), args.dim("K")];
   const probs = new Float32Array(R * K);
   const logProbs = new Float32Array(R * K);
-  k.softmaxForward(probs, logits, R, K, temperature);
-  k.logSoftmaxForward(logProbs, logits, R, K, temperature);
+  be.softmaxForward(probs, logits, R, K, temperature);
+  be.logSoftmaxForward(logProbs, logits, R, K, temperature);
   return new Map([
     ["probs", f32Out([R, K], probs)],
     ["log_probs", f32Out([R, K], logProbs)],
@@ -23,7 +23,7 @@ function softmaxOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
 }
 
 /** matmul: c = a·b; grad_a = grad_c·bᵀ; grad_b = aᵀ·grad_c. */
-function matmulOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+function matmulOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const a = args.f32("a", ["M", "K"]);
   const b = args.f32("b", ["K", "N"]);
   const gradC = args.f32("grad_c", ["M", "N"]);
@@ -31,8 +31,8 @@ function matmulOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
   const c = new Float32Array(M * N);
   const gradA = new Float32Array(M * K);
   const gradB = new Float32Array(K * N);
-  k.matmul(c, a, b, null, M, K, N, "NN", false);
-  k.matmulBackward(gradA, gradB, null, gradC, a, b, M, K, N);
+  be.matmul(c, a, b, null, M, K, N, "NN", false);
+  be.matmulBackward(gradA, gradB, null, gradC, a, b, M, K, N);
   return new Map([
     ["c", f32Out([M, N], c)],
     ["grad_a", f32Out([M, K], gradA)],
@@ -41,7 +41,7 @@ function matmulOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
 }
 
 /** layer_norm: y = (x − mean)/sqrt(var + eps)·weight + bias over rows of D, and its gradients. */
-function layerNormOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+function layerNormOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const x = args.f32("x", ["R", "D"]);
   const weight = args.f32("weight", ["D"]);
   const bias = args.f32("bias", ["D"]);
@@ -54,8 +54,8 @@ function layerNormOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
   const gradX = new Float32Array(R * D);
   const gradWeight = new Float32Array(D);
   const gradBias = new Float32Array(D);
-  k.layerNormForward(y, mean, rstd, x, weight, bias, R, D, eps);
-  k.layerNormBackward(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
+  be.layerNormForward(y, mean, rstd, x, weight, bias, R, D, eps);
+  be.layerNormBackward(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
   return new Map([
     ["y", f32Out([R, D], y)],
     ["grad_x", f32Out([R, D], gradX)],
@@ -65,14 +65,14 @@ function layerNormOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
 }
 
 /** gelu: y = x·Φ(x) (exact, erf form) elementwise, any shape; grad_x = grad_y·(Φ(x) + x·φ(x)). */
-function geluOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+function geluOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const xt = args.input("x", "F32");
   const x = xt.data as Float32Array;
   const gradY = args.f32("grad_y", xt.shape);
   const y = new Float32Array(x.length);
   const gradX = new Float32Array(x.length);
-  k.geluForward(y, x, x.length);
-  k.geluBackward(gradX, gradY, x, x.length);
+  be.geluForward(y, x, x.length);
+  be.geluBackward(gradX, gradY, x, x.length);
   return new Map([
     ["y", f32Out(xt.shape, y)],
     ["grad_x", f32Out(xt.shape, gradX)],
@@ -80,7 +80,7 @@ function geluOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
 }
 
 /** attention: attn = softmax(q·kᵀ·scale), out = attn·v per (batch, head), and the gradients of q, k, v. */
-function attentionOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
+function attentionOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const dims = ["B", "H", "N", "Dh"];
   const q = args.f32("q", dims);
   const kk = args.f32("k", dims);
@@ -93,8 +93,8 @@ function attentionOp(args: OpArgs, k: Kernels): Map<string, StTensor> {
   const gradQ = new Float32Array(q.length);
   const gradK = new Float32Array(q.length);
   const gradV = new Float32Array(q.length);
-  k.attentionForward(out, attn, q, kk, v, B, H, N, Dh, scale);
-  k.attentionBackward(gradQ, gradK, gradV, gradOut, q, kk, v, attn, B, H, N, Dh, scale);
+  be.attentionForward(out, attn, q, kk, v, B, H, N, Dh, scale);
+  be.attentionBackward(gradQ, gradK, gradV, gradOut, q, kk, v, attn, B, H, N, Dh, scale);
   const shape = [B, H, N, Dh];
   return new Map([
     ["out", f32Out(shape, out)],

@@ -6,7 +6,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import type { StTensor } from "../io/safetensors.js";
 import { compareTensors, toleranceFor, type GoldenCase, type OutputReport } from "../io/golden.js";
 import { OpArgs } from "./args.js";
-import { selectedKernels, type Kernels } from "../kernels/backend.js";
+import { selectedBackend, type Backend } from "../kernels/backend.js";
 import { kernelOps } from "./kernelOps.js";
 import { dinoOps } from "./dinoOps.js";
 import { evalOps } from "./evalOps.js";
@@ -15,9 +15,9 @@ import { vitOps } from "./vitOps.js";
 import { trainOps } from "./trainOps.js";
 
 /** An op computes a case's outputs (names without `out.`) from its inputs and params. */
-export type OpImpl = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+export type OpImpl = (args: OpArgs, be: Backend) => Map<string, StTensor>;
 
-/** Every op of the dino-golden/1 contract, implemented or not yet. */
+/** Every op of the dino-golden/1 contract; each has an implementation in `registry` below. */
 export const CONTRACT_OPS = [
   "softmax",
   "dino_loss",
@@ -48,18 +48,18 @@ export interface CaseResult {
 }
 
 /** Runs a case's op on its inputs. Throws DinoRefError for an op outside the contract or bad inputs. */
-export function runCase(c: GoldenCase, kernels: Kernels = selectedKernels()): Map<string, StTensor> {
+export function runCase(c: GoldenCase, be: Backend = selectedBackend()): Map<string, StTensor> {
   if (!(CONTRACT_OPS as readonly string[]).includes(c.op)) {
     throw new DinoRefError(`${c.path}: op '${c.op}' is not in the dino-golden/1 contract (known ops: ${CONTRACT_OPS.join(", ")})`);
   }
   const impl = registry.get(c.op);
   if (impl === undefined) throw new Error(`op ${c.op} of the contract has no implementation in the registry`);
-  return impl(new OpArgs(c.op, c.path, c.inputs, c.params), kernels);
+  return impl(new OpArgs(c.op, c.path, c.inputs, c.params), be);
 }
 
 /** Recomputes a case and compares every expected output with the case's tolerances. */
-export function checkCase(c: GoldenCase, kernels: Kernels = selectedKernels()): CaseResult {
-  return { path: c.path, op: c.op, outputs: compareOutputs(c, runCase(c, kernels)) };
+export function checkCase(c: GoldenCase, be: Backend = selectedBackend()): CaseResult {
+  return { path: c.path, op: c.op, outputs: compareOutputs(c, runCase(c, be)) };
 }
 
 /** Compares `actual` (names without `out.`) with every expected output of the case. */

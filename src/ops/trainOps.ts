@@ -3,15 +3,13 @@
 // trainStep (src/train/trainStep.ts), so the case files check the training step end to end.
 
 import { tensor, type StTensor } from "../io/safetensors.js";
-import type { Kernels } from "../kernels/backend.js";
-import type { Tensor } from "../model/backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import { ParamStore } from "../model/params.js";
 import { vitConfig } from "../model/vitConfig.js";
 import { dinoParamSpecs, type DinoModelConfig } from "../model/dino.js";
-import { trainStep, type TrainState } from "../train/trainStep.js";
+import { trainStep } from "../train/trainStep.js";
+import type { TrainState } from "../train/trainState.js";
 import { shapeString } from "../tensor/named.js";
-import { backendFor } from "./headOps.js";
-import { withScratch } from "../kernels/arena.js";
 import { f32Out, f64Out, type OpArgs } from "./args.js";
 
 /** The network of the case, from its params; pos_embed's grid g gives the native image size g·p. */
@@ -42,20 +40,25 @@ function modelFrom(args: OpArgs): DinoModelConfig {
   };
 }
 
-function trainStepsOp(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
-  // the stores live in wasm memory for this case only
-  return withScratch(() => runSteps(args, kernels));
+function trainStepsOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+  // the stores live in the backend's memory for this case only
+  const mark = be.mark();
+  try {
+    return runSteps(args, be);
+  } finally {
+    be.release(mark);
+  }
 }
 
-function runSteps(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
+function runSteps(args: OpArgs, be: Backend): Map<string, StTensor> {
   const model = modelFrom(args);
   const specs = dinoParamSpecs(model);
   const known = new Set(specs.map((s) => s.name));
   for (const side of ["student", "teacher"]) {
     for (const name of args.prefixed(`${side}.`).keys()) if (!known.has(name)) args.fail(`tensor in.${side}.${name} is not a parameter of this model`);
   }
-  const student = ParamStore.create(specs);
-  const teacher = ParamStore.create(specs, { grads: false });
+  const student = ParamStore.create(be, specs);
+  const teacher = ParamStore.create(be, specs, { grads: false });
   for (const s of specs) {
     student.param(s.name).data.set(args.f32(`student.${s.name}`, s.shape));
     teacher.param(s.name).data.set(args.f32(`teacher.${s.name}`, s.shape));
@@ -81,7 +84,6 @@ function runSteps(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
     beta2: args.number("beta2", { min: 0, max: 1 }),
     eps: args.number("eps", { positive: true }),
   };
-  const be = backendFor(kernels);
   const losses = new Float64Array(S);
   for (let s = 0; s < S; s++) {
     const crops: Tensor[] = [];
@@ -100,4 +102,4 @@ function runSteps(args: OpArgs, kernels: Kernels): Map<string, StTensor> {
   return out;
 }
 
-export const trainOps: [string, (args: OpArgs, kernels: Kernels) => Map<string, StTensor>][] = [["dino_train_steps", trainStepsOp]];
+export const trainOps: [string, (args: OpArgs, be: Backend) => Map<string, StTensor>][] = [["dino_train_steps", trainStepsOp]];

@@ -9,7 +9,7 @@ import { OpArgs } from "./args.js";
 import { compareOutputs } from "./registry.js";
 import { findCaseFiles, readGoldenCase } from "../io/golden.js";
 import { tensor, type StTensor } from "../io/safetensors.js";
-import { tsKernelSet, wasmKernelSet } from "../kernels/backend.js";
+import { ts32Backend, wasmBackend } from "../kernels/backend.js";
 import { vitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { Rng } from "../tensor/rng.js";
@@ -21,7 +21,7 @@ for (const op of ["interpolate_pos_encoding", "vit_forward", "vit_backward"]) {
   const dir = join("fixtures/golden", op);
   describe.skipIf(!existsSync(dir))(`golden ${dir}`, () => {
     const files = existsSync(dir) ? findCaseFiles([dir]) : [];
-    for (const kernels of [wasmKernelSet, tsKernelSet]) {
+    for (const kernels of [wasmBackend, ts32Backend]) {
       for (const file of files) {
         it(`${file} (${kernels.name})`, () => {
           const c = readGoldenCase(file);
@@ -47,9 +47,9 @@ describe("vit ops on a synthetic case", () => {
   inputs.set("grad_cls", rand([B, 8]));
 
   it("vit_backward: wasm kernels agree with the ts oracles; every backbone key has a gradient", () => {
-    const run = (k: typeof tsKernelSet) => ops.get("vit_backward")!(new OpArgs("vit_backward", "synthetic", inputs, params), k);
-    const a = run(wasmKernelSet);
-    const b = run(tsKernelSet);
+    const run = (k: typeof ts32Backend) => ops.get("vit_backward")!(new OpArgs("vit_backward", "synthetic", inputs, params), k);
+    const a = run(wasmBackend);
+    const b = run(ts32Backend);
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
     for (const s of vitParamSpecs(cfg)) expect(a.has(`grad.model.${s.name}`)).toBe(true);
     expect(a.get("last_attn")!.shape).toEqual([B, 2, 7, 7]);
@@ -63,13 +63,13 @@ describe("vit ops on a synthetic case", () => {
 
   it("interpolate_pos_encoding returns [1, 1 + rows·cols, D]", () => {
     const args = new OpArgs("interpolate_pos_encoding", "synthetic", new Map([["pos_embed", rand([1, 10, 4])]]), { patch_size: 8, height: 40, width: 16 });
-    expect(ops.get("interpolate_pos_encoding")!(args, wasmKernelSet).get("pos_embed")!.shape).toEqual([1, 11, 4]);
+    expect(ops.get("interpolate_pos_encoding")!(args, wasmBackend).get("pos_embed")!.shape).toEqual([1, 11, 4]);
   });
 
   it("a missing parameter is named", () => {
     const partial = new Map(inputs);
     partial.delete("model.blocks.1.attn.proj.weight");
-    const run = () => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", partial, params), wasmKernelSet);
+    const run = () => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", partial, params), wasmBackend);
     expect(run).toThrow(DinoRefError);
     expect(run).toThrow(/case\.safetensors: tensor in\.model\.blocks\.1\.attn\.proj\.weight is missing/);
   });
@@ -77,6 +77,6 @@ describe("vit ops on a synthetic case", () => {
   it("wrong image channels are named", () => {
     const bad = new Map(inputs);
     bad.set("images", rand([B, 4, H, W]));
-    expect(() => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", bad, params), tsKernelSet)).toThrow(/in\.images has shape \[2, 4, 8, 13\], expected \[B, 3, H, W\]/);
+    expect(() => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", bad, params), ts32Backend)).toThrow(/in\.images has shape \[2, 4, 8, 13\], expected \[B, 3, H, W\]/);
   });
 });

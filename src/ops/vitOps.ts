@@ -1,12 +1,10 @@
 // Ops of the contract that run the ViT backbone: interpolate_pos_encoding, vit_forward,
 // vit_backward. Weights come from `in.model.<official key>`; the size of pos_embed fixes the grid
-// it was made for. The wasm kernels run with parameters in a ParamStore (wasm memory), the
-// TypeScript oracles with float32 HostParams.
+// it was made for. The parameters live in a ParamStore on the backend given, as in training.
 
 import type { StTensor } from "../io/safetensors.js";
-import type { Kernels } from "../kernels/backend.js";
-import { ts32Backend, wasmBackend, type ModelBackend, type Tensor } from "../model/backend.js";
-import { HostParams, ParamStore, type ParamScope } from "../model/params.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
+import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
 import { vitBackward, vitForward } from "../model/vit.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
@@ -14,7 +12,7 @@ import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, type OpArgs } from "./args.js";
 
-type Op = (args: OpArgs, kernels: Kernels) => Map<string, StTensor>;
+type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
 
 /** interpolate_pos_encoding: pos_embed [1, 1 + N0, D] resampled for an image of height × width pixels. */
 function interpolatePosEncodingOp(args: OpArgs): Map<string, StTensor> {
@@ -49,26 +47,24 @@ function configFrom(args: OpArgs): VitConfig {
 }
 
 /** Every backbone parameter from `in.model.<key>` (shapes checked; no key missing, none unexpected) into `params`. */
-function loadParams(args: OpArgs, cfg: VitConfig, make: (specs: ReturnType<typeof vitParamSpecs>) => ParamScope): ParamScope {
+function loadParams(args: OpArgs, cfg: VitConfig, params: ParamStore): ParamStore {
   const specs = vitParamSpecs(cfg);
   const given = args.prefixed("model.");
   const known = new Set(specs.map((s) => s.name));
   for (const name of given.keys()) if (!known.has(name)) args.fail(`tensor in.model.${name} is not a parameter of this backbone (depth ${cfg.depth}, qkv_bias ${cfg.qkvBias})`);
-  const params = make(specs);
   for (const s of specs) params.param(s.name).data.set(args.f32(`model.${s.name}`, s.shape));
   return params;
 }
 
-/** Runs forward (and backward when gradCls is given) with the kernels' backend; copies every output out of wasm memory. */
-function runVit(args: OpArgs, kernels: Kernels, withBackward: boolean): Map<string, StTensor> {
+/** Runs forward (and backward when gradCls is given) on `be`; copies every output out of wasm memory. */
+function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, StTensor> {
   const cfg = configFrom(args);
   const images = args.f32("images", ["B", cfg.inChans, "H", "W"]);
   const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
   const gradCls = withBackward ? args.f32("grad_cls", [B, cfg.embedDim]) : null;
-  const be: ModelBackend = kernels.name === "wasm" ? wasmBackend : ts32Backend;
   const mark = be.mark();
   try {
-    const params = loadParams(args, cfg, (specs) => (be === wasmBackend ? ParamStore.create(specs) : new HostParams(specs, Float32Array)));
+    const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg)));
     const img = be.alloc([B, cfg.inChans, H, W]);
     img.data.set(images);
     const { cls, cache } = vitForward(be, params, cfg, img, B, H, W);
@@ -91,10 +87,10 @@ function runVit(args: OpArgs, kernels: Kernels, withBackward: boolean): Map<stri
 }
 
 /** vit_forward: cls [B, D] after the final norm, last_attn [B, H, N, N] (the last block's softmax on norm1 of its input). */
-const vitForwardOp: Op = (args, kernels) => runVit(args, kernels, false);
+const vitForwardOp: Op = (args, be) => runVit(args, be, false);
 
 /** vit_backward: ∂(Σ grad_cls·cls)/∂ every backbone parameter (grad.model.<key>) and ∂/∂images (grad_images). */
-const vitBackwardOp: Op = (args, kernels) => runVit(args, kernels, true);
+const vitBackwardOp: Op = (args, be) => runVit(args, be, true);
 
 export const vitOps: [string, Op][] = [
   ["interpolate_pos_encoding", interpolatePosEncodingOp],

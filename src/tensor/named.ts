@@ -2,7 +2,7 @@
 // teacher weights, optimizer moments). Names follow the official DINO state_dict keys.
 
 import { check } from "./errors.js";
-import type { FloatArray } from "../kernels/floatArray.js";
+import type { FloatArray } from "./floatArray.js";
 
 /** A tensor with a shape, row-major data, and (for named ones) a state_dict key. */
 export interface Tensor<T extends FloatArray = Float32Array> {

@@ -6,7 +6,7 @@
 
 import { readSafetensors, writeSafetensors, tensor, type StTensor } from "../io/safetensors.js";
 import { DinoRefError } from "../tensor/errors.js";
-import type { TrainState } from "./trainStep.js";
+import type { TrainState } from "./trainState.js";
 import { withDefaults, type TrainConfig } from "./config.js";
 
 export const CHECKPOINT_FORMAT = "dino-ref-checkpoint/1";
@@ -42,8 +42,24 @@ export function saveCheckpoint(path: string, config: TrainConfig, state: TrainSt
 /** The config a checkpoint was trained with (fields added to TrainConfig since then take their defaults). */
 export function checkpointConfig(path: string): TrainConfig {
   const meta = readSafetensors(path).metadata;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new DinoRefError(`${path}: not a dino-ref training checkpoint (format ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`);
-  return withDefaults(JSON.parse(meta.config) as Partial<TrainConfig>);
+  const c = trainingConfigOf(meta, path);
+  if (c === null) throw new DinoRefError(`${path}: not a dino-ref training checkpoint (format ${JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`);
+  return c;
+}
+
+/** The training config recorded in a file's metadata, or null when the file is not a dino-ref training checkpoint. */
+export function trainingConfigOf(metadata: Readonly<Record<string, string>>, source: string): TrainConfig | null {
+  if (metadata.format !== CHECKPOINT_FORMAT) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(metadata.config ?? "");
+  } catch {
+    throw new DinoRefError(`${source}: metadata "config" is not JSON; expected the training configuration as a JSON object`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new DinoRefError(`${source}: metadata "config" is ${Array.isArray(parsed) ? "an array" : String(parsed)}; expected the training configuration as a JSON object`);
+  }
+  return withDefaults(parsed as Partial<TrainConfig>);
 }
 
 /** Restores a state saved by saveCheckpoint into `state` (same architecture) and returns the position. */

@@ -3,6 +3,7 @@
 // classic mistakes before a run starts.
 
 import { DinoRefError } from "../tensor/errors.js";
+import type { DatasetName } from "../data/splits.js";
 
 export interface TrainConfig {
   /**
@@ -10,7 +11,7 @@ export interface TrainConfig {
    * ground-truth masks (the harder variant, for segmentation; rendered with `seed`), or a folder
    * of PNGs (one subfolder per class).
    */
-  dataset: "mnist" | "mnist-clutter" | "folder";
+  dataset: DatasetName;
   /** The image folder when dataset is "folder" (split per class 80/20 into train and held-out test). */
   dataPath: string;
   /** With a folder: skip unreadable images with a warning instead of stopping. */

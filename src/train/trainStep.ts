@@ -3,8 +3,7 @@
 // per-parameter clipping, the last-layer freeze, AdamW with the scheduled lr and weight decay,
 // the teacher EMA, then the centre. Every equation lives in src/dino/; this file only orders them.
 
-import type { ModelBackend, Tensor } from "../model/backend.js";
-import type { ParamStore } from "../model/params.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import { multiCropForward, multiCropBackward, isTrainable, type DinoModelConfig } from "../model/dino.js";
 import { dinoLoss } from "../dino/loss.js";
 import { updateCenter } from "../dino/center.js";
@@ -13,22 +12,10 @@ import { cancelLastLayerGradients } from "../dino/freezeLastLayer.js";
 import { adamwStep, type AdamWState } from "../dino/adamw.js";
 import { updateTeacher } from "../dino/ema.js";
 import { collapseSignals, type CollapseSignals } from "./collapse.js";
+import type { TrainState } from "./trainState.js";
 import { DinoRefError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 import type { NamedTensor } from "../tensor/named.js";
-
-/** Everything a run carries from one iteration to the next. */
-export interface TrainState {
-  readonly model: DinoModelConfig;
-  /** The student: trained by AdamW. */
-  readonly student: ParamStore;
-  /** The teacher: an EMA of the student; built without gradients, so none can ever reach it. */
-  readonly teacher: ParamStore;
-  /** c [K]: running mean of the teacher outputs. */
-  center: Float32Array;
-  /** AdamW moments and per-tensor step counts. */
-  readonly optimizer: AdamWState;
-}
 
 /** The scheduled values of this iteration. */
 export interface StepSchedule {
@@ -66,7 +53,7 @@ export interface StepResult {
  * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
  * Updates the state in place and returns the loss and the collapse signals.
  */
-export function trainStep(be: ModelBackend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0): StepResult {
+export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0): StepResult {
   const cfg = state.model;
   const ncrops = crops.length;
   const B = crops[0].shape[0];
@@ -96,19 +83,19 @@ export function trainStep(be: ModelBackend, state: TrainState, crops: readonly T
     // ---- per-parameter clipping, then the last layer frozen in the first epochs ----
     const params = state.student.params.filter((p) => isTrainable(p.name, cfg));
     let grads: NamedTensor[] = state.student.grads.filter((g) => isTrainable(g.name, cfg));
-    const gradNorms = clipGradients(grads, settings.clipGrad);
+    const gradNorms = clipGradients(be, grads, settings.clipGrad);
     const bad = gradNorms.find((g) => !Number.isFinite(g.norm));
     if (bad !== undefined) throw new DinoRefError(`step ${step}: the gradient of ${bad.name} is not finite (norm ${bad.norm}); stopping (the last checkpoint is intact)`);
     grads = cancelLastLayerGradients(s.epoch, settings.freezeLastLayer, grads);
 
     // ---- AdamW: lr for every parameter, weight decay for the regularized group ----
-    adamwStep(params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps });
+    adamwStep(be, params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps });
 
     // ---- teacher EMA: θt ← λ·θt + (1 − λ)·θs ----
-    updateTeacher(state.teacher.params, state.student.params, s.momentum);
+    updateTeacher(be, state.teacher.params, state.student.params, s.momentum);
 
     // ---- centre: c ← m·c + (1 − m)·mean of the teacher outputs (after the loss used the old one) ----
-    if (settings.centering !== false) state.center = updateCenter(state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
+    if (settings.centering !== false) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
 
     const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
     return { loss: result.loss, signals, gradNorms };

@@ -2,8 +2,8 @@
 // makes its Float32Array view on first use; the memory is shared, so a grow never detaches the
 // view, and holding an ArenaTensor across allocations is always safe.
 
-import { arena } from "../kernels/arena.js";
-import { numel, type NamedTensor } from "./named.js";
+import { arena } from "./arena.js";
+import { numel, type NamedTensor } from "../tensor/named.js";
 
 export class ArenaTensor implements NamedTensor {
   private view: Float32Array | null = null;

@@ -3,9 +3,10 @@
 // schedules); only the small example inputs are written by hand.
 
 import { softmaxForwardRef } from "../kernels/softmax.js";
-import { dinoLoss } from "./loss.js";
-import { updateCenter } from "./center.js";
-import { dinoSchedules, DEFAULT_SCHEDULE_ARGS, hyperparamsAt, teacherTempSchedule } from "./schedules.js";
+import { dinoLoss } from "../dino/loss.js";
+import { updateCenter } from "../dino/center.js";
+import { selectedBackend } from "../kernels/backend.js";
+import { dinoSchedules, DEFAULT_SCHEDULE_ARGS, hyperparamsAt, teacherTempSchedule } from "../dino/schedules.js";
 
 /** The topics `dino-ref explain` accepts. */
 export const EXPLAIN_TOPICS = ["temperature", "centering", "loss", "schedules"] as const;
@@ -77,7 +78,7 @@ export function explainCentering(): string {
   const tau = EXAMPLES.centering.teacherTemp;
   // the centre after 30 iterations of c ← 0.9·c + 0.1·mean on this same batch, from c = 0
   let center: Float32Array = new Float32Array(K);
-  for (let i = 0; i < updates; i++) center = updateCenter(center, { shape: [rows, K], data: teacher }, centerMomentum);
+  for (let i = 0; i < updates; i++) center = updateCenter(selectedBackend(), center, { shape: [rows, K], data: teacher }, centerMomentum);
   const centred = Float64Array.from(teacher, (x, i) => x - center[i % K]);
   const without = softmax(Float64Array.from(teacher), tau, rows);
   const withC = softmax(centred, tau, rows);

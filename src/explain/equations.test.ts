@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { explain, explainCentering, explainLoss, explainSchedules, explainTemperature, EXPLAIN_TOPICS } from "./explain.js";
+import { explain, explainCentering, explainLoss, explainSchedules, explainTemperature, EXPLAIN_TOPICS } from "./equations.js";
 
 /** The numbers of the first line that starts with `label`. */
 function numbersOf(text: string, label: string): number[] {

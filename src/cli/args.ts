@@ -1,0 +1,69 @@
+// Command-line arguments: node:util parseArgs with its errors turned into one-line user errors,
+// and the number parsers every command uses, so that `--steps -1`, `--seed 1e300` or `--k ""` all
+// get the same kind of message: the option, the value given, and what is allowed.
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DinoRefError } from "../tensor/errors.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** What `parse` returns: the options' values, typed by their declarations, and the positionals. */
+export type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+/**
+ * Parses `args` against `options` (strict: an unknown option is an error). A negative number given
+ * to an option that takes a value (`--steps -1`) is read as that value, so the option's own check
+ * can say what is allowed, instead of parseArgs's "argument is ambiguous".
+ */
+export function parse<O extends Options>(args: readonly string[], options: O): Parsed<O> {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.startsWith("--") && !a.includes("=") ? a.slice(2) : null;
+    const next = args[i + 1];
+    if (name !== null && options[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${a}=${next}`);
+      i++;
+    } else {
+      joined.push(a);
+    }
+  }
+  try {
+    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // parseArgs explains some errors over several lines: the first one says what is wrong
+    throw new DinoRefError(firstLine((e as Error).message));
+  }
+}
+
+/** Throws unless there are no positional arguments (for commands that take options only). */
+export function noPositionals(command: string, positionals: readonly string[]): void {
+  if (positionals.length > 0) throw new DinoRefError(`${command}: unexpected argument ${shown(positionals[0])}`);
+}
+
+/** An integer option in [min, max] (max defaults to the largest exact integer), or undefined when absent. */
+export function integerArg(name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new DinoRefError(`--${name} ${shown(value)}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`}`);
+  }
+  return n;
+}
+
+/** A finite number option satisfying `ok` (described by `what`), or undefined when absent. */
+export function numberArg(name: string, value: string | undefined, ok: (x: number) => boolean, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!Number.isFinite(n) || !ok(n)) throw new DinoRefError(`--${name} ${shown(value)}: expected ${what}`);
+  return n;
+}
+
+/** A value as typed when it is plain printable text, else quoted (an empty string, spaces, a newline). */
+export function shown(value: string): string {
+  return /^[\x21-\x7e]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0].trim();
+}
