@@ -150,7 +150,7 @@ describe("training on a folder of PNGs", () => {
     const s = runTraining(c, { outDir: out, steps: 2 });
     const r = await runCli("knn", "--checkpoint", join(out, "checkpoint.safetensors"));
     expect(r.code).toBe(0);
-    expect(r.out).toContain(`top-1 ${s.knn_top1.toFixed(2)}%, top-5 ${s.knn_top5.toFixed(2)}%`);
+    expect(r.out).toContain(`top-1 ${s.knn_top1!.toFixed(2)}%, top-5 ${s.knn_top5!.toFixed(2)}%`);
   });
 });
 

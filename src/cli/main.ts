@@ -34,6 +34,8 @@ commands:
   train --out DIR          train a tiny ViT with DINO on the bundled digits and report k-NN accuracy
         [--preset NAME] [--seed N] [--epochs E | --steps S] [--resume]
         [--data DIR [--skip-bad]]  a folder of PNGs, one subfolder per class, instead of the digits
+        [--config FILE.json] [--set KEY=VALUE]...  change any config field (see 'preset NAME')
+        [--no-eval]        skip the k-NN evaluations and attention pictures (CI smoke runs)
                            presets: ${PRESET_NAMES.join(", ")}
   inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
                            count, fingerprint, missing and unexpected keys
@@ -74,7 +76,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "train": {
         const { values, positionals } = parse(rest, {
           preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, epochs: { type: "string" }, steps: { type: "string" }, resume: { type: "boolean" },
-          data: { type: "string" }, "skip-bad": { type: "boolean" },
+          data: { type: "string" }, "skip-bad": { type: "boolean" }, set: { type: "string", multiple: true }, config: { type: "string" }, "no-eval": { type: "boolean" },
         });
         noPositionals("train", positionals);
         return trainCommand(values, io);

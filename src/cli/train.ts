@@ -2,10 +2,11 @@
 // pictures of the trained teacher on a few held-out images.
 
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { preset, DEFAULT_PRESET, PRESETS, type TrainConfig } from "../train/config.js";
+import { parseSetting, partialConfig, validateConfig } from "../train/configCheck.js";
 import { runTraining, type RunEvent, type Summary } from "../train/run.js";
 import { datasetSplits } from "../data/splits.js";
 import { writePng } from "../data/png.js";
@@ -23,22 +24,52 @@ export interface TrainArgs {
   resume?: boolean;
   data?: string;
   "skip-bad"?: boolean;
+  /** `KEY=VALUE` settings of any config field, applied in order after the preset and --config. */
+  set?: string[];
+  /** A JSON file of config fields applied over the preset. */
+  config?: string;
+  "no-eval"?: boolean;
 }
 
-/** The config of a run: the preset with --seed and --epochs applied. */
+/**
+ * The config of a run, each layer over the one before: the preset, then --config FILE.json, then
+ * every --set KEY=VALUE in order, then --seed, --epochs and --data. Every value is checked
+ * (src/train/configCheck.ts).
+ */
 export function trainConfigFrom(a: TrainArgs): TrainConfig {
   const c = preset(a.preset ?? DEFAULT_PRESET);
   const seed = integerArg("seed", a.seed, 0);
   const epochs = integerArg("epochs", a.epochs, 1);
   if (a.epochs !== undefined && a.steps !== undefined) throw new DinoRefError("give --epochs or --steps, not both");
   if (a["skip-bad"] && a.data === undefined) throw new DinoRefError("--skip-bad applies to --data DIR only");
-  return {
+  const fromFile = a.config === undefined ? {} : partialConfig(readJson(a.config), a.config);
+  const settings = Object.fromEntries((a.set ?? []).map(parseSetting)) as Partial<TrainConfig>;
+  const merged: TrainConfig = {
     ...c,
+    ...fromFile,
+    ...settings,
     ...(seed !== undefined ? { seed } : {}),
     // --epochs asks for whole epochs: the preset's early stop no longer applies
     ...(epochs !== undefined ? { epochs, stopAfterSteps: 0 } : {}),
     ...(a.data !== undefined ? { dataset: "folder" as const, dataPath: a.data, skipBad: a["skip-bad"] === true } : {}),
   };
+  validateConfig(merged, "train");
+  return merged;
+}
+
+/** A JSON file, parsed, or a one-line error naming it. */
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new DinoRefError(`--config ${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new DinoRefError(`--config ${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
 }
 
 export function trainCommand(a: TrainArgs, io: Io): number {
@@ -69,9 +100,10 @@ export function trainCommand(a: TrainArgs, io: Io): number {
         break;
     }
   };
-  const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report });
+  const noEval = a["no-eval"] === true;
+  const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report, skipEval: noEval });
   io.out(formatSummary(summary, a.out));
-  io.out(`attention maps of the trained teacher: ${writeHeldOutAttention(a.out, c, io)}`);
+  if (!noEval) io.out(`attention maps of the trained teacher: ${writeHeldOutAttention(a.out, c, io)}`);
   return 0;
 }
 
@@ -96,13 +128,17 @@ function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
 }
 
 export function formatSummary(s: Summary, outDir: string): string {
-  const pct = (x: number) => `${x.toFixed(2)}%`;
+  const pct = (x: number | undefined) => (x === undefined ? "-" : `${x.toFixed(2)}%`);
+  const gain = (s.knn_top1 ?? NaN) - (s.knn_top1_random_init ?? NaN);
+  const knnLines = s.evaluation === "k-NN" ? [
+    `k-NN top-1 on the held-out images (k = ${s.preset_config.knnK}, T = ${s.preset_config.knnTemperature}):`,
+    `  trained teacher        ${pct(s.knn_top1)}   (student ${pct(s.knn_top1_student)})`,
+    `  same net at init       ${pct(s.knn_top1_random_init)}   (gain ${(gain >= 0 ? "+" : "") + gain.toFixed(2)} points)`,
+    `  raw pixels             ${pct(s.knn_top1_raw_pixels)}`,
+  ] : ["no evaluation (--no-eval): final loss " + s.final_loss.toFixed(4)];
   return [
     "",
-    `k-NN top-1 on the held-out digits (k = ${s.preset_config.knnK}, T = ${s.preset_config.knnTemperature}):`,
-    `  trained teacher        ${pct(s.knn_top1)}   (student ${pct(s.knn_top1_student)})`,
-    `  same net at init       ${pct(s.knn_top1_random_init)}   (gain ${(s.knn_top1 - s.knn_top1_random_init >= 0 ? "+" : "") + (s.knn_top1 - s.knn_top1_random_init).toFixed(2)} points)`,
-    `  raw pixels             ${pct(s.knn_top1_raw_pixels)}`,
+    ...knnLines,
     `${s.steps} steps (${s.epochs_completed} epochs) in ${formatSeconds(s.seconds)}; ${outDir}/summary.json, metrics.jsonl, checkpoint.safetensors`,
     ...(s.skipped_images > 0 ? [`warning: ${s.skipped_images} unreadable image(s) were skipped (--skip-bad)`] : []),
   ].join("\n");

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { runCollapseStudy, writeCollapseStudy, ablationConfig, collapseFigure, verdictLine, COLLAPSE_RUNS, CSV_COLUMNS, EXPECTED_STATE } from "./collapse.js";
-import { preset, withDefaults, validateConfig, configWarnings, type TrainConfig } from "../train/config.js";
+import { preset, withDefaults, configWarnings, type TrainConfig } from "../train/config.js";
+import { validateConfig } from "../train/configCheck.js";
 import { collapseState } from "../train/collapse.js";
 import { readSafetensors } from "../io/safetensors.js";
 
@@ -42,7 +43,7 @@ describe("the collapse study", () => {
     const { centering, ...old } = preset("mnist-tiny");
     expect(centering).toBe(true);
     expect(withDefaults(old).centering).toBe(true);
-    expect(() => validateConfig({ ...old, centering: "no" } as unknown as TrainConfig)).toThrow(/config centering = no; expected true or false/);
+    expect(() => validateConfig({ ...old, centering: "no" } as unknown as TrainConfig)).toThrow(/config centering = "no"; expected true or false/);
   });
 
   it("trains three runs from the same weights and writes collapse.csv, collapse.png and summary.json", async () => {

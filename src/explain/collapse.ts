@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { runTraining } from "../train/run.js";
-import { validateConfig, type TrainConfig } from "../train/config.js";
+import { type TrainConfig } from "../train/config.js";
+import { validateConfig } from "../train/configCheck.js";
 import { collapseState, UNIFORM_ENTROPY_FRACTION, UNIFORM_KL_FRACTION, ONE_HOT_ENTROPY_FRACTION, type CollapseSignals, type CollapseState } from "../train/collapse.js";
 import { writeFileAtomic } from "../io/writeFileAtomic.js";
 import { figurePng, type Figure, type LinePoint } from "../plot/lineChart.js";

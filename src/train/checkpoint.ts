@@ -8,6 +8,7 @@ import { readSafetensors, writeSafetensors, tensor, type StTensor } from "../io/
 import { DinoRefError } from "../tensor/errors.js";
 import type { TrainState } from "./trainState.js";
 import { withDefaults, type TrainConfig } from "./config.js";
+import { partialConfig } from "./configCheck.js";
 
 export const CHECKPOINT_FORMAT = "dino-ref-checkpoint/1";
 
@@ -56,10 +57,7 @@ export function trainingConfigOf(metadata: Readonly<Record<string, string>>, sou
   } catch {
     throw new DinoRefError(`${source}: metadata "config" is not JSON; expected the training configuration as a JSON object`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new DinoRefError(`${source}: metadata "config" is ${Array.isArray(parsed) ? "an array" : String(parsed)}; expected the training configuration as a JSON object`);
-  }
-  return withDefaults(parsed as Partial<TrainConfig>);
+  return withDefaults(partialConfig(parsed, `${source}: metadata "config"`));
 }
 
 /** Restores a state saved by saveCheckpoint into `state` (same architecture) and returns the position. */

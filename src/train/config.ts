@@ -199,7 +199,7 @@ export const DEFAULT_PRESET = "mnist-tiny";
 
 /** The preset `name`, or an error listing the known ones. */
 export function preset(name: string): TrainConfig {
-  const p = PRESETS[name];
+  const p = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   if (p === undefined) throw new DinoRefError(`unknown preset '${name}' (known: ${Object.keys(PRESETS).join(", ")})`);
   return { ...p, globalScale: [...p.globalScale], localScale: [...p.localScale] };
 }
@@ -207,34 +207,6 @@ export function preset(name: string): TrainConfig {
 /** A full config: every field missing from `c` (e.g. one saved before the field existed) takes its default, in the defaults' key order. */
 export function withDefaults(c: Partial<TrainConfig>): TrainConfig {
   return { ...BASE, ...c };
-}
-
-/** Throws a DinoRefError naming the first setting that cannot work. */
-export function validateConfig(c: TrainConfig): void {
-  const positiveInt: (keyof TrainConfig)[] = ["patchSize", "embedDim", "depth", "numHeads", "outDim", "hiddenDim", "bottleneckDim", "headLayers", "globalSize", "localSize", "batchSize", "epochs"];
-  for (const key of positiveInt) {
-    const v = c[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new DinoRefError(`config ${key} = ${v}; expected a positive integer`);
-  }
-  if (c.dataset === "folder" && c.dataPath === "") throw new DinoRefError("config dataset 'folder' needs a dataPath (--data DIR)");
-  if (c.embedDim % c.numHeads !== 0) throw new DinoRefError(`config embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
-  if (c.globalSize % c.patchSize !== 0 || c.localSize % c.patchSize !== 0) {
-    throw new DinoRefError(`config crop sizes ${c.globalSize} and ${c.localSize} must be multiples of patchSize ${c.patchSize}`);
-  }
-  if (!Number.isInteger(c.trainLimit) || c.trainLimit < 0) throw new DinoRefError(`config trainLimit = ${c.trainLimit}; expected an integer ≥ 0 (0: every training image)`);
-  if (!Number.isInteger(c.stopAfterSteps) || c.stopAfterSteps < 0) throw new DinoRefError(`config stopAfterSteps = ${c.stopAfterSteps}; expected an integer ≥ 0 (0: every epoch)`);
-  if (!Number.isInteger(c.localCrops) || c.localCrops < 0) throw new DinoRefError(`config localCrops = ${c.localCrops}; expected an integer ≥ 0`);
-  for (const key of ["lr", "studentTemp", "teacherTemp", "warmupTeacherTemp", "knnTemperature"] as const) {
-    if (!(c[key] > 0)) throw new DinoRefError(`config ${key} = ${c[key]}; expected > 0`);
-  }
-  for (const key of ["momentumTeacher", "centerMomentum"] as const) {
-    if (!(c[key] >= 0 && c[key] <= 1)) throw new DinoRefError(`config ${key} = ${c[key]}; expected a value in [0, 1]`);
-  }
-  if (typeof c.centering !== "boolean") throw new DinoRefError(`config centering = ${c.centering}; expected true or false`);
-  if (c.warmupEpochs > c.epochs) throw new DinoRefError(`config warmupEpochs ${c.warmupEpochs} is longer than training (${c.epochs} epochs)`);
-  if (c.warmupTeacherTempEpochs > c.epochs) {
-    throw new DinoRefError(`config warmupTeacherTempEpochs ${c.warmupTeacherTempEpochs} is longer than training (${c.epochs} epochs)`);
-  }
 }
 
 /** Warnings about settings known to make DINO collapse or not learn. */

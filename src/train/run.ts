@@ -20,7 +20,8 @@ import { trainStep } from "./trainStep.js";
 import { createTrainState } from "./trainState.js";
 import { collapseWarning, collapseState, type CollapseState, type CollapseSignals } from "./collapse.js";
 import { saveCheckpoint, loadCheckpoint, checkpointConfig } from "./checkpoint.js";
-import { validateConfig, configWarnings, withDefaults, type TrainConfig } from "./config.js";
+import { configWarnings, withDefaults, type TrainConfig } from "./config.js";
+import { validateConfig } from "./configCheck.js";
 
 export interface RunOptions {
   outDir: string;
@@ -30,7 +31,7 @@ export interface RunOptions {
   resume?: boolean;
   /** Log a metrics line every this many iterations (and at the last one). */
   logEvery?: number;
-  /** Skip the final k-NN evaluation (tests). */
+  /** Skip every k-NN evaluation, during and after training (`--no-eval`). */
   skipEval?: boolean;
   /** Progress and messages. */
   report?: (event: RunEvent) => void;
@@ -47,11 +48,13 @@ export type RunEvent =
 
 export interface Summary {
   preset_config: TrainConfig;
-  knn_top1: number;
-  knn_top5: number;
-  knn_top1_student: number;
-  knn_top1_random_init: number;
-  knn_top1_raw_pixels: number;
+  /** "k-NN" when the final evaluations ran; "none (--no-eval)" when they were skipped (the accuracy fields are then absent). */
+  evaluation: "k-NN" | "none (--no-eval)";
+  knn_top1?: number;
+  knn_top5?: number;
+  knn_top1_student?: number;
+  knn_top1_random_init?: number;
+  knn_top1_raw_pixels?: number;
   seconds: number;
   steps: number;
   epochs_completed: number;
@@ -141,7 +144,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
 
   const summary: Summary = {
     preset_config: c,
-    knn_top1: NaN, knn_top5: NaN, knn_top1_student: NaN, knn_top1_random_init: NaN, knn_top1_raw_pixels: NaN,
+    evaluation: opts.skipEval ? "none (--no-eval)" : "k-NN",
     seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss, skipped_images: skipped,
   };
   if (!opts.skipEval) {
