@@ -12,6 +12,9 @@ export const GOLDEN_FORMAT = "dino-golden/1";
 
 export type Tolerance = [atol: number, rtol: number];
 
+/** The dtypes a case holds (and the only ones compared): F32 tensors, F64 schedules, integer labels and masks. */
+const CASE_DTYPES: ReadonlySet<string> = new Set(["F32", "F64", "I64", "I32", "U8"]);
+
 export interface GoldenCase {
   path: string;
   op: string;
@@ -51,6 +54,7 @@ export function goldenCaseFrom(file: SafetensorsFile, path: string): GoldenCase 
   const inputs = new Map<string, StTensor>();
   const outputs = new Map<string, StTensor>();
   for (const [name, t] of file.tensors) {
+    if (!CASE_DTYPES.has(t.dtype)) fail(`tensor '${name}' has dtype ${t.dtype}; a case holds ${[...CASE_DTYPES].join(", ")} only`);
     if (name.startsWith("in.")) inputs.set(name.slice(3), t);
     else if (name.startsWith("out.")) outputs.set(name.slice(4), t);
     else fail(`tensor '${name}' is neither an input (in.*) nor an output (out.*)`);
@@ -129,6 +133,7 @@ export function compareTensors(output: string, expected: StTensor, actual: StTen
   if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
     return { ...report, problem: `shape [${actual.shape}] but expected [${expected.shape}]` };
   }
+  if (!CASE_DTYPES.has(actual.dtype)) return { ...report, problem: `dtype ${actual.dtype}; outputs are compared as ${[...CASE_DTYPES].join(", ")} only` };
   const integer = expected.dtype === "I64" || expected.dtype === "I32" || expected.dtype === "U8";
   if (integer !== (actual.dtype === "I64" || actual.dtype === "I32" || actual.dtype === "U8")) {
     return { ...report, problem: `dtype ${actual.dtype} but expected ${expected.dtype}` };

@@ -3,6 +3,8 @@
 // little-endian data. The reader rejects, with the file and tensor named, anything that breaks
 // the format: a header that runs past the file, non-JSON, unknown dtypes, dtype size × shape not
 // equal to the byte range, ranges outside the data, overlapping ranges or holes.
+// F16 and BF16 tensors are held as their raw 16-bit patterns (Uint16Array), BOOL as bytes: this
+// layer moves bits, it never converts them (src/model/weightsFile.ts widens F16/BF16 to F32).
 
 import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
@@ -10,8 +12,8 @@ import { DinoRefError } from "../tensor/errors.js";
 import { numel } from "../tensor/named.js";
 import { writeFileAtomic } from "./writeFileAtomic.js";
 
-export type DType = "F32" | "F64" | "I64" | "I32" | "U8";
-export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type DType = "F32" | "F64" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint16Array | Uint8Array;
 
 /** One tensor of a safetensors file: dtype, shape and its data as a typed array of that dtype. */
 export interface StTensor {
@@ -25,7 +27,7 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<DType, number> = { F32: 4, F64: 8, I64: 8, I32: 4, U8: 1 };
+const BYTES: Record<DType, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export function bytesPerElement(dtype: DType): number {
@@ -127,25 +129,31 @@ export function readSafetensors(path: string): SafetensorsFile {
 }
 
 /**
- * Serialises tensors and string metadata (tensors ordered by element size, largest first). The header is padded with spaces
- * so that 8 + header length is a multiple of 8: every tensor then starts aligned to its element size.
+ * Serialises tensors and string metadata. The header lists the tensors in the order given (a
+ * state_dict's order survives a round trip); their bytes are laid out by element size, largest
+ * first. The header is padded with spaces so that 8 + header length is a multiple of 8: every
+ * tensor then starts aligned to its element size.
  */
 export function serializeSafetensors(tensors: Iterable<[string, StTensor]>, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) setOwn(header, "__metadata__", metadata);
   // larger elements first: with the data start 8-aligned, every tensor then starts aligned to its
   // element size without holes (the format allows none); the sort is stable within a size
-  const list = [...tensors].sort(([, a], [, b]) => BYTES[b.dtype] - BYTES[a.dtype]);
+  const given = [...tensors];
+  const list = [...given].sort(([, a], [, b]) => BYTES[b.dtype] - BYTES[a.dtype]);
   const parts: { bytes: Uint8Array; begin: number }[] = [];
+  const entries = new Map<string, unknown>();
   let at = 0;
   for (const [name, t] of list) {
     if (name === "__metadata__") throw new DinoRefError("safetensors: '__metadata__' is not a valid tensor name");
+    if (entries.has(name)) throw new DinoRefError(`safetensors: two tensors are named '${name}'`);
     if (t.data.length !== numel(t.shape)) throw new DinoRefError(`safetensors: tensor '${name}' has ${t.data.length} elements, shape [${t.shape}] needs ${numel(t.shape)}`);
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    setOwn(header, name, { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.length] });
+    entries.set(name, { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.length] });
     parts.push({ bytes, begin: at });
     at += bytes.length;
   }
+  for (const [name] of given) setOwn(header, name, entries.get(name));
   let json = JSON.stringify(header);
   const jsonBytes = () => new TextEncoder().encode(json).length;
   while ((8 + jsonBytes()) % 8 !== 0) json += " ";
@@ -175,9 +183,17 @@ function arrayTypeOf(dtype: DType) {
       return Float64Array;
     case "I64":
       return BigInt64Array;
+    case "F16":
+    case "BF16":
+      return Uint16Array;
     case "I32":
       return Int32Array;
+    case "I16":
+      return Int16Array;
+    case "I8":
+      return Int8Array;
     case "U8":
+    case "BOOL":
       return Uint8Array;
   }
 }
