@@ -1,5 +1,6 @@
 // A dataset from a folder with one subfolder per class (torchvision's ImageFolder layout):
-// class names sorted → labels 0..C−1, files sorted within each class. Only PNG is decoded.
+// class names sorted → labels 0..C−1, files sorted within each class. PNG and JPEG are decoded
+// (readImage.ts).
 //
 // Memory: mode "memory" (default) decodes every image once at open and keeps it: 3·W·H bytes per
 // image (ImageNet-sized 500×375 images: ~560 kB each). Mode "lazy" also decodes each file once at
@@ -11,13 +12,13 @@ import { extname, join } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
 import { checkIndex, type ImageDataset } from "./dataset.js";
 import type { Image } from "./image.js";
-import { readPng } from "./png.js";
+import { READABLE_EXTENSIONS, readImage } from "./readImage.js";
 
 /** torchvision's IMG_EXTENSIONS: files with other extensions are ignored, as torchvision does. */
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"]);
 
 export interface ImageFolderOptions {
-  /** Bad files (unreadable, corrupt, or an image format other than PNG) give a warning and are skipped. */
+  /** Bad files (unreadable, corrupt, or an image format other than PNG and JPEG) give a warning and are skipped. */
   skipBad?: boolean;
   mode?: "memory" | "lazy";
   /** Where warnings go (default: console.warn). */
@@ -41,7 +42,7 @@ function listDir(path: string): string[] {
   }
 }
 
-/** Opens `root/<class>/<file>.png` as a labelled dataset. */
+/** Opens `root/<class>/<file>.png` (or .jpg / .jpeg) as a labelled dataset. */
 export function openImageFolder(root: string, options: ImageFolderOptions = {}): ImageFolderDataset {
   const { skipBad = false, mode = "memory", warn = (m: string) => console.warn(`dino-ref: warning: ${m}`) } = options;
   const classes = listDir(root).filter((name) => !name.startsWith(".") && statSync(join(root, name)).isDirectory());
@@ -59,8 +60,8 @@ export function openImageFolder(root: string, options: ImageFolderOptions = {}):
       if (!IMAGE_EXTENSIONS.has(ext) || !statSync(path).isFile()) continue;
       let img: Image;
       try {
-        if (ext !== ".png") throw new DinoRefError(`${path}: ${ext} images are not supported; expected PNG (convert the folder to PNG first)`);
-        img = readPng(path);
+        if (!READABLE_EXTENSIONS.has(ext)) throw new DinoRefError(`${path}: ${ext} images are not supported; expected PNG or JPEG (convert the folder first)`);
+        img = readImage(path);
       } catch (e) {
         if (!skipBad || !(e instanceof DinoRefError)) throw e;
         skipped.push({ path, reason: e.message });
@@ -72,7 +73,7 @@ export function openImageFolder(root: string, options: ImageFolderOptions = {}):
       if (mode === "memory") images.push(img);
     }
   });
-  if (paths.length === 0) throw new DinoRefError(`${root}: no readable PNG images in the class folders ${classes.join(", ")}`);
+  if (paths.length === 0) throw new DinoRefError(`${root}: no readable PNG or JPEG images in the class folders ${classes.join(", ")}`);
   if (skipped.length > 0) warn(`${root}: skipped ${skipped.length} bad file(s), kept ${paths.length}`);
   const name = `image folder ${root}`;
   return {
@@ -83,7 +84,7 @@ export function openImageFolder(root: string, options: ImageFolderOptions = {}):
     length: paths.length,
     image(i) {
       checkIndex(this, i, name);
-      return mode === "memory" ? images[i] : readPng(paths[i]);
+      return mode === "memory" ? images[i] : readImage(paths[i]);
     },
     label(i) {
       checkIndex(this, i, name);

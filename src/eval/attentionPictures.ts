@@ -1,4 +1,4 @@
-// The attention pictures of one PNG written as files: per head, the head mean and the threshold
+// The attention pictures of one image (PNG or JPEG) written as files: per head, the head mean and the threshold
 // masks (attentionMaps.ts), as <name>-<picture>.png in a folder. `dino-ref attention` and the
 // pictures a training run leaves in its attention/ folder both come from here.
 
@@ -6,7 +6,8 @@ import { basename, extname, join } from "node:path";
 import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
-import { readPng, writePng } from "../data/png.js";
+import { writePng } from "../data/png.js";
+import { readImage } from "../data/readImage.js";
 import { clsAttention, attentionPictures } from "./attentionMaps.js";
 
 export interface WrittenPictures {
@@ -16,9 +17,9 @@ export interface WrittenPictures {
   readonly cropped: string | null;
 }
 
-/** Writes the pictures of the PNG at `path` into `outDir`; `zoom` 0 enlarges small images to at least 224 px. */
+/** Writes the pictures of the image at `path` into `outDir`; `zoom` 0 enlarges small images to at least 224 px. */
 export function writeAttentionPictures(be: Backend, backbone: ParamScope, cfg: VitConfig, path: string, outDir: string, threshold: number, zoom: number): WrittenPictures {
-  const maps = clsAttention(be, backbone, cfg, readPng(path), path);
+  const maps = clsAttention(be, backbone, cfg, readImage(path), path);
   // small images (digits) are enlarged so that a person can see them: at least 224 px by default
   const z = zoom > 0 ? zoom : Math.max(1, Math.ceil(224 / Math.min(maps.image.width, maps.image.height)));
   const name = basename(path, extname(path));
