@@ -1,20 +1,19 @@
-// `dino-ref attention IMAGE... --checkpoint FILE --out DIR`: the last block's CLS attention per
-// head as PNG heat maps, their mean, and the threshold masks over the image.
+// `dino-ref attention IMAGE... --weights FILE --out DIR`: the last block's CLS attention per head
+// of any backbone (evalInput.ts) as PNG heat maps, their mean, and the threshold masks over the
+// image (PNG or JPEG).
 
 import { mkdirSync } from "node:fs";
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
-import { loadBackbone } from "../model/loadBackbone.js";
 import { writeAttentionPictures } from "../eval/attentionPictures.js";
 import { integerArg, numberArg } from "./args.js";
+import { loadWeights, weightsPath, type WeightsArgs } from "./evalInput.js";
 import type { Io } from "./io.js";
 
-export interface AttentionArgs {
-  checkpoint?: string;
+export interface AttentionArgs extends WeightsArgs {
   out?: string;
   threshold?: string;
   zoom?: string;
-  student?: boolean;
 }
 
 /** --threshold: the share of the attention mass a mask keeps (0.6 in the paper). */
@@ -23,13 +22,13 @@ export function thresholdArg(value: string | undefined): number {
 }
 
 export function attentionCommand(images: readonly string[], a: AttentionArgs, io: Io): number {
-  if (images.length === 0) throw new DinoRefError("attention: expected at least one IMAGE (PNG)");
-  if (a.checkpoint === undefined) throw new DinoRefError("attention: --checkpoint FILE is required");
+  if (images.length === 0) throw new DinoRefError("attention: expected at least one IMAGE (PNG or JPEG)");
+  weightsPath("attention", a);
   if (a.out === undefined) throw new DinoRefError("attention: --out DIR is required");
   const threshold = thresholdArg(a.threshold);
   const zoom = integerArg("zoom", a.zoom, 0, 64) ?? 0;
   const be = selectedBackend();
-  const { backbone, cfg } = loadBackbone(be, a.checkpoint, a.student ? "student" : "teacher");
+  const { backbone, cfg } = loadWeights("attention", be, a, io).loaded;
   mkdirSync(a.out, { recursive: true });
   for (const path of images) {
     const written = writeAttentionPictures(be, backbone, cfg, path, a.out, threshold, zoom);

@@ -13,6 +13,8 @@ import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
 import { segmentCommand } from "./segment.js";
 import { datasetCommand } from "./dataset.js";
+import { convertCommand } from "./convert.js";
+import { featuresCommand } from "./features.js";
 import { preset } from "../train/config.js";
 import { noPositionals, parse } from "./args.js";
 import { consoleIo, type Io } from "./io.js";
@@ -36,25 +38,46 @@ commands:
         [--data DIR [--skip-bad]]  a folder of PNGs, one subfolder per class, instead of the digits
         [--config FILE.json] [--set KEY=VALUE]...  change any config field (see 'preset NAME')
         [--no-eval]        skip the k-NN evaluations and attention pictures (CI smoke runs)
+        [--init FILE]      start from weights: a backbone initialises student and teacher (head
+                           fresh), a training checkpoint also the heads and the centre
                            presets: ${PRESET_NAMES.join(", ")}
-  inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
-                           count, fingerprint, missing and unexpected keys
-  attention IMAGE... --checkpoint FILE --out DIR
+  inspect FILE             what a weights, checkpoint or case file holds (.safetensors, .pth, .pt,
+                           .bin): container, key layout, architecture, parameter count,
+                           fingerprint, missing and unexpected keys
+  convert IN OUT           weights between .pth / .pt / .bin (PyTorch, read without running code)
+                           and .safetensors, by extension, bit for bit [--layout official|hf]
+                           (the Hugging Face ViTModel keys of facebook/dino-vit*) [--student]
+  features --weights FILE --data DIR --out FEATS.safetensors
+                           CLS features (L2-normalised, as eval_knn.py --dump_features), labels
+                           and file names of DIR's train/ and val/ (or of one class folder)
+                           [--patch-tokens] [--image-size S] [--eval-transform resize|imagenet]
+  attention IMAGE... --weights FILE --out DIR
                            the last block's CLS attention per head as PNG heat maps, their mean,
                            and the masks keeping --threshold (0.6) of the mass [--zoom N] [--student]
-  segment --checkpoint FILE  Jaccard of the attention masks against ground-truth masks, per head,
+  segment --weights FILE   Jaccard of the attention masks against ground-truth masks, per head,
                            beside the same net at init [--data DIR | --dataset mnist-clutter]
                            [--count N] [--threshold 0.6] [--student] [--figure FILE.png]
   dataset NAME --out DIR   write a generated data set with masks as PNGs (mnist-clutter)
                            [--seed N] [--count N] [--split test|train]
-  linear --checkpoint FILE the official linear probe on frozen teacher features
+  linear --weights FILE    the official linear probe on frozen teacher features
                            [--n-last-blocks 4] [--avgpool] [--epochs 100] [--lr 0.001] [--student]
+                           [--data DIR [--image-size S] [--eval-transform resize|imagenet]]
   preset NAME              print a training preset's full configuration as JSON
-  knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
+  knn --weights FILE       weighted k-NN accuracy of a backbone's (a checkpoint's teacher's) features
+                           [--k 20] [--temperature 0.07] [--student] [--data DIR: train/ and val/
+                           class folders [--image-size S] [--eval-transform resize|imagenet]]
+                           --weights FILE (any command): an official backbone or checkpoint
+                           (.pth or converted), a Hugging Face ViTModel file, a dino-ref
+                           checkpoint (teacher; --student); --checkpoint FILE is the same option
   help                     this text
 
 environment:
   DINO_REF_KERNELS=ts      run the plain-TypeScript oracles instead of the SIMD wasm kernels`;
+
+/** `--weights FILE`: the weights option of every command that loads a backbone (src/cli/evalInput.ts). */
+const WEIGHTS_OPTION = { weights: { type: "string" } } as const;
+/** The image options of the evaluations on a folder (src/cli/evalInput.ts). */
+const EVAL_DATA_OPTIONS = { data: { type: "string" }, "image-size": { type: "string" }, "eval-transform": { type: "string" }, "skip-bad": { type: "boolean" } } as const;
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
@@ -77,6 +100,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         const { values, positionals } = parse(rest, {
           preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, epochs: { type: "string" }, steps: { type: "string" }, resume: { type: "boolean" },
           data: { type: "string" }, "skip-bad": { type: "boolean" }, set: { type: "string", multiple: true }, config: { type: "string" }, "no-eval": { type: "boolean" },
+          init: { type: "string" },
         });
         noPositionals("train", positionals);
         return trainCommand(values, io);
@@ -88,12 +112,13 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         return 0;
       }
       case "attention": {
-        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" } });
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION });
         return attentionCommand(positionals, values, io);
       }
       case "segment": {
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, data: { type: "string" }, dataset: { type: "string" }, count: { type: "string" }, threshold: { type: "string" }, student: { type: "boolean" }, figure: { type: "string" }, "figure-count": { type: "string" },
+          ...WEIGHTS_OPTION,
         });
         noPositionals("segment", positionals);
         return segmentCommand(values, io);
@@ -105,14 +130,26 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "linear": {
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, "n-last-blocks": { type: "string" }, avgpool: { type: "boolean" }, epochs: { type: "string" }, lr: { type: "string" }, student: { type: "boolean" },
+          ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS,
         });
         noPositionals("linear", positionals);
         return linearCommand(values, io);
       }
-      case "inspect":
-        return inspectCommand(parse(rest, {}).positionals, io);
+      case "inspect": {
+        const { values, positionals } = parse(rest, WEIGHTS_OPTION);
+        return inspectCommand(values.weights !== undefined ? [...positionals, values.weights] : positionals, io);
+      }
+      case "convert": {
+        const { values, positionals } = parse(rest, { layout: { type: "string" }, student: { type: "boolean" } });
+        return convertCommand(positionals, values, io);
+      }
+      case "features": {
+        const { values, positionals } = parse(rest, { ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS, checkpoint: { type: "string" }, student: { type: "boolean" }, out: { type: "string" }, "patch-tokens": { type: "boolean" } });
+        noPositionals("features", positionals);
+        return featuresCommand(values, io);
+      }
       case "knn": {
-        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" } });
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS });
         noPositionals("knn", positionals);
         return knnCommand(values, io);
       }
@@ -125,7 +162,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, attention, segment, dataset, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, convert, features, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

@@ -1,4 +1,4 @@
-// `dino-ref segment --checkpoint FILE [--data DIR]`: how well the thresholded CLS attention of the
+// `dino-ref segment --weights FILE [--data DIR]`: how well the thresholded CLS attention of the
 // last block segments the object, as the Jaccard against ground-truth masks, for the model and for
 // the same architecture at random initialisation (seeded as the training run), side by side.
 
@@ -7,8 +7,6 @@ import { selectedBackend } from "../kernels/backend.js";
 import { ParamStore } from "../model/params.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { initBackbone } from "../model/dino.js";
-import { loadBackbone } from "../model/loadBackbone.js";
-import { trainingConfigOf } from "../train/checkpoint.js";
 import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
 import { openMaskFolder } from "../data/maskFolder.js";
 import { writePng } from "../data/png.js";
@@ -18,29 +16,29 @@ import { segmentationFigure } from "../eval/segmentationFigure.js";
 import { thresholdArg } from "./attention.js";
 import { maskedDataset } from "./dataset.js";
 import { integerArg } from "./args.js";
+import { loadWeights, weightsPath, type WeightsArgs } from "./evalInput.js";
 import type { Io } from "./io.js";
 
-export interface SegmentArgs {
-  checkpoint?: string;
+export interface SegmentArgs extends WeightsArgs {
   data?: string;
   dataset?: string;
   count?: string;
   threshold?: string;
-  student?: boolean;
   figure?: string;
   "figure-count"?: string;
 }
 
 export function segmentCommand(a: SegmentArgs, io: Io): number {
-  if (a.checkpoint === undefined) throw new DinoRefError("segment: --checkpoint FILE is required");
+  const path = weightsPath("segment", a);
   const threshold = thresholdArg(a.threshold);
   if (a.data !== undefined && a.dataset !== undefined) throw new DinoRefError("segment: give --data DIR or --dataset NAME, not both");
   const figureCount = integerArg("figure-count", a["figure-count"], 1) ?? 6;
   const side = a.student ? "student" : "teacher";
   const be = selectedBackend();
-  const { backbone, cfg, metadata } = loadBackbone(be, a.checkpoint, side);
+  const { loaded, config } = loadWeights("segment", be, a, io);
+  const { backbone, cfg } = loaded;
   // the training seed of a dino-ref checkpoint (0 for other weights files)
-  const seed = trainingConfigOf(metadata, a.checkpoint)?.seed ?? 0;
+  const seed = config?.seed ?? 0;
 
   // the data: a folder of images and masks, or a generated data set's held-out split (rendered with the run's seed)
   const name = a.dataset ?? "mnist-clutter";
@@ -58,7 +56,7 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
     for (const line of trained.cropped.slice(0, 3)) io.err(`note: ${line}`);
     if (trained.cropped.length > 3) io.err(`note: ... and ${trained.cropped.length - 3} more images cropped to a multiple of the patch size ${cfg.patchSize}`);
   }
-  io.out(`segmentation from attention: ${what}; masks keep ${threshold} of the last block's CLS attention (${side} of ${a.checkpoint}), Jaccard against the ground truth:`);
+  io.out(`segmentation from attention: ${what}; masks keep ${threshold} of the last block's CLS attention (${side} of ${path}), Jaccard against the ground truth:`);
   io.out(formatTable([[`trained ${side}`, trained], [`same net at init (seed ${seed})`, atInit]]));
   io.out(`(chance: each image's best-head mask against the next image's ground truth, the level of masks of the same sizes in the wrong place)`);
   io.out(`references: best mask of whole ${cfg.patchSize}×${cfg.patchSize} patches ${refs.bestPatches.toFixed(3)}; the whole image ${refs.wholeImage.toFixed(3)}`);

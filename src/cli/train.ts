@@ -12,6 +12,7 @@ import { datasetSplits } from "../data/splits.js";
 import { writePng } from "../data/png.js";
 import { loadBackbone } from "../model/loadBackbone.js";
 import { writeAttentionPictures } from "../eval/attentionPictures.js";
+import { INIT_ARCHITECTURE_FIELDS, readInitSource, type InitSource } from "../train/initFrom.js";
 import { integerArg } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -29,14 +30,17 @@ export interface TrainArgs {
   /** A JSON file of config fields applied over the preset. */
   config?: string;
   "no-eval"?: boolean;
+  /** Start from the weights of this file (src/train/initFrom.ts). */
+  init?: string;
 }
 
 /**
- * The config of a run, each layer over the one before: the preset, then --config FILE.json, then
- * every --set KEY=VALUE in order, then --seed, --epochs and --data. Every value is checked
- * (src/train/configCheck.ts).
+ * The config of a run, each layer over the one before: the preset, then the architecture of the
+ * --init file, then --config FILE.json, then every --set KEY=VALUE in order, then --seed, --epochs
+ * and --data. Every value is checked (src/train/configCheck.ts); a --config or --set value that
+ * contradicts the --init file's architecture is an error naming the field.
  */
-export function trainConfigFrom(a: TrainArgs): TrainConfig {
+export function trainConfigFrom(a: TrainArgs, init?: InitSource): TrainConfig {
   const c = preset(a.preset ?? DEFAULT_PRESET);
   const seed = integerArg("seed", a.seed, 0);
   const epochs = integerArg("epochs", a.epochs, 1);
@@ -46,6 +50,7 @@ export function trainConfigFrom(a: TrainArgs): TrainConfig {
   const settings = Object.fromEntries((a.set ?? []).map(parseSetting)) as Partial<TrainConfig>;
   const merged: TrainConfig = {
     ...c,
+    ...(init?.architecture ?? {}),
     ...fromFile,
     ...settings,
     ...(seed !== undefined ? { seed } : {}),
@@ -53,6 +58,15 @@ export function trainConfigFrom(a: TrainArgs): TrainConfig {
     ...(epochs !== undefined ? { epochs, stopAfterSteps: 0 } : {}),
     ...(a.data !== undefined ? { dataset: "folder" as const, dataPath: a.data, skipBad: a["skip-bad"] === true } : {}),
   };
+  if (init !== undefined) {
+    const explicit: Partial<TrainConfig> = { ...fromFile, ...settings };
+    for (const field of INIT_ARCHITECTURE_FIELDS) {
+      const fromInit = init.architecture[field];
+      if (fromInit === undefined || init.assumed.includes(field) || explicit[field] === undefined || explicit[field] === fromInit) continue;
+      throw new DinoRefError(`train --init ${init.path}: the file's ${field} is ${JSON.stringify(fromInit)} but --config / --set give ${JSON.stringify(explicit[field])} (the architecture comes from the --init file; drop that setting or use another file)`);
+    }
+    if (merged.embedDim % merged.numHeads !== 0) throw new DinoRefError(`train --init ${init.path}: numHeads ${merged.numHeads} does not divide the file's width ${merged.embedDim}; give the head count with --set numHeads=N`);
+  }
   validateConfig(merged, "train");
   return merged;
 }
@@ -74,7 +88,8 @@ function readJson(path: string): unknown {
 
 export function trainCommand(a: TrainArgs, io: Io): number {
   if (a.out === undefined) throw new DinoRefError("train: --out DIR is required (checkpoint, metrics and summary go there)");
-  const c = trainConfigFrom(a);
+  const init = a.init === undefined ? undefined : readInitSource(a.init);
+  const c = trainConfigFrom(a, init);
   const steps = integerArg("steps", a.steps, 1);
   const tty = process.stderr.isTTY === true;
   const status = (line: string) => (tty ? process.stderr.write(`\r\x1b[K${line}`) : io.err(line));
@@ -98,10 +113,14 @@ export function trainCommand(a: TrainArgs, io: Io): number {
       case "knn":
         io.err(`teacher k-NN top-1 after epoch ${e.epoch}: ${e.top1.toFixed(2)}%`);
         break;
+      case "init":
+        io.out(`initialised from ${e.record.file} (${e.record.kind}): loaded ${e.record.loaded.join(", ")}; fresh: ${e.record.fresh.join(", ")}`);
+        for (const n of e.record.notes) io.err(`note: ${n}`);
+        break;
     }
   };
   const noEval = a["no-eval"] === true;
-  const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report, skipEval: noEval });
+  const summary = runTraining(c, { outDir: a.out, steps, resume: a.resume, report, skipEval: noEval, ...(init ? { init } : {}) });
   io.out(formatSummary(summary, a.out));
   if (!noEval) io.out(`attention maps of the trained teacher: ${writeHeldOutAttention(a.out, c, io)}`);
   return 0;
@@ -134,6 +153,7 @@ export function formatSummary(s: Summary, outDir: string): string {
     `k-NN top-1 on the held-out images (k = ${s.preset_config.knnK}, T = ${s.preset_config.knnTemperature}):`,
     `  trained teacher        ${pct(s.knn_top1)}   (student ${pct(s.knn_top1_student)})`,
     `  same net at init       ${pct(s.knn_top1_random_init)}   (gain ${(gain >= 0 ? "+" : "") + gain.toFixed(2)} points)`,
+    ...(s.knn_top1_init_weights !== undefined ? [`  the --init weights     ${pct(s.knn_top1_init_weights)}   (before training)`] : []),
     `  raw pixels             ${pct(s.knn_top1_raw_pixels)}`,
   ] : ["no evaluation (--no-eval): final loss " + s.final_loss.toFixed(4)];
   return [

@@ -4,7 +4,7 @@
 import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
-import { vitForward } from "../model/vit.js";
+import { vitForward, vitIntermediateLayers } from "../model/vit.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
@@ -44,4 +44,40 @@ export function pixelFeatures(ds: ImageDataset): { features: Float32Array; dim: 
   const features = new Float32Array(ds.length * dim);
   for (let i = 0; i < ds.length; i++) normalizeInto(ds.image(i), tables, features, i * dim);
   return { features, dim };
+}
+
+/**
+ * CLS tokens [N, D] and patch tokens [N, n, D] of every image, both after the final norm (the
+ * official get_intermediate_layers(x, 1)); n = the patches of one image (images of one size).
+ */
+export function extractTokens(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 64): { cls: Float32Array; patches: Float32Array; n: number } {
+  const N = ds.length;
+  const D = cfg.embedDim;
+  check(N > 0, "extractTokens: empty dataset");
+  const { width: W, height: H } = ds.image(0);
+  const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
+  const n = Math.floor(H / cfg.patchSize) * Math.floor(W / cfg.patchSize);
+  const cls = new Float32Array(N * D);
+  const patches = new Float32Array(N * n * D);
+  for (let start = 0; start < N; start += batchSize) {
+    const B = Math.min(batchSize, N - start);
+    const mark = be.mark();
+    const images = be.alloc([B, 3, H, W]);
+    const pixels = new Float32Array(B * 3 * H * W);
+    for (let b = 0; b < B; b++) {
+      const img = ds.image(start + b);
+      check(img.width === W && img.height === H, () => `${ds.describe(start + b)} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
+      normalizeInto(img, tables, pixels, b * 3 * H * W);
+    }
+    images.data.set(pixels);
+    // tokens [B, 1 + n, D]: row 0 the CLS token, rows 1..n the patches
+    const [tokens] = vitIntermediateLayers(be, backbone, cfg, images, B, H, W, 1);
+    for (let b = 0; b < B; b++) {
+      const row = b * (1 + n) * D;
+      cls.set(tokens.data.subarray(row, row + D), (start + b) * D);
+      patches.set(tokens.data.subarray(row + D, row + (1 + n) * D), (start + b) * n * D);
+    }
+    be.release(mark);
+  }
+  return { cls, patches, n };
 }

@@ -1,26 +1,65 @@
-// A ViT backbone from any weights file with official state_dict keys: a released backbone
-// (`dino_deitsmall16_pretrain.pth` converted), a converted training checkpoint (`student.` /
-// `teacher.`, `module.`, `backbone.` prefixes), or a dino-ref training checkpoint. The architecture
-// comes from the shapes (inferArchitecture.ts); the head count from the checkpoint's recorded
-// config when there is one. Every parameter must be present with its exact shape.
+// A ViT backbone from any weights file: a released backbone (`dino_deitsmall16_pretrain.pth`, as
+// is or converted), a training checkpoint (`student.` / `teacher.`, `module.`, `backbone.`
+// prefixes; an official checkpoint.pth or a dino-ref checkpoint), a Hugging Face ViTModel file
+// (facebook/dino-vit*), safetensors or PyTorch (weightsFile.ts); F16 / BF16 widened to F32. The
+// architecture comes from the shapes (inferArchitecture.ts); the head count from the recorded
+// config (a dino-ref checkpoint) or args (an official checkpoint) when there is one. Every
+// parameter must be present with its exact shape. All weights loading goes through here.
 
-import { readSafetensors } from "../io/safetensors.js";
 import { DinoRefError } from "../tensor/errors.js";
+import type { StTensor } from "../io/safetensors.js";
 import type { Backend } from "../kernels/backend.js";
 import { ParamStore } from "./params.js";
 import type { VitConfig } from "./vitConfig.js";
 import { vitParamSpecs } from "./vitParams.js";
 import { inferVit } from "./inferArchitecture.js";
 import { loadMatched, matchStateDict, networkTensors, type Side } from "./stateDict.js";
+import { officialFloat32, readWeightsFile, type WeightsFile } from "./weightsFile.js";
 
 export interface LoadedBackbone {
   /** The parameters, without gradients, under their backbone names (`cls_token`, `blocks.0.norm1.weight`, ...). */
   readonly backbone: ParamStore;
   readonly cfg: VitConfig;
-  /** The file's safetensors metadata (a dino-ref checkpoint's config is there). */
+  /** The file's metadata (a dino-ref checkpoint's config is there; a converted official checkpoint's args). */
   readonly metadata: Readonly<Record<string, string>>;
-  /** What was assumed because the file does not say it (e.g. the head count). */
+  /** What was assumed because the file does not say it (e.g. the head count), and what was converted. */
   readonly notes: readonly string[];
+  /** The file as read (container, layout, tensors in the file's own dtypes and keys). */
+  readonly file: WeightsFile;
+}
+
+/** The official constructors' widths and head counts (vision_transformer.py vit_tiny / vit_small / vit_base). */
+const ARCH_HEADS: Readonly<Record<string, { embedDim: number; numHeads: number }>> = {
+  vit_tiny: { embedDim: 192, numHeads: 3 },
+  vit_small: { embedDim: 384, numHeads: 6 },
+  vit_base: { embedDim: 768, numHeads: 12 },
+};
+
+/**
+ * The head count an official checkpoint's args imply (metadata `args`, field `arch` of
+ * main_dino.py: vit_tiny 3, vit_small 6, vit_base 12), when its width matches `embedDim`.
+ */
+export function argsHeadCount(metadata: Readonly<Record<string, string>>, embedDim: number): number | undefined {
+  if (metadata.args === undefined) return undefined;
+  try {
+    const arch = (JSON.parse(metadata.args) as { arch?: unknown } | null)?.arch;
+    const a = typeof arch === "string" && Object.hasOwn(ARCH_HEADS, arch) ? ARCH_HEADS[arch] : undefined;
+    return a !== undefined && a.embedDim === embedDim ? a.numHeads : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The backbone tensors of one side of a weights file, official keys, float32; with the file, the notes and the inferred architecture. */
+export function backboneOf(path: string, side: Side = "teacher"): { file: WeightsFile; tensors: Map<string, StTensor>; cfg: VitConfig; notes: string[]; unexpected: { key: string; why: string }[] } {
+  const file = readWeightsFile(path);
+  const official = officialFloat32(file, path);
+  const backbone = networkTensors(official.tensors, side).backbone;
+  const width = backbone.get("patch_embed.proj.weight")?.shape[0] ?? 0;
+  const vit = inferVit(backbone, recordedHeadCount(file.metadata) ?? argsHeadCount(file.metadata, width));
+  if (vit === null) throw new DinoRefError(`${path}: no ViT backbone in this file (expected patch_embed.proj.weight and pos_embed, possibly under backbone. / teacher. / student. / module., or the Hugging Face embeddings.patch_embeddings.projection.weight)`);
+  checkRecordedArchitecture(file.metadata, vit.cfg, path);
+  return { file, tensors: official.tensors, cfg: vit.cfg, notes: [...official.notes, ...vit.notes], unexpected: official.unexpected };
 }
 
 /**
@@ -63,13 +102,10 @@ function checkRecordedArchitecture(metadata: Readonly<Record<string, string>>, c
 
 /** The `side` network's backbone of the weights file at `path`, loaded on `be`. */
 export function loadBackbone(be: Backend, path: string, side: Side = "teacher"): LoadedBackbone {
-  const file = readSafetensors(path);
-  const vit = inferVit(networkTensors(file.tensors, side).backbone, recordedHeadCount(file.metadata));
-  if (vit === null) throw new DinoRefError(`${path}: no ViT backbone in this file (expected patch_embed.proj.weight and pos_embed, possibly under backbone. / teacher. / student. / module.)`);
-  checkRecordedArchitecture(file.metadata, vit.cfg, path);
-  const specs = vitParamSpecs(vit.cfg);
-  const match = matchStateDict(file.tensors, specs, path, side);
+  const { file, tensors, cfg, notes } = backboneOf(path, side);
+  const specs = vitParamSpecs(cfg);
+  const match = matchStateDict(tensors, specs, path, side);
   const backbone = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, specs, (n) => backbone.param(n), path);
-  return { backbone, cfg: vit.cfg, metadata: file.metadata, notes: vit.notes };
+  return { backbone, cfg, metadata: file.metadata, notes, file };
 }

@@ -22,6 +22,7 @@ import { collapseWarning, collapseState, type CollapseState, type CollapseSignal
 import { saveCheckpoint, loadCheckpoint, checkpointConfig } from "./checkpoint.js";
 import { configWarnings, withDefaults, type TrainConfig } from "./config.js";
 import { validateConfig } from "./configCheck.js";
+import { applyInit, type InitRecord, type InitSource } from "./initFrom.js";
 
 export interface RunOptions {
   outDir: string;
@@ -37,6 +38,8 @@ export interface RunOptions {
   report?: (event: RunEvent) => void;
   /** The kernels to run on (default: DINO_REF_KERNELS, i.e. the wasm kernels). */
   backend?: Backend;
+  /** Start from these weights instead of the seed's initialisation (`--init FILE`, initFrom.ts); the config must have their architecture. */
+  init?: InitSource;
 }
 
 export type RunEvent =
@@ -44,7 +47,8 @@ export type RunEvent =
   | { kind: "step"; iteration: number; epoch: number; loss: number; lr: number; teacherTemp: number; imagesPerSecond: number; etaSeconds: number; warning: string | null; signals: CollapseSignals }
   | { kind: "checkpoint"; path: string; epoch: number }
   | { kind: "eval"; what: string }
-  | { kind: "knn"; epoch: number; top1: number };
+  | { kind: "knn"; epoch: number; top1: number }
+  | { kind: "init"; record: InitRecord };
 
 export interface Summary {
   preset_config: TrainConfig;
@@ -61,6 +65,10 @@ export interface Summary {
   final_loss: number;
   /** Unreadable images skipped with --skip-bad (folder data). */
   skipped_images: number;
+  /** With --init: the file, what was loaded from it and what started fresh. */
+  init?: InitRecord;
+  /** With --init: the k-NN top-1 of the teacher as loaded from the file, before training. */
+  knn_top1_init_weights?: number;
 }
 
 /** Trains, checkpoints every epoch, and evaluates. */
@@ -94,6 +102,9 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   } else {
     writeFileSync(metricsPath, "");
   }
+  // --init: the weights of a file instead of the seed's (a resumed run has them in its checkpoint already)
+  const init = opts.init === undefined ? undefined : opts.resume ? { ...applyInit(createTrainState(be, c), opts.init), notes: ["resumed: the run's checkpoint holds the weights it started from this file"] } : applyInit(state, opts.init);
+  if (init !== undefined) report({ kind: "init", record: init });
   report({ kind: "start", iterations: total, itersPerEpoch, params: state.student.numel, warnings: configWarnings(c), resumedAt: iteration });
 
   // k-NN of a network's backbone CLS features on the held-out split, the training split as memory
@@ -146,6 +157,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     preset_config: c,
     evaluation: opts.skipEval ? "none (--no-eval)" : "k-NN",
     seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss, skipped_images: skipped,
+    ...(init !== undefined ? { init } : {}),
   };
   if (!opts.skipEval) {
     report({ kind: "eval", what: "k-NN of the trained teacher" });
@@ -156,6 +168,12 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     summary.knn_top1_student = knnOf(state.student).top1;
     report({ kind: "eval", what: "k-NN of the same network at initialisation" });
     summary.knn_top1_random_init = knnOf(createTrainState(be, c).student).top1;
+    if (opts.init !== undefined) {
+      report({ kind: "eval", what: `k-NN of the weights of ${opts.init.path}` });
+      const start = createTrainState(be, c);
+      applyInit(start, opts.init);
+      summary.knn_top1_init_weights = knnOf(start.teacher).top1;
+    }
     report({ kind: "eval", what: "k-NN of raw pixels" });
     const trainPixels = pixelFeatures(evalTrain);
     summary.knn_top1_raw_pixels = knn(trainPixels.features, pixelFeatures(evalTest).features, trainPixels.dim).top1;
