@@ -214,28 +214,26 @@ function materialise(pending: readonly PendingTensor[], source: string): void {
     if (shape.length !== stride.length) throw new DinoRefError(`${source}: a tensor of size [${shape}] has stride [${stride}]`);
     const n = numel(shape);
     const size = bytesPerElement(s.dtype);
-    const out = new Uint8Array(n * size);
+    let out: Uint8Array = new Uint8Array(0);
     if (n > 0) {
       // the last element read: offset + Σ (d_i − 1)·stride_i must lie inside the storage
       const last = offset + shape.reduce((m, d, i) => m + (d - 1) * stride[i], 0);
       if (last >= s.numel) throw new DinoRefError(`${source}: a tensor of size [${shape}], stride [${stride}], offset ${offset} reads element ${last} of storage '${s.key}', which has ${s.numel}`);
-      gather(s.bytes, out, offset, shape, stride, size);
+      const contiguous = shape.every((d, i) => d === 1 || stride[i] === shape.slice(i + 1).reduce((a, b) => a * b, 1));
+      // a contiguous tensor is a view on the file's bytes (typed() copies it only when unaligned)
+      out = contiguous ? s.bytes.subarray(offset * size, (offset + n) * size) : gather(s.bytes, n, offset, shape, stride, size);
     }
     p.out.value.tensor.shape = shape;
     p.out.value.tensor.data = typed(s.dtype, out);
   }
 }
 
-/** out ← the elements of a strided view, in row-major order. */
-function gather(src: Uint8Array, out: Uint8Array, offset: number, shape: number[], stride: number[], size: number): void {
+/** The elements of a strided view, in row-major order (a copy). */
+function gather(src: Uint8Array, n: number, offset: number, shape: number[], stride: number[], size: number): Uint8Array {
+  const out = new Uint8Array(n * size);
   const rank = shape.length;
-  const contiguous = shape.every((_, i) => stride[i] === shape.slice(i + 1).reduce((a, b) => a * b, 1) || shape[i] === 1);
-  if (contiguous) {
-    out.set(src.subarray(offset * size, offset * size + out.length));
-    return;
-  }
   const index = new Array<number>(rank).fill(0);
-  for (let e = 0, n = out.length / size; e < n; e++) {
+  for (let e = 0; e < n; e++) {
     let at = offset;
     for (let i = 0; i < rank; i++) at += index[i] * stride[i];
     out.set(src.subarray(at * size, at * size + size), e * size);
@@ -244,6 +242,7 @@ function gather(src: Uint8Array, out: Uint8Array, offset: number, shape: number[
       index[i] = 0;
     }
   }
+  return out;
 }
 
 function safeCount(v: PyValue | undefined, what: string, source: string): number {
@@ -255,9 +254,9 @@ function emptyData(dtype: DType) {
   return typed(dtype, new Uint8Array(0));
 }
 
-/** The bytes as a typed array of `dtype` (copied, so aligned). */
+/** The bytes as a typed array of `dtype`: a view when aligned to the element size, else a copy. */
 export function typed(dtype: DType, bytes: Uint8Array): StTensor["data"] {
-  const b = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  const b = bytes.byteOffset % bytesPerElement(dtype) === 0 ? bytes : bytes.slice();
   const n = b.length / bytesPerElement(dtype);
   switch (dtype) {
     case "F32":
