@@ -56,18 +56,11 @@ import torch  # noqa: E402
 
 import convert_checkpoint as cc  # noqa: E402
 import official  # noqa: E402
+from test_convert import DDP  # noqa: E402  (DistributedDataParallel's state_dict layout: keys under module.)
 
 MARKER = "/tmp/dino-ref-pickle-ran"
 ARCH = dict(patch_size=4, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0, qkv_bias=True, img_size=28)
 HEAD = dict(out_dim=32, nlayers=3, hidden_dim=24, bottleneck_dim=8)
-
-
-class DDP(torch.nn.Module):
-    """DistributedDataParallel's state_dict layout: every key under `module.`."""
-
-    def __init__(self, module):
-        super().__init__()
-        self.module = module
 
 
 def tiny_net():

@@ -5,9 +5,9 @@
 // loader ignores it. Pixels can differ from PIL's (libjpeg's) by a level or two: the inverse DCT
 // and the chroma upsampling are computed differently.
 
-import { readFileSync } from "node:fs";
 import jpeg from "jpeg-js";
 import { DinoRefError } from "../tensor/errors.js";
+import { readBytes } from "../io/readBytes.js";
 import { type Image, makeImage } from "./image.js";
 
 /** Images larger than this many megapixels are refused rather than decoded (a 100 MP photo needs 400 MB). */
@@ -34,11 +34,6 @@ export function decodeJpeg(bytes: Uint8Array, source: string): Image {
 
 /** Reads and decodes a JPEG file. */
 export function readJpeg(path: string): Image {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DinoRefError(`${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const bytes = readBytes(path);
   return decodeJpeg(bytes, path);
 }

@@ -1,7 +1,7 @@
 // Features for the evaluations: the backbone's CLS output (after the final norm) for every image
 // of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches.
 
-import type { Backend } from "../kernels/backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitForward, vitIntermediateLayers } from "../model/vit.js";
@@ -10,16 +10,16 @@ import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
 import { check } from "../tensor/errors.js";
 
-/** CLS features [N, D] of every image (images of one size, normalised with the ImageNet statistics). */
-export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
-  const N = ds.length;
-  const D = cfg.embedDim;
-  check(N > 0, "extractFeatures: empty dataset");
+/**
+ * Runs `fn` on the images of `ds` in batches: `images` [B, 3, H, W] normalised with the ImageNet
+ * statistics (every image must have the first one's size), in `be`'s memory, released after `fn`.
+ */
+export function forEachBatch(be: Backend, ds: ImageDataset, batchSize: number, fn: (images: Tensor, start: number, B: number, H: number, W: number) => void): void {
+  check(ds.length > 0, "features: empty dataset");
   const { width: W, height: H } = ds.image(0);
   const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
-  const features = new Float32Array(N * D);
-  for (let start = 0; start < N; start += batchSize) {
-    const B = Math.min(batchSize, N - start);
+  for (let start = 0; start < ds.length; start += batchSize) {
+    const B = Math.min(batchSize, ds.length - start);
     const mark = be.mark();
     const images = be.alloc([B, 3, H, W]);
     const pixels = new Float32Array(B * 3 * H * W);
@@ -29,10 +29,19 @@ export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfi
       normalizeInto(img, tables, pixels, b * 3 * H * W);
     }
     images.data.set(pixels);
-    const { cls } = vitForward(be, backbone, cfg, images, B, H, W, { cache: false });
-    features.set(cls.data, start * D);
+    fn(images, start, B, H, W);
     be.release(mark);
   }
+}
+
+/** CLS features [N, D] of every image (images of one size, normalised with the ImageNet statistics). */
+export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
+  const D = cfg.embedDim;
+  const features = new Float32Array(ds.length * D);
+  forEachBatch(be, ds, batchSize, (images, start, B, H, W) => {
+    const { cls } = vitForward(be, backbone, cfg, images, B, H, W, { cache: false });
+    features.set(cls.data, start * D);
+  });
   return features;
 }
 
@@ -51,25 +60,12 @@ export function pixelFeatures(ds: ImageDataset): { features: Float32Array; dim: 
  * official get_intermediate_layers(x, 1)); n = the patches of one image (images of one size).
  */
 export function extractTokens(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 64): { cls: Float32Array; patches: Float32Array; n: number } {
-  const N = ds.length;
   const D = cfg.embedDim;
-  check(N > 0, "extractTokens: empty dataset");
-  const { width: W, height: H } = ds.image(0);
-  const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
-  const n = Math.floor(H / cfg.patchSize) * Math.floor(W / cfg.patchSize);
-  const cls = new Float32Array(N * D);
-  const patches = new Float32Array(N * n * D);
-  for (let start = 0; start < N; start += batchSize) {
-    const B = Math.min(batchSize, N - start);
-    const mark = be.mark();
-    const images = be.alloc([B, 3, H, W]);
-    const pixels = new Float32Array(B * 3 * H * W);
-    for (let b = 0; b < B; b++) {
-      const img = ds.image(start + b);
-      check(img.width === W && img.height === H, () => `${ds.describe(start + b)} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
-      normalizeInto(img, tables, pixels, b * 3 * H * W);
-    }
-    images.data.set(pixels);
+  const { width, height } = ds.image(0);
+  const n = Math.floor(height / cfg.patchSize) * Math.floor(width / cfg.patchSize);
+  const cls = new Float32Array(ds.length * D);
+  const patches = new Float32Array(ds.length * n * D);
+  forEachBatch(be, ds, batchSize, (images, start, B, H, W) => {
     // tokens [B, 1 + n, D]: row 0 the CLS token, rows 1..n the patches
     const [tokens] = vitIntermediateLayers(be, backbone, cfg, images, B, H, W, 1);
     for (let b = 0; b < B; b++) {
@@ -77,7 +73,6 @@ export function extractTokens(be: Backend, backbone: ParamScope, cfg: VitConfig,
       cls.set(tokens.data.subarray(row, row + D), (start + b) * D);
       patches.set(tokens.data.subarray(row + D, row + (1 + n) * D), (start + b) * n * D);
     }
-    be.release(mark);
-  }
+  });
   return { cls, patches, n };
 }

@@ -11,8 +11,7 @@ import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitIntermediateLayers } from "../model/vit.js";
 import type { ImageDataset } from "../data/dataset.js";
-import { normalizeInto, normalizeTables } from "../data/augment.js";
-import { DINO_MULTICROP } from "../data/multiCrop.js";
+import { forEachBatch } from "./features.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { check } from "../tensor/errors.js";
 
@@ -29,16 +28,8 @@ export function probeFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig,
   check(!avgpool || n === 1, () => `linear probe: avgpool works with nLastBlocks = 1 only (the official features interleave one CLS and one average), got ${n}`);
   const D = cfg.embedDim;
   const dim = D * (n + (avgpool ? 1 : 0));
-  const { width: W, height: H } = ds.image(0);
-  const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
   const features = new Float32Array(ds.length * dim);
-  for (let start = 0; start < ds.length; start += batchSize) {
-    const B = Math.min(batchSize, ds.length - start);
-    const mark = be.mark();
-    const images = be.alloc([B, 3, H, W]);
-    const pixels = new Float32Array(B * 3 * H * W);
-    for (let b = 0; b < B; b++) normalizeInto(ds.image(start + b), tables, pixels, b * 3 * H * W);
-    images.data.set(pixels);
+  forEachBatch(be, ds, batchSize, (images, start, B, H, W) => {
     const layers = vitIntermediateLayers(be, backbone, cfg, images, B, H, W, n); // n × [B, N, D]
     const N = layers[0].shape[1];
     for (let b = 0; b < B; b++) {
@@ -57,8 +48,7 @@ export function probeFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig,
         layers.forEach((l, i) => features.set(l.data.subarray(b * N * D, b * N * D + D), row + i * D));
       }
     }
-    be.release(mark);
-  }
+  });
   return { features, dim };
 }
 

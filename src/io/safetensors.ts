@@ -6,9 +6,9 @@
 // F16 and BF16 tensors are held as their raw 16-bit patterns (Uint16Array), BOOL as bytes: this
 // layer moves bits, it never converts them (src/model/weightsFile.ts widens F16/BF16 to F32).
 
-import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { DinoRefError } from "../tensor/errors.js";
+import { readBytes } from "./readBytes.js";
 import { numel } from "../tensor/named.js";
 import { writeFileAtomic } from "./writeFileAtomic.js";
 
@@ -119,12 +119,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
 
 /** Reads and parses a safetensors file; errors name the path. */
 export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DinoRefError(`${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const bytes = readBytes(path);
   return parseSafetensors(bytes, path);
 }
 

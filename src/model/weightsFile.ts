@@ -5,9 +5,9 @@
 // bit); the model reads F32, so F16 and BF16 tensors are widened to F32 on loading, which is
 // exact (every half and bfloat16 value is a float32 value). Other dtypes are refused for weights.
 
-import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
+import { readBytes } from "../io/readBytes.js";
 import { parseSafetensors, writeSafetensors, type StTensor } from "../io/safetensors.js";
 import { readTorchFile, writeTorchFile } from "../io/torchFile.js";
 import { isZip } from "../io/zip.js";
@@ -33,12 +33,7 @@ export function formatOfPath(path: string): "safetensors" | "torch" | null {
 
 /** Reads any weights file (see the header); errors name the path. */
 export function readWeightsFile(path: string): WeightsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DinoRefError(`${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const bytes = readBytes(path);
   // by extension; an unknown extension by the first bytes (a zip archive or a pickle's PROTO opcode: torch)
   const format = formatOfPath(path) ?? (isZip(bytes) || bytes[0] === 0x80 ? "torch" : "safetensors");
   if (format === "safetensors") {
