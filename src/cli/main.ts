@@ -35,7 +35,7 @@ commands:
                            [--preset collapse-tiny] [--seed N] [--steps S]
   train --out DIR          train a tiny ViT with DINO on the bundled digits and report k-NN accuracy
         [--preset NAME] [--seed N] [--epochs E | --steps S] [--resume]
-        [--data DIR [--skip-bad]]  a folder of PNGs, one subfolder per class, instead of the digits
+        [--data DIR [--skip-bad]]  a folder of PNGs or JPEGs, one subfolder per class, instead of the digits
         [--config FILE.json] [--set KEY=VALUE]...  change any config field (see 'preset NAME')
         [--no-eval]        skip the k-NN evaluations and attention pictures (CI smoke runs)
         [--init FILE]      start from weights: a backbone initialises student and teacher (head

@@ -1,5 +1,5 @@
 // Which images a run trains on and which it holds out: the bundled digits (8,000 / 2,000), a data
-// set generated from them (mnist-clutter, rendered with the run's seed), or a folder of PNGs split
+// set generated from them (mnist-clutter, rendered with the run's seed), or a folder of PNGs / JPEGs split
 // per class 80/20, deterministically. The evaluations (k-NN, linear probe) see every image at one
 // size, the run's global crop size.
 
@@ -48,7 +48,7 @@ function generated(c: DataChoice): { train: ImageDataset; test: ImageDataset } {
 }
 
 /**
- * A folder of PNGs split per class 80/20 (deterministically, as the bundled digits). The held-out
+ * A folder of PNGs / JPEGs split per class 80/20 (deterministically, as the bundled digits). The held-out
  * and train images are also served at globalSize × globalSize (bicubic) for the k-NN features,
  * which need one size; training crops come from the original images.
  */
