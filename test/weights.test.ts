@@ -261,6 +261,11 @@ describe("train --init", () => {
     expect(s.init.kind).toBe("training checkpoint");
     expect(s.init.loaded).toEqual(["student backbone (from the file's student)", "student DINO head (from the file's student)", "teacher backbone (from the file's teacher)", "teacher DINO head (from the file's teacher)", "centre"]);
     expect(s.preset_config).toMatchObject({ outDim: 32, hiddenDim: 24, bottleneckDim: 8, headLayers: 3, normLastLayer: true });
+    // the same options with --resume continue the run (the architecture again from the file)
+    const resumed = await runCli("train", ...run.map((x) => (x === "2" ? "3" : x)), "--set", "numHeads=2", "--init", `${W}/checkpoint.pth`, "--out", out, "--resume");
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/resumed: the run started from .*checkpoint\.pth \(training checkpoint\); its checkpoint holds those weights/);
+    expect(JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).init.resumed).toBe(true);
   });
 
   it("names the field when a setting contradicts the file's architecture", async () => {

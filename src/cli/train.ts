@@ -114,7 +114,7 @@ export function trainCommand(a: TrainArgs, io: Io): number {
         io.err(`teacher k-NN top-1 after epoch ${e.epoch}: ${e.top1.toFixed(2)}%`);
         break;
       case "init":
-        io.out(`initialised from ${e.record.file} (${e.record.kind}): loaded ${e.record.loaded.join(", ")}; fresh: ${e.record.fresh.join(", ")}`);
+        io.out(e.record.resumed ? `resumed: the run started from ${e.record.file} (${e.record.kind}); its checkpoint holds those weights, trained since` : `initialised from ${e.record.file} (${e.record.kind}): loaded ${e.record.loaded.join(", ")}; fresh: ${e.record.fresh.join(", ")}`);
         for (const n of e.record.notes) io.err(`note: ${n}`);
         break;
     }

@@ -15,6 +15,8 @@ const END64 = 0x06064b50;
 const END64_LOCATOR = 0x07064b50;
 /** Entries in one archive at most (a ViT-B training checkpoint holds about 700). */
 const MAX_ENTRIES = 1_000_000;
+/** The largest deflated entry inflated (torch stores its entries uncompressed; this bounds a zip bomb). */
+const MAX_INFLATED = 1 << 30;
 
 /** Whether `bytes` start like a zip archive (a local file header). */
 export function isZip(bytes: Uint8Array): boolean {
@@ -109,6 +111,7 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, Uint8Arr
       if (csize !== usize) fail(`${where}: stored with ${csize} bytes but says it has ${usize}`);
       data = raw;
     } else if (method === 8) {
+      if (usize > MAX_INFLATED) fail(`${where}: a deflated entry of ${usize} bytes, above the ${MAX_INFLATED}-byte limit (torch stores its entries uncompressed)`);
       try {
         data = inflateRawSync(raw, { maxOutputLength: Math.max(1, usize) });
       } catch (e) {

@@ -46,6 +46,8 @@ export interface InitRecord {
   loaded: string[];
   fresh: string[];
   notes: string[];
+  /** Set when the run was resumed: its checkpoint holds the weights it started from this file (loaded / fresh say how it started). */
+  resumed?: true;
 }
 
 /** Reads an init file and the architecture it implies. */

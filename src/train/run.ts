@@ -103,7 +103,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     writeFileSync(metricsPath, "");
   }
   // --init: the weights of a file instead of the seed's (a resumed run has them in its checkpoint already)
-  const init = opts.init === undefined ? undefined : opts.resume ? { ...applyInit(createTrainState(be, c), opts.init), notes: ["resumed: the run's checkpoint holds the weights it started from this file"] } : applyInit(state, opts.init);
+  const init = opts.init === undefined ? undefined : opts.resume ? { ...applyInit(createTrainState(be, c), opts.init), resumed: true as const } : applyInit(state, opts.init);
   if (init !== undefined) report({ kind: "init", record: init });
   report({ kind: "start", iterations: total, itersPerEpoch, params: state.student.numel, warnings: configWarnings(c), resumedAt: iteration });
 
