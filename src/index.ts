@@ -4,7 +4,7 @@
 // kernels; `ts32Backend`, the TypeScript oracles; `selectedBackend()` reads DINO_REF_KERNELS).
 //
 //   import { checkCase, dinoLoss } from "dino-ref";
-//   const r = await checkCase("fixtures/golden/dino_loss/basic.safetensors");
+//   const r = await checkCase("fixtures/golden/dino_loss/k17_nc2_b1.safetensors");
 //   if (!r.passed) console.log(r.outputs.filter((o) => !o.pass));
 
 import { readGoldenCase } from "./io/golden.js";
