@@ -1,4 +1,4 @@
-// One AdamW step over one flat parameter tensor, in PyTorch's order (spec 8.8). The scalars
+// One AdamW step over one flat parameter tensor, in PyTorch's order (torch.optim.AdamW, `_single_tensor_adamw` in 1.13). The scalars
 // (decay factor, 1 − β, √(1 − β2^step), step size) are derived in float64 by the TypeScript
 // wrapper (src/kernels/adamw.ts) and passed rounded to f32; every operation here is one f32 op.
 

@@ -2,13 +2,13 @@
 // it, runs the three settings of the live training in headless Chromium (so the chart compares
 // them), then captures the whole page.
 //
-// node playground/screenshot.mjs [--out FILE]   (Chromium: /usr/bin/chromium or $DINO_REF_CHROMIUM)
+// node playground/screenshot.mjs [--out FILE]   (Chromium: see playground/chromium.mjs)
 
-import { chromium } from "playwright-core";
 import { mkdirSync, renameSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildPlayground } from "./build.mjs";
+import { ChromiumError, launchChromium } from "./chromium.mjs";
 import { startServer } from "./serve.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -17,7 +17,15 @@ const out = resolve(i > 0 ? process.argv[i + 1] : join(root, "docs", "img", "pla
 
 const dir = await buildPlayground();
 const { url, server } = await startServer({ dir, port: 0 });
-const browser = await chromium.launch({ executablePath: process.env.DINO_REF_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+let browser;
+try {
+  browser = await launchChromium();
+} catch (e) {
+  server.close();
+  if (!(e instanceof ChromiumError)) throw e;
+  console.error(`screenshot: ${e.message}`);
+  process.exit(1);
+}
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(url);

@@ -1,5 +1,6 @@
 // Comparisons for kernel tests: bitwise equality that treats every NaN as equal (the sign and
-// payload of a NaN differ between JS engines and wasm and carry no meaning), and ulp-based checks.
+// payload of a NaN differ between JS engines and wasm and carry no meaning), the first element that
+// differs, and the float32/float64 unit roundoffs; ulp distances live in test/floatCompare.ts.
 
 /** True when every element is bit-identical, any NaN matching any NaN. */
 export function sameFloats(a: ArrayLike<number>, b: ArrayLike<number>): boolean {

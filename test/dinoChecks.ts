@@ -199,7 +199,7 @@ export function clipViolations(fn: ClipFn, grads: readonly NamedTensor[], clip: 
   return out;
 }
 
-/** The weight-decay rule on the spec's examples (5.2, 12.5). */
+/** The weight-decay rule of `utils.py get_params_groups` on its examples. */
 export const PARAM_GROUP_EXAMPLES: readonly { name: string; shape: number[]; regularized: boolean }[] = [
   { name: "backbone.cls_token", shape: [1, 1, 8], regularized: true },
   { name: "backbone.pos_embed", shape: [1, 5, 8], regularized: true },
@@ -235,7 +235,7 @@ export function teacherTempIndexViolations(
   return out;
 }
 
-/** Endpoint facts of a cosine schedule with warm-up (spec 5.3, 12.10). */
+/** Endpoint facts of a cosine schedule with warm-up (`utils.py cosine_scheduler`). */
 export function cosineScheduleViolations(
   sched: Float64Array,
   base: number,

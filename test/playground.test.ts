@@ -1,8 +1,11 @@
-// End to end: the playground page in headless Chromium (Debian's /usr/bin/chromium, or
-// DINO_REF_CHROMIUM) driven by playwright-core. The page is built into a temporary folder and
-// served by playground/serve.mjs, as `npm run playground` does. The page must load without console
-// errors, its sliders must change the numbers shown, and the live run must reach the expected
-// collapse state for each switch, with the same numbers as the same run in Node (same kernels).
+// End to end: the playground page in headless Chromium driven by playwright-core. The browser is
+// playground/chromium.mjs's: $DINO_REF_CHROMIUM if set, else Debian's /usr/bin/chromium if
+// installed, else the one inside the npm devDependency @sparticuz/chromium (unpacked once into
+// node_modules/.cache/dino-ref/), so `npm ci && npm test` needs Node alone. The page is built
+// into a temporary folder and served by playground/serve.mjs, as `npm run playground` does. The
+// page must load without console errors, its sliders must change the numbers shown, and the live
+// run must reach the expected collapse state for each switch, with the same numbers as the same
+// run in Node (same kernels).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
@@ -10,11 +13,10 @@ import { existsSync, mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { ChromiumError, findChromium, launchChromium } from "../playground/chromium.mjs";
 import { ToyRun, type ToyStepRecord } from "../playground/src/toyRun.js";
 import { TEMPERATURE_LOGITS, temperatureSoftmax } from "../playground/src/lessons.js";
-
-const chromiumPath = process.env.DINO_REF_CHROMIUM ?? "/usr/bin/chromium";
 
 let dir = "";
 let server: ChildProcess | null = null;
@@ -76,14 +78,12 @@ function finalNodeRecord(centering: boolean, sharpening: boolean): ToyStepRecord
 
 describe("playground in headless Chromium", () => {
   beforeAll(async () => {
-    if (!existsSync(chromiumPath)) {
-      throw new Error(`${chromiumPath} is missing: install Chromium (Debian: apt-get install -y chromium) or set DINO_REF_CHROMIUM to a Chromium binary`);
-    }
     dir = mkdtempSync(join(tmpdir(), "dino-ref-playground-"));
     execFileSync(process.execPath, ["playground/build.mjs", "--out", join(dir, "site")], { stdio: "pipe" });
     ({ child: server, url } = await serve(join(dir, "site")));
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
-  }, 40_000);
+    // the first run after `npm ci` also unpacks @sparticuz/chromium (a few seconds)
+    browser = await launchChromium();
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -182,4 +182,12 @@ describe("playground in headless Chromium", () => {
       await new Promise((resolve) => plain.close(resolve));
     }
   }, 30_000);
+});
+
+describe("the Chromium for the playground test", () => {
+  it("says in one line why a DINO_REF_CHROMIUM that does not exist cannot be used", async () => {
+    const error = await findChromium({ DINO_REF_CHROMIUM: "/nonexistent/chromium" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ChromiumError);
+    expect((error as Error).message).toBe("DINO_REF_CHROMIUM=/nonexistent/chromium: no such file; point it at a Chromium binary or unset it");
+  });
 });

@@ -3,23 +3,11 @@
 // that training and `dino-ref segment` use.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
-import { loadMnistClutter } from "../data/mnistClutter.js";
+import { classInterleaved } from "../data/dataset.js";
+import { MASKED_DATASETS, maskedDataset } from "../data/maskedDatasets.js";
 import { writeMaskFolder } from "../data/maskFolder.js";
 import { integerArg } from "./args.js";
 import type { Io } from "./io.js";
-
-/** The generated data sets with masks: name → train and held-out splits for a seed (the training run's seed). */
-export const MASKED_DATASETS: Record<string, (seed: number) => { train: MaskedImageDataset; test: MaskedImageDataset; config: object }> = {
-  "mnist-clutter": (seed) => loadMnistClutter({ seed }),
-};
-
-/** The generated data set `name`, or an error listing the known ones. */
-export function maskedDataset(name: string, seed: number): { train: MaskedImageDataset; test: MaskedImageDataset; config: object } {
-  const make = MASKED_DATASETS[name];
-  if (make === undefined) throw new DinoRefError(`unknown data set '${name}' (data sets with masks: ${Object.keys(MASKED_DATASETS).join(", ")})`);
-  return make(seed);
-}
 
 export interface DatasetArgs {
   out?: string;

@@ -14,7 +14,7 @@ import { clsAttention } from "../eval/attentionMaps.js";
 import { segmentationScores, referenceScores, cropMask, type SegmentationScores } from "../eval/segmentation.js";
 import { segmentationFigure } from "../eval/segmentationFigure.js";
 import { thresholdArg } from "./attention.js";
-import { maskedDataset } from "./dataset.js";
+import { maskedDataset } from "../data/maskedDatasets.js";
 import { integerArg } from "./args.js";
 import { loadWeights, weightsPath, type WeightsArgs } from "./evalInput.js";
 import type { Io } from "./io.js";

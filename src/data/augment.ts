@@ -1,4 +1,4 @@
-// One crop of DINO's multi-crop augmentation (DataAugmentationDINO, dino-spec section 2), in this
+// One crop of DINO's multi-crop augmentation (`main_dino.py DataAugmentationDINO`), in this
 // order: RandomResizedCrop (bicubic) → horizontal flip → ColorJitter (random order) → grayscale →
 // Gaussian blur → solarization → normalisation. Everything up to normalisation is 8-bit, as PIL.
 // Each random decision is drawn from the crop's own Rng in a fixed order (see `augmentCrop`).

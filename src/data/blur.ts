@@ -1,8 +1,8 @@
 // DINO's GaussianBlur(radius σ) as PIL computes `ImageFilter.GaussianBlur(σ)`: not a true Gaussian
 // but 3 passes of an "extended box blur" along x, then 3 along y, rounding to 8 bits after every
 // pass, edge pixels repeated. σ is in pixels of the image it is applied to (the resized crop).
-// Written from the semantics in dino-spec section 2, with 24-bit fixed-point weights; it reproduces
-// the spec's verified impulse response (σ = 2, centre row 0,0,0,1,2,4,6,8,9,8,6,4,2,1,0,0,0).
+// Written from PIL's ImageFilter.GaussianBlur (three extended box-blur passes per axis), as `utils.py GaussianBlur` calls it, with 24-bit fixed-point weights; it reproduces
+// PIL's impulse response (σ = 2, centre row 0,0,0,1,2,4,6,8,9,8,6,4,2,1,0,0,0).
 
 import { type Image, makeImage } from "./image.js";
 

@@ -2,7 +2,8 @@
 // to PIL images): ColorJitter's four ops as ImageEnhance blends and an HSV hue rotation,
 // RandomGrayscale's convert('L'), and ImageOps.solarize. Every function returns a new image.
 // The 8-bit HSV rounding (truncate H, S on the way in, round p, q, t on the way out) is our reading
-// of PIL, not checked against Pillow; the blends, luma and solarize follow dino-spec section 2.
+// of PIL, not checked against Pillow; the blends, luma and solarize follow torchvision's ColorJitter and RandomGrayscale and `utils.py Solarization` as
+// `main_dino.py DataAugmentationDINO` uses them.
 
 import { type Image, luma, makeImage, toLuma } from "./image.js";
 

@@ -1,4 +1,4 @@
-// AdamW over named parameters (PyTorch's torch.optim.AdamW as DINO uses it; spec 5.2, 8.8).
+// AdamW over named parameters (PyTorch's torch.optim.AdamW as `main_dino.py train_dino` builds it).
 // Adam scales each weight's step by a running estimate of its gradient's size, which suits
 // transformers; the decay is decoupled (applied to the weights directly, scaled by the scheduled
 // lr), and only the regularized group (paramGroups.ts) gets it. lr comes from the schedule for

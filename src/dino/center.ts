@@ -16,7 +16,7 @@ import type { Backend } from "../kernels/backend.js";
 /**
  * Returns the new centre [K] (the input is not modified), from teacherOut [2*B, K] (raw outputs of
  * both global crops). The batch mean is taken in float64 and rounded once to float32; the EMA is
- * f32(f32(c·f32(m)) + f32(f32(1 − m)·mean)) with 1 − m in float64, as PyTorch (spec 1.3).
+ * f32(f32(c·f32(m)) + f32(f32(1 − m)·mean)) with 1 − m in float64, as PyTorch evaluates `main_dino.py DINOLoss.update_center`.
  */
 export function updateCenter(be: Backend, center: Float32Array, teacherOut: Tensor<Float32Array>, centerMomentum: number): Float32Array {
   const K = center.length;

@@ -1,4 +1,4 @@
-// Per-parameter gradient clipping (official `utils.clip_gradients`; spec 5.4, 12.6). Each
+// Per-parameter gradient clipping (official `utils.py clip_gradients`, called by `main_dino.py train_one_epoch`). Each
 // gradient tensor whose L2 norm exceeds `clip` is scaled down to norm ≈ clip, independently of the
 // others: one exploding tensor (often in the head, early in training) is tamed without shrinking
 // every other tensor's step, as a GLOBAL norm clip would. Not in the paper's text; code default 3.0.

@@ -1,4 +1,4 @@
-// The teacher update (paper Eq. 2; official step 7 of the loop, spec 5.4): θt ← λ·θt + (1 − λ)·θs.
+// The teacher update (paper Eq. 2; `main_dino.py train_one_epoch`, after the optimizer step): θt ← λ·θt + (1 − λ)·θs.
 // The teacher is never trained by gradients: it is a slowly moving average of past students, which
 // makes its targets stable and (paper Sec. 5.2) better than the student itself, like Polyak
 // averaging. λ follows a cosine from 0.996 to 1 (schedules.ts): at λ = 1 the teacher is frozen, at

@@ -1,4 +1,4 @@
-// Last-layer freezing (official `utils.cancel_gradients_last_layer`; spec 5.4, 12.7). During the
+// Last-layer freezing (official `utils.py cancel_gradients_last_layer`). During the
 // first `freezeLastLayer` epochs (default 1) the head's last layer gets no update: while the
 // network is still random, letting the last layer move too makes training unstable; the official
 // help text: "Typically doing so during the first epoch helps training. Try increasing this value

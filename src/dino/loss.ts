@@ -5,7 +5,7 @@
 // subtracted, so no single dimension can dominate). Sharpening alone collapses to one dimension,
 // centring alone to the uniform distribution; together they keep h(Pt) in between (paper 5.3).
 //
-// Paper vs code (we follow the code, spec sections 1.2 and 10): the paper presents centring as a
+// Paper vs code (we follow the code, `main_dino.py DINOLoss.forward`; docs/equations.md): the paper presents centring as a
 // bias term on the teacher's outputs and defines c (Eq. 4) as the running MEAN of g_t, so the sign
 // matters: adding that mean would reinforce a dominant dimension. Algorithm 1
 // (`softmax((t - C) / tpt)`) and the code SUBTRACT it inside the teacher softmax, as we do:

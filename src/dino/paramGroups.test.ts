@@ -3,7 +3,7 @@ import { isRegularized, paramGroups } from "./paramGroups.js";
 import { PARAM_GROUP_EXAMPLES, paramGroupViolations } from "../../test/dinoChecks.js";
 
 describe("paramGroups: decay iff the name does not end with .bias and ndim ≠ 1", () => {
-  it("classifies the spec's examples (cls_token, pos_embed, conv weight, weight_v and weight_g [K,1] decayed)", () => {
+  it("classifies the official grouping's examples (cls_token, pos_embed, conv weight, weight_v and weight_g [K,1] decayed)", () => {
     expect(paramGroupViolations(isRegularized)).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-// Weight-decay groups (official `utils.get_params_groups`; spec 5.2, 12.5). Weight decay pulls
+// Weight-decay groups (official `utils.py get_params_groups`). Weight decay pulls
 // weights towards zero; it is applied to weight matrices (and, in the code, to every parameter of
 // 2 or more dimensions) but not to biases and 1-D parameters such as LayerNorm gains, whose scale
 // carries meaning and would only be distorted.

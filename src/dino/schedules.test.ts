@@ -47,7 +47,7 @@ describe("cosineSchedule", () => {
     );
   });
 
-  it("reproduces the spec's numbers (100 epochs × 1251 iterations)", () => {
+  it("reproduces the official cosine_scheduler's numbers (100 epochs × 1251 iterations)", () => {
     const wd = cosineSchedule(0.04, 0.4, 100, 1251);
     expect(wd[0]).toBe(0.03999999999999998);
     expect(wd[wd.length - 1]).toBeCloseTo(0.3999999999432419, 15);

@@ -5,10 +5,10 @@
 // slowly and acts as an ensemble of past students. The teacher temperature may warm up from 0.04
 // to its final value: a too sharp-then-soft teacher early on can make training unstable.
 //
-// Indexing (spec 5.3, 1.1): lr, wd, momentum by GLOBAL ITERATION (epoch·nitersPerEpoch + i);
+// Indexing (`main_dino.py train_one_epoch` and `DINOLoss.forward`): lr, wd, momentum by GLOBAL ITERATION (epoch·nitersPerEpoch + i);
 // teacher temperature by EPOCH. numpy's linspace includes both ends, so lr[0] = start value and
 // the peak appears twice; the cosine divides by its length T (not T − 1), so the last value sits
-// slightly above `finalValue`. Paper recipe vs code defaults: see spec section 0.
+// slightly above `finalValue`. Paper recipe vs code defaults: `main_dino.py get_args_parser` holds the code's.
 
 import { check } from "../tensor/errors.js";
 
@@ -106,7 +106,7 @@ export interface ScheduleArgs {
   readonly warmupTeacherTempEpochs: number;
 }
 
-/** main_dino.py's defaults (spec section 0), for 8 GPUs × 64 images (the README's vanilla ViT-S/16 run). */
+/** main_dino.py's defaults (`get_args_parser`), for 8 GPUs × 64 images (the README's vanilla ViT-S/16 run). */
 export const DEFAULT_SCHEDULE_ARGS: ScheduleArgs = {
   epochs: 100,
   nitersPerEpoch: Math.floor(1281167 / 512), // ImageNet train set, drop_last

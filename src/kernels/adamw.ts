@@ -1,4 +1,4 @@
-// One AdamW step over one flat float32 tensor, in PyTorch's order (spec 8.8):
+// One AdamW step over one flat float32 tensor, in PyTorch's order (torch.optim.AdamW, `_single_tensor_adamw` in 1.13):
 //   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;
 //   denom = √v / √(1 − β2^step) + eps;  p ← p − (lr / (1 − β1^step))·m / denom.
 // `adamwUpdateRef` is the readable oracle; `adamwUpdate` runs the SIMD wasm kernel (assembly/adamw.ts).

@@ -5,7 +5,7 @@
 // `logSoftmaxForward` run the SIMD wasm kernels (assembly/softmax.ts) with the same signature.
 //
 // Arithmetic (oracle and kernel alike, so they agree bit for bit): z = f32(logit / f32(τ)) (a true
-// division, spec 8.6); each exp(z − max) is computed in f64 by the project's exp64 (./exp.ts; the
+// division, as PyTorch divides a tensor by a Python float in `main_dino.py DINOLoss.forward`); each exp(z − max) is computed in f64 by the project's exp64 (./exp.ts; the
 // kernel runs the same operations two lanes at a time) and rounded to f32; the row sum is
 // accumulated in f64, left to right, and rounded to f32 once; p = e / f32(sum);
 // log p = f32(z − max) − f32(log64(sum)).

@@ -105,7 +105,7 @@ describe("dinoHeadParamSpecs", () => {
     ]);
   });
 
-  it("has the spec's parameter counts for K = 65536 (in 384 / 768 / 192)", () => {
+  it("has the official parameter counts for K = 65536 (in 384 / 768 / 192)", () => {
     const count = (inDim: number) => {
       const specs = dinoHeadParamSpecs({ inDim, outDim: 65536 });
       const mlp = specs.filter((s) => s.name.startsWith("mlp.")).reduce((n, s) => n + numel(s.shape), 0);

@@ -1,4 +1,4 @@
-// DINOHead (spec 4), forward and backward by hand on any Backend: an MLP (Linear, GELU, …,
+// DINOHead (`vision_transformer.py DINOHead`), forward and backward by hand on any Backend: an MLP (Linear, GELU, …,
 // Linear; no activation after the last), the L2 bottleneck z/max(‖z‖, 1e-12), and a weight-normalised
 // Linear without bias, W_i = g_i·v_i/‖v_i‖. With g = 1 every output is a cosine in [−1, 1].
 //
@@ -99,7 +99,7 @@ export function isTrainableHeadParam(name: string, config: Pick<DinoHeadConfig, 
 }
 
 /**
- * Initialises the head as the official code does (spec 4, 8.9): every MLP Linear weight
+ * Initialises the head as the official code does (`vision_transformer.py DINOHead._init_weights`, `utils.py trunc_normal_`): every MLP Linear weight
  * trunc_normal(std 0.02, absolute bounds ±2), biases 0; weight_v PyTorch's default Linear init
  * U(±1/√Db); weight_g = 1. Only `rng.seed` is used: each tensor draws from its own
  * Rng(seed, STREAM.init, initKey(keyPrefix + name)), keyPrefix being the head's place in the model

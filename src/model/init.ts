@@ -1,4 +1,4 @@
-// Parameter initialisers of the official code (spec 8.9), drawn from counter-based streams: each
+// Parameter initialisers of the official code (`vision_transformer.py VisionTransformer._init_weights`), drawn from counter-based streams: each
 // tensor gets its own Rng(seed, STREAM.init, initKey(state_dict key)), so a tensor's initial values
 // depend only on the seed and its full name, never on which other tensors were drawn before it.
 
@@ -70,7 +70,7 @@ export function uniform24(rng: Rng): number {
 }
 
 /**
- * trunc_normal_(mean, std, a, b) as PyTorch computes it (spec 8.9), with our own random stream:
+ * trunc_normal_(mean, std, a, b) as PyTorch computes it (`utils.py trunc_normal_`, a copy of PyTorch's), with our own random stream:
  * p ~ U(2Φ((a − mean)/std) − 1, 2Φ((b − mean)/std) − 1) (24-bit uniforms, see uniform24); value = erf⁻¹(p)·std·√2 + mean, clamped
  * to [a, b]. The bounds are absolute (DINO passes a = −2, b = 2, i.e. ±100σ for std 0.02).
  */

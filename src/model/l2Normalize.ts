@@ -1,4 +1,4 @@
-// The head's L2 bottleneck, F.normalize(z, p=2, dim=-1, eps=1e-12) (spec 8.5), forward and backward
+// The head's L2 bottleneck, F.normalize(z, p=2, dim=-1, eps=1e-12) (as `vision_transformer.py DINOHead.forward` calls it), forward and backward
 // over rows: u = z / max(‖z‖₂, eps). Written once over FloatArray so float32 and float64 share it;
 // sums run in float64 and every stored value is rounded by the array it lands in.
 

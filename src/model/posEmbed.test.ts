@@ -32,7 +32,7 @@ describe("posPlan", () => {
     interpolatePosEncoding(out, pos, plan, D);
     let maxDiff = 0;
     for (let i = 0; i < out.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - pos.data[i]));
-    // dino-spec 3.4: max change ≈ 0.36 on N(0, 1) data; CLS passes through
+    // `vision_transformer.py VisionTransformer.interpolate_pos_encoding`: max change ≈ 0.36 on N(0, 1) data; CLS passes through
     expect(maxDiff).toBeGreaterThan(0.05);
     expect(Array.from(out.data.subarray(0, D))).toEqual(Array.from(pos.data.subarray(0, D)));
   });
@@ -48,7 +48,7 @@ describe("posPlan", () => {
     }
   });
 
-  it("samples with scale f32(g / (n + 0.1)) (dino-spec 3.4 example: 14 → 6)", () => {
+  it("samples with scale f32(g / (n + 0.1)) (the official +0.1 of interpolate_pos_encoding: 14 → 6)", () => {
     const taps = bicubicAxisTaps(14, 6, 6.1 / 14);
     expect(Math.fround(14 / 6.1)).toBeCloseTo(2.2950819, 6);
     // src = scale·(d + 0.5) − 0.5 = 0.6475, 2.9426, 5.2377, ...: tap 1 is floor(src), weight 1 is c1(frac)

@@ -1,7 +1,8 @@
 // interpolate_pos_encoding of the official ViT: pos_embed [1, 1 + N0, D] made for a g×g grid,
 // resampled to the rows×cols grid of the current image by F.interpolate(mode='bicubic',
 // scale_factor=((rows + 0.1)/g, (cols + 0.1)/g)), and its adjoint for the backward.
-// The CLS position passes through. Semantics: dino-spec.md 3.4 and 8.1.
+// The CLS position passes through. Semantics: `vision_transformer.py VisionTransformer.interpolate_pos_encoding` and PyTorch's
+// F.interpolate(mode="bicubic", align_corners=False) (docs/equations.md).
 
 import type { Backend, Tensor } from "../kernels/backend.js";
 import { check } from "../tensor/errors.js";

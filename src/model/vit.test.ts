@@ -222,7 +222,7 @@ describe("parameters", () => {
       "norm.weight", "norm.bias",
     ]);
     const count = (cfg: VitConfig) => vitParamSpecs(cfg).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-    // dino-spec 3.1
+    // the parameter counts of `vision_transformer.py vit_tiny / vit_small / vit_base`
     expect(count(vitPreset("vit_tiny", 16))).toBe(5_524_416);
     expect(count(vitPreset("vit_small", 16))).toBe(21_665_664);
     expect(count(vitPreset("vit_small", 8))).toBe(21_670_272);

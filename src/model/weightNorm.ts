@@ -1,4 +1,4 @@
-// torch.nn.utils.weight_norm(module, 'weight', dim=0) (spec 8.7), forward and backward: the effective
+// torch.nn.utils.weight_norm(module, 'weight', dim=0) (as `vision_transformer.py DINOHead` applies it), forward and backward: the effective
 // weight row i is W_i = g_i·v_i/‖v_i‖₂, no epsilon (a zero row of v gives NaN, as in PyTorch).
 // Written once over FloatArray; sums in float64, every stored value rounded by its array.
 
