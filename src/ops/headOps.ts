@@ -4,18 +4,20 @@
 
 import type { StTensor } from "../io/safetensors.js";
 import type { Backend } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, isTrainableHeadParam, resolveDinoHeadConfig } from "../model/dinoHead.js";
 import { ParamStore } from "../model/params.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /**
  * dino_head: y = head(x) for in.head.<key> and in.x [R,Din]; then, for ∂L/∂y = in.grad_y [R,K],
  * grad.head.<key> for every trainable key and grad_x [R,Din].
  */
-function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function dinoHeadOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   // BatchNorm1d heads (use_bn) are outside the contract's dino_head and not implemented
   if (args.has("use_bn") && args.boolean("use_bn")) args.fail("param use_bn is true: heads with BatchNorm1d are not supported");
   const x = args.f32("x", ["R", "Din"]);
@@ -48,7 +50,7 @@ function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
     const gradYT = be.alloc([R, cfg.outDim]);
     gradYT.data.set(gradY);
 
-    const { y, cache } = dinoHeadForward(be, store, cfg, xT, R);
+    const { y, cache } = dinoHeadForward(be, store, cfg, xT, R, bugs);
     const gradX = dinoHeadBackward(be, store, cfg, cache, gradYT);
 
     const out = new Map<string, StTensor>();

@@ -4,6 +4,7 @@
 
 import type { StTensor } from "../io/safetensors.js";
 import type { Backend, Tensor } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
 import { vitBackward, vitForward } from "../model/vit.js";
@@ -11,17 +12,18 @@ import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /** interpolate_pos_encoding: pos_embed [1, 1 + N0, D] resampled for an image of height × width pixels. */
-function interpolatePosEncodingOp(args: OpArgs): Map<string, StTensor> {
+function interpolatePosEncodingOp(args: OpArgs, _be: Backend, bugs: Bugs): Map<string, StTensor> {
   const pos = args.f32("pos_embed", [1, "1+N0", "D"]);
   const [N0, D] = [args.dim("1+N0") - 1, args.dim("D")];
   const p = args.number("patch_size", { integer: true, positive: true });
   const height = args.number("height", { integer: true, positive: true });
   const width = args.number("width", { integer: true, positive: true });
-  const plan = posPlan(N0, height, width, p);
+  const plan = posPlan(N0, height, width, p, bugs);
   const shape = [1, 1 + plan.rows * plan.cols, D];
   const out: Tensor = { shape, data: new Float32Array(shape[1] * D) };
   interpolatePosEncoding(out, { shape: [1, 1 + N0, D], data: pos }, plan, D);
@@ -57,7 +59,7 @@ function loadParams(args: OpArgs, cfg: VitConfig, params: ParamStore): ParamStor
 }
 
 /** Runs forward (and backward when gradCls is given) on `be`; copies every output out of wasm memory. */
-function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, StTensor> {
+function runVit(args: OpArgs, be: Backend, bugs: Bugs, withBackward: boolean): Map<string, StTensor> {
   const cfg = configFrom(args);
   const images = args.f32("images", ["B", cfg.inChans, "H", "W"]);
   const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
@@ -67,7 +69,7 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
     const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg)));
     const img = be.alloc([B, cfg.inChans, H, W]);
     img.data.set(images);
-    const { cls, cache } = vitForward(be, params, cfg, img, B, H, W);
+    const { cls, cache } = vitForward(be, params, cfg, img, B, H, W, { bugs });
     const attn = cache!.blocks[cfg.depth - 1].attn;
     const out = new Map<string, StTensor>([
       ["cls", f32Out([B, cfg.embedDim], Float32Array.from(cls.data))],
@@ -87,10 +89,10 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
 }
 
 /** vit_forward: cls [B, D] after the final norm, last_attn [B, H, N, N] (the last block's softmax on norm1 of its input). */
-const vitForwardOp: Op = (args, be) => runVit(args, be, false);
+const vitForwardOp: Op = (args, be, bugs) => runVit(args, be, bugs, false);
 
 /** vit_backward: ∂(Σ grad_cls·cls)/∂ every backbone parameter (grad.model.<key>) and ∂/∂images (grad_images). */
-const vitBackwardOp: Op = (args, be) => runVit(args, be, true);
+const vitBackwardOp: Op = (args, be, bugs) => runVit(args, be, bugs, true);
 
 export const vitOps: [string, Op][] = [
   ["interpolate_pos_encoding", interpolatePosEncodingOp],
