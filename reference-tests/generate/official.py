@@ -294,6 +294,54 @@ class VisionTransformer(torch.nn.Module):
         return self.blocks[-1](x, return_attention=True)
 
 
+def vit_trace(vit, x, head=None):
+    """Every intermediate of vit(x) (and of head on the CLS output) under the trace names of the
+    vit_trace op, collected with forward hooks on the modules above: patch_embed [B, n, D]; tokens
+    [B, T, D] (the input of block 0); per block norm1, attn.qkv [B, T, 3D], attn.weights [B, h, T,
+    T] (the second output of Attention.forward), attn.proj, resid1 (the input of norm2), norm2,
+    mlp.fc1, mlp.act, mlp.fc2, out; norm [B, T, D]; cls [B, D]; with a head head.mlp, head.bottleneck
+    (the input of last_layer, after F.normalize) and head.logits [B, K]."""
+    rec, handles = {}, []
+
+    def output(name, pick=None):
+        def hook(module, inputs, out):
+            rec[name] = out if pick is None else out[pick]
+        return hook
+
+    def first_input(name):
+        def hook(module, inputs):
+            rec[name] = inputs[0]
+        return hook
+
+    handles.append(vit.patch_embed.register_forward_hook(output("patch_embed")))
+    first = vit.blocks[0] if len(vit.blocks) else vit.norm
+    handles.append(first.register_forward_pre_hook(first_input("tokens")))
+    for i, blk in enumerate(vit.blocks):
+        pre = f"blocks.{i}."
+        handles += [blk.norm1.register_forward_hook(output(pre + "norm1")),
+                    blk.attn.qkv.register_forward_hook(output(pre + "attn.qkv")),
+                    blk.attn.register_forward_hook(output(pre + "attn.weights", 1)),
+                    blk.attn.proj.register_forward_hook(output(pre + "attn.proj")),
+                    blk.norm2.register_forward_pre_hook(first_input(pre + "resid1")),
+                    blk.norm2.register_forward_hook(output(pre + "norm2")),
+                    blk.mlp.fc1.register_forward_hook(output(pre + "mlp.fc1")),
+                    blk.mlp.act.register_forward_hook(output(pre + "mlp.act")),
+                    blk.mlp.fc2.register_forward_hook(output(pre + "mlp.fc2")),
+                    blk.register_forward_hook(output(pre + "out"))]
+    handles.append(vit.norm.register_forward_hook(output("norm")))
+    if head is not None:
+        handles += [head.mlp.register_forward_hook(output("head.mlp")),
+                    head.last_layer.register_forward_pre_hook(first_input("head.bottleneck"))]
+    try:
+        rec["cls"] = vit(x)
+        if head is not None:
+            rec["head.logits"] = head(rec["cls"])
+    finally:
+        for h in handles:
+            h.remove()
+    return rec
+
+
 def vit_small(patch_size=16, **kw):
     return VisionTransformer(patch_size, 384, 12, 6, 4.0, True, **kw)
 

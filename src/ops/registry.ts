@@ -34,6 +34,7 @@ export const CONTRACT_OPS = [
   "interpolate_pos_encoding",
   "vit_forward",
   "vit_backward",
+  "vit_trace",
   "dino_head",
   "dino_train_steps",
   "knn",

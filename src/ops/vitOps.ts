@@ -1,5 +1,5 @@
 // Ops of the contract that run the ViT backbone: interpolate_pos_encoding, vit_forward,
-// vit_backward. Weights come from `in.model.<official key>`; the size of pos_embed fixes the grid
+// vit_backward, vit_trace (every intermediate, and the head's when the case has one). Weights come from `in.model.<official key>`; the size of pos_embed fixes the grid
 // it was made for. The parameters live in a ParamStore on the backend given, as in training.
 
 import type { StTensor } from "../io/safetensors.js";
@@ -8,6 +8,8 @@ import type { OpImpl } from "./opImpl.js";
 import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
 import { vitBackward, vitForward } from "../model/vit.js";
+import { vitTrace } from "../model/vitTrace.js";
+import { caseHead } from "./headOps.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
@@ -94,8 +96,37 @@ const vitForwardOp: Op = (args, be, bugs) => runVit(args, be, bugs, false);
 /** vit_backward: ∂(Σ grad_cls·cls)/∂ every backbone parameter (grad.model.<key>) and ∂/∂images (grad_images). */
 const vitBackwardOp: Op = (args, be, bugs) => runVit(args, be, bugs, true);
 
+/**
+ * vit_trace: every intermediate of the backbone on in.x [B, 3, H, W] (model.<key>), and of the
+ * head (head.<key>, when the case has any) on the CLS rows, under the trace names of
+ * src/model/vitTrace.ts.
+ */
+function vitTraceOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
+  const cfg = configFrom(args);
+  const images = args.f32("x", ["B", cfg.inChans, "H", "W"]);
+  const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
+  const head = args.prefixed("head.").size > 0 ? caseHead(args, cfg.embedDim) : null;
+  const mark = be.mark();
+  try {
+    const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg), { grads: false }));
+    let traceHead = null;
+    if (head !== null) {
+      const store = ParamStore.create(be, head.specs, { grads: false });
+      head.specs.forEach((s, i) => store.param(s.name).data.set(head.values[i]));
+      traceHead = { params: store, config: head.cfg };
+    }
+    const img = be.alloc([B, cfg.inChans, H, W]);
+    img.data.set(images);
+    const trace = vitTrace(be, params, cfg, img, B, H, W, traceHead, bugs);
+    return new Map([...trace].map(([name, t]) => [name, f32Out(t.shape, t.data)]));
+  } finally {
+    be.release(mark);
+  }
+}
+
 export const vitOps: [string, Op][] = [
   ["interpolate_pos_encoding", interpolatePosEncodingOp],
   ["vit_forward", vitForwardOp],
   ["vit_backward", vitBackwardOp],
+  ["vit_trace", vitTraceOp],
 ];
