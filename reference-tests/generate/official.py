@@ -451,11 +451,17 @@ def dino_train_steps(student, teacher, center, steps, lr, wd, momentum, teacher_
     per-parameter clipping (clip_grad > 0), the last-layer cancel (freeze_last_layer), the
     optimizer step, then the EMA t <- t m + (1 - m) s over all parameters (weight_g included) with
     momentum[s]. Returns (center, losses as Python floats, pre-clip norms per step).
-    `hooks` (selfcheck only) swaps single stages for WRONG ones to show that the cases catch them."""
+    `hooks` (selfcheck and porting/buggy_actuals.py only) swaps single stages for WRONG ones:
+    "groups", "optimizer" (groups, p -> optimizer), "loss", "update_center", "clip", "freeze",
+    "ema", and the flags "center_first", "no_freeze", "ema_first"."""
     hk = hooks or {}
     ncrops = len(steps[0])
-    opt = torch.optim.AdamW(hk.get("groups", get_params_groups)(student), betas=(p["beta1"], p["beta2"]),
-                            eps=p["eps"], foreach=False)
+    groups = hk.get("groups", get_params_groups)(student)
+    if "optimizer" in hk:
+        opt = hk["optimizer"](groups, p)
+    else:
+        opt = torch.optim.AdamW(groups, betas=(p["beta1"], p["beta2"]), eps=p["eps"], foreach=False)
+    loss_fn, center_fn = hk.get("loss", dino_loss), hk.get("update_center", update_center)
     losses, norms = [], []
     for s, crops in enumerate(steps):
         for i, group in enumerate(opt.param_groups):
@@ -464,26 +470,27 @@ def dino_train_steps(student, teacher, center, steps, lr, wd, momentum, teacher_
                 group["weight_decay"] = wd[s]
         if "center_first" in hk:
             t_out = teacher(crops[:2])
-            center = update_center(center, t_out, p["center_momentum"])
+            center = center_fn(center, t_out, p["center_momentum"])
             s_out = student(crops)
-            loss = dino_loss(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
+            loss = loss_fn(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
         else:
             t_out = teacher(crops[:2])
             s_out = student(crops)
-            loss = dino_loss(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
-            center = update_center(center, t_out, p["center_momentum"])   # after the loss used the old one
+            loss = loss_fn(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
+            center = center_fn(center, t_out, p["center_momentum"])   # after the loss used the old one
         opt.zero_grad()
         loss.backward()
         if p["clip_grad"]:
             norms.append(hk.get("clip", clip_model_gradients)(student, p["clip_grad"]))
         if p["freeze_last_layer"] and "no_freeze" not in hk:
-            cancel_gradients_last_layer(student)
+            hk.get("freeze", cancel_gradients_last_layer)(student)
+        ema = hk.get("ema", ema_all)
         if "ema_first" in hk:
-            ema_all(teacher, student, momentum[s])
+            ema(teacher, student, momentum[s])
             opt.step()
         else:
             opt.step()
-            ema_all(teacher, student, momentum[s])
+            ema(teacher, student, momentum[s])
         losses.append(float(loss.item()))
     return center, losses, norms
 
@@ -509,6 +516,8 @@ def train_steps_case(ins, p, dtype=torch.float32, perm=None, hooks=None):
     for side in ("student", "teacher"):
         net = dino_network(p, img_size)
         load_params(net, {n[len(side) + 1:]: a for n, a in ins.items() if n.startswith(side + ".")}, dtype)
+        if hooks and "model" in hooks:
+            hooks["model"](net)   # a wrong module swapped in (porting/buggy_actuals.py)
         if side == "teacher":
             for q in net.parameters():
                 q.requires_grad_(False)

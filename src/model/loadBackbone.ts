@@ -10,7 +10,8 @@ import type { Backend } from "../kernels/backend.js";
 import { ParamStore } from "./params.js";
 import type { VitConfig } from "./vitConfig.js";
 import { vitParamSpecs } from "./vitParams.js";
-import { inferVit } from "./inferArchitecture.js";
+import { inferHead, inferVit } from "./inferArchitecture.js";
+import { dinoHeadParamSpecs, resolveDinoHeadConfig, type ResolvedDinoHeadConfig } from "./dinoHead.js";
 import { loadMatched, matchStateDict, networkTensors, type Side } from "./stateDict.js";
 
 export interface LoadedBackbone {
@@ -61,10 +62,13 @@ function checkRecordedArchitecture(metadata: Readonly<Record<string, string>>, c
   }
 }
 
-/** The `side` network's backbone of the weights file at `path`, loaded on `be`. */
-export function loadBackbone(be: Backend, path: string, side: Side = "teacher"): LoadedBackbone {
+/**
+ * The `side` network's backbone of the weights file at `path`, loaded on `be`. `heads`: the head
+ * count when the file does not record it (default: the official head width 64).
+ */
+export function loadBackbone(be: Backend, path: string, side: Side = "teacher", heads?: number): LoadedBackbone {
   const file = readSafetensors(path);
-  const vit = inferVit(networkTensors(file.tensors, side).backbone, recordedHeadCount(file.metadata));
+  const vit = inferVit(networkTensors(file.tensors, side).backbone, heads ?? recordedHeadCount(file.metadata));
   if (vit === null) throw new DinoRefError(`${path}: no ViT backbone in this file (expected patch_embed.proj.weight and pos_embed, possibly under backbone. / teacher. / student. / module.)`);
   checkRecordedArchitecture(file.metadata, vit.cfg, path);
   const specs = vitParamSpecs(vit.cfg);
@@ -72,4 +76,27 @@ export function loadBackbone(be: Backend, path: string, side: Side = "teacher"):
   const backbone = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, specs, (n) => backbone.param(n), path);
   return { backbone, cfg: vit.cfg, metadata: file.metadata, notes: vit.notes };
+}
+
+export interface LoadedHead {
+  /** The head's parameters under their head names (`mlp.0.weight`, `last_layer.weight_v`, ...). */
+  readonly params: ParamStore;
+  readonly config: ResolvedDinoHeadConfig;
+}
+
+/**
+ * The `side` network's DINO head of the weights file at `path` (keys `head.*`, possibly under the
+ * prefixes loadBackbone strips), for inputs of width inDim; null when the file has no head.
+ */
+export function loadHead(be: Backend, path: string, inDim: number, side: Side = "teacher"): LoadedHead | null {
+  const file = readSafetensors(path);
+  const inferred = inferHead(networkTensors(file.tensors, side).head, inDim);
+  if (inferred === null) return null;
+  const config = resolveDinoHeadConfig(inferred);
+  const specs = dinoHeadParamSpecs(config);
+  const prefixed = dinoHeadParamSpecs(config, "head.");
+  const match = matchStateDict(file.tensors, prefixed, path, side);
+  const params = ParamStore.create(be, specs, { grads: false });
+  loadMatched(match, prefixed, (n) => params.param(n.slice("head.".length)), path);
+  return { params, config };
 }
