@@ -17,6 +17,7 @@ export interface CompareArgs {
   json?: boolean;
   partial?: boolean;
   precision?: string;
+  "no-diagnosis"?: boolean;
 }
 
 /** A case and the ACTUAL file compared with it (null: no such file, allowed with --partial). */
@@ -74,7 +75,7 @@ function comparePair(p: Pair & { actualPath: string }, opts: CompareOptions): Ca
 
 export function compareCommand(paths: readonly string[], a: CompareArgs, io: Io): number {
   if (paths.length !== 2) throw new DinoRefError(`compare: expected CASE ACTUAL or CASES_DIR ACTUALS_DIR, got ${paths.length} argument(s)`);
-  const opts: CompareOptions = { partial: a.partial === true, precision: precisionArg(a.precision) };
+  const opts: CompareOptions = { partial: a.partial === true, precision: precisionArg(a.precision), diagnose: a["no-diagnosis"] !== true };
   const list = pairs(paths[0], paths[1], opts.partial === true);
   const results = list.map((p) => (p.actualPath === null ? { casePath: p.casePath, result: null } : { casePath: p.casePath, result: comparePair({ ...p, actualPath: p.actualPath }, opts) }));
   for (const line of a.json ? [compareJson(results)] : compareText(results, opts.precision)) io.out(line);

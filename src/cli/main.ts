@@ -29,7 +29,7 @@ commands:
                            every case with the ACTUAL of the same file name. A trace's first
                            diverging output; for a failing case, the known porting mistakes its
                            numbers match (docs/porting.md) [--json] [--partial]
-                           [--precision float32|bfloat16|float16]
+                           [--precision float32|bfloat16|float16] [--no-diagnosis]
   trace --weights FILE --out TRACE.safetensors (--input X.safetensors | --image PNG...)
                            every intermediate of the backbone (and head) under the names of
                            docs/porting.md; --case writes a vit_trace case file instead
@@ -78,7 +78,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "check":
         return checkCommand(parse(rest, {}).positionals, io);
       case "compare": {
-        const { values, positionals } = parse(rest, { json: { type: "boolean" }, partial: { type: "boolean" }, precision: { type: "string" } });
+        const { values, positionals } = parse(rest, { json: { type: "boolean" }, partial: { type: "boolean" }, precision: { type: "string" }, "no-diagnosis": { type: "boolean" } });
         return compareCommand(positionals, values, io);
       }
       case "trace": {
