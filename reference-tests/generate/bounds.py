@@ -344,10 +344,10 @@ def pos_embed_op(pos, patch_size, height, width):
 # The ViT (vision_transformer.py semantics, see official.py) and the DINO head
 # ---------------------------------------------------------------------------------------------
 
-def vit(P, images, cfg, grad_cls=None):
-    """P: official backbone key -> float64 array; images [B, 3, H, W]. Returns {'cls' [B, D],
-    'last_attn' [B, h, N, N]} and, with grad_cls, 'grad.model.<key>' and 'grad_images'."""
-    p, H, depth = cfg["patch_size"], cfg["num_heads"], cfg["depth"]
+def prepare_tokens(P, images, p):
+    """VisionTransformer.prepare_tokens: the patch embedding tok [B, n, D] (pixels beyond a
+    multiple of p dropped), then x = [cls; tok] + the (resampled) pos_embed. Returns (tok, x,
+    (patch-embedding cache, resampling cache))."""
     B, C, Hpx, Wpx = images.shape
     r, c = Hpx // p, Wpx // p
     D = P["cls_token"].shape[-1]
@@ -356,6 +356,17 @@ def vit(P, images, cfg, grad_cls=None):
                        P["patch_embed.proj.bias"])
     pos, c_pos = interpolate_pos_encoding(P["pos_embed"], p, Hpx, Wpx)
     x = add(np.concatenate([np.broadcast_to(P["cls_token"], (B, 1, D)), tok], 1), pos)
+    return tok, x, (c_pe, c_pos)
+
+
+def vit(P, images, cfg, grad_cls=None):
+    """P: official backbone key -> float64 array; images [B, 3, H, W]. Returns {'cls' [B, D],
+    'last_attn' [B, h, N, N]} and, with grad_cls, 'grad.model.<key>' and 'grad_images'."""
+    p, H, depth = cfg["patch_size"], cfg["num_heads"], cfg["depth"]
+    B, C, Hpx, Wpx = images.shape
+    r, c = Hpx // p, Wpx // p
+    D = P["cls_token"].shape[-1]
+    _, x, (c_pe, c_pos) = prepare_tokens(P, images, p)
     caches = []
     for i in range(depth):
         x, attn, cache = block_fwd(x, P, i, H)     # attn of the last block: on norm1 of its input
@@ -389,15 +400,8 @@ def vit_trace(P, images, cfg, head_P=None, head_cfg=None):
     """Every intermediate of the backbone (and of the head on the CLS rows) under the trace names
     of the vit_trace op: patch_embed, tokens, blocks.<i>.<part>, norm (the final LayerNorm on every
     token), cls, head.mlp, head.bottleneck, head.logits."""
-    p, H, depth = cfg["patch_size"], cfg["num_heads"], cfg["depth"]
-    B, C, Hpx, Wpx = images.shape
-    r, c = Hpx // p, Wpx // p
-    D = P["cls_token"].shape[-1]
-    patches = images[:, :, :r * p, :c * p].reshape(B, C, r, p, c, p).transpose(0, 2, 4, 1, 3, 5)
-    tok, _ = linear(patches.reshape(B, r * c, C * p * p), P["patch_embed.proj.weight"].reshape(D, -1),
-                    P["patch_embed.proj.bias"])
-    pos, _ = interpolate_pos_encoding(P["pos_embed"], p, Hpx, Wpx)
-    x = add(np.concatenate([np.broadcast_to(P["cls_token"], (B, 1, D)), tok], 1), pos)
+    H, depth = cfg["num_heads"], cfg["depth"]
+    tok, x, _ = prepare_tokens(P, images, cfg["patch_size"])
     out = {"patch_embed": tok, "tokens": x}
     for i in range(depth):
         rec = {}

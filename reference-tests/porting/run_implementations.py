@@ -150,6 +150,17 @@ def official_head(vits, P, p, in_dim):
     return load(h, P)
 
 
+def head_outputs(h, ins, official_key=lambda k: k):
+    """A dino_head case's outputs from a head module: y, grad_x and the trainable parameters'
+    gradients under their official keys."""
+    x = t32(ins["x"]).requires_grad_()
+    y = h(x)
+    y.backward(t32(ins["grad_y"]))
+    out = {"y": np32(y), "grad_x": np32(x.grad)}
+    out.update({f"grad.head.{official_key(k)}": np32(q.grad) for k, q in h.named_parameters() if q.requires_grad})
+    return out
+
+
 class OneProcessDDP(nn.Module):
     """What DistributedDataParallel looks like to train_one_epoch: the network under `.module`."""
 
@@ -243,12 +254,7 @@ def dino_functions(main_dino, utils, vits, eval_knn):
 
     def dino_head(ins, p):
         h = official_head(vits, {n[5:]: a for n, a in ins.items() if n.startswith("head.")}, p, ins["x"].shape[1])
-        x = t32(ins["x"]).requires_grad_()
-        y = h(x)
-        y.backward(t32(ins["grad_y"]))
-        out = {"y": np32(y), "grad_x": np32(x.grad)}
-        out.update({f"grad.head.{k}": np32(q.grad) for k, q in h.named_parameters() if q.requires_grad})
-        return out
+        return head_outputs(h, ins)
 
     def knn(ins, p):
         norm = lambda a: F.normalize(t32(a), dim=1, p=2)   # noqa: E731  (eval_knn.py normalises both sets)
@@ -362,12 +368,7 @@ def lightly_functions(mods):
             h = heads.DINOProjectionHead(ins["x"].shape[1], p["hidden_dim"], p["bottleneck_dim"], p["out_dim"],
                                          norm_last_layer=p["norm_last_layer"])
             load(h, {k.replace("mlp.", "layers."): v for k, v in W.items()})
-            x = t32(ins["x"]).requires_grad_()
-            y = h(x)
-            y.backward(t32(ins["grad_y"]))
-            res = {"y": np32(y), "grad_x": np32(x.grad)}
-            res.update({f"grad.head.{k.replace('layers.', 'mlp.')}": np32(q.grad) for k, q in h.named_parameters() if q.requires_grad})
-            return res
+            return head_outputs(h, ins, lambda k: k.replace("layers.", "mlp."))
         out["lightly.models.modules.heads DINOProjectionHead"] = {"dino_head": head}
     kn = mods["lightly.utils.benchmarking.knn"]
     if not isinstance(kn, Exception):
