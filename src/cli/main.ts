@@ -24,12 +24,12 @@ const USAGE = `usage: dino-ref <command> [options]
 commands:
   check PATH...            recompute every golden case file under PATH (files or folders) and
                            compare each output with the case's tolerance; exit 1 if any fails
-  compare CASE ACTUAL      compare the out.* tensors of ACTUAL (another implementation's
-  compare CASES_DIR ACTUALS_DIR  safetensors file) with the case's expected outputs; folders:
-                           every case with the ACTUAL of the same file name. A trace's first
-                           diverging output; for a failing case, the known porting mistakes its
-                           numbers match (docs/porting.md) [--json] [--partial]
-                           [--precision float32|bfloat16|float16] [--no-diagnosis]
+  compare CASE ACTUAL      your implementation's out.* tensors (ACTUAL, a safetensors file)
+  compare CASES_DIR ACTUALS_DIR  against a case's expected outputs; with folders, every case
+                           against the ACTUAL of the same file name. Names a trace's first
+                           diverging output and, for a failing case, the known porting mistakes
+                           its numbers match (docs/porting.md)
+                           [--json] [--partial] [--precision float32|bfloat16|float16] [--no-diagnosis]
   trace --weights FILE --out TRACE.safetensors (--input X.safetensors | --image PNG...)
                            every intermediate of the backbone (and head) under the names of
                            docs/porting.md; --case writes a vit_trace case file instead
