@@ -258,8 +258,8 @@ def dino_functions(main_dino, utils, vits, eval_knn):
 
     def knn(ins, p):
         norm = lambda a: F.normalize(t32(a), dim=1, p=2)   # noqa: E731  (eval_knn.py normalises both sets)
-        top1, top5 = eval_knn.knn_classifier(norm(ins["train_features"]), torch.from_numpy(ins["train_labels"]),
-                                             norm(ins["test_features"]), torch.from_numpy(ins["test_labels"]),
+        top1, top5 = eval_knn.knn_classifier(norm(ins["train_features"]), torch.from_numpy(ins["train_labels"].copy()),
+                                             norm(ins["test_features"]), torch.from_numpy(ins["test_labels"].copy()),
                                              p["k"], p["temperature"], p["num_classes"])
         return {"top1": np.array([top1], np.float64), "top5": np.array([top5], np.float64)}   # no predictions returned
 

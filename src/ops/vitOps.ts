@@ -8,7 +8,7 @@ import type { OpImpl } from "./opImpl.js";
 import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
 import { vitBackward, vitForward } from "../model/vit.js";
-import { vitTrace } from "../model/vitTrace.js";
+import { vitTrace, type TraceHead } from "../model/vitTrace.js";
 import { caseHead } from "./headOps.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
@@ -109,7 +109,7 @@ function vitTraceOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor
   const mark = be.mark();
   try {
     const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg), { grads: false }));
-    let traceHead = null;
+    let traceHead: TraceHead | null = null;
     if (head !== null) {
       const store = ParamStore.create(be, head.specs, { grads: false });
       head.specs.forEach((s, i) => store.param(s.name).data.set(head.values[i]));
