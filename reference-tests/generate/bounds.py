@@ -199,13 +199,15 @@ def _exact(s):
     return s == 2.0 ** round(math.log2(s))
 
 
-def attention_fwd(h, P, prefix, num_heads):
+def attention_fwd(h, P, prefix, num_heads, rec=None):
     """Attention.forward on h [B, N, D]: qkv, heads, (q k^T) * Dh^-0.5, softmax, attn v, merge,
-    proj."""
+    proj. rec (vit_trace): a dict that receives qkv [B, N, 3D]."""
     B, N, D = h.shape
     Dh = D // num_heads
     sc = Dh ** -0.5
     qkv, c_qkv = linear(h, P[prefix + "qkv.weight"], P[prefix + "qkv.bias"])
+    if rec is not None:
+        rec["attn.qkv"] = qkv
     qkv = qkv.reshape(B, N, 3, num_heads, Dh).transpose(2, 0, 3, 1, 4)
     q, k, v = qkv[0], qkv[1], qkv[2]
     p = softmax(scale(mm(q, T(k)), sc, _exact(sc)))
@@ -231,15 +233,22 @@ def attention_back(gout, cache):
     return gh, grads
 
 
-def block_fwd(x, P, i, num_heads):
+def block_fwd(x, P, i, num_heads, rec=None):
+    """One block; rec (vit_trace): a dict that receives every intermediate under its trace name
+    (norm1, attn.qkv, attn.weights, attn.proj, resid1, norm2, mlp.fc1, mlp.act, mlp.fc2, out)."""
     pre = f"blocks.{i}."
     h1, c_n1 = layer_norm(x, P[pre + "norm1.weight"], P[pre + "norm1.bias"], 1e-6)
-    a, attn, c_att = attention_fwd(h1, P, pre + "attn.", num_heads)
+    a, attn, c_att = attention_fwd(h1, P, pre + "attn.", num_heads, rec)
     x1 = add(x, a)
     h2, c_n2 = layer_norm(x1, P[pre + "norm2.weight"], P[pre + "norm2.bias"], 1e-6)
     f1, c_f1 = linear(h2, P[pre + "mlp.fc1.weight"], P[pre + "mlp.fc1.bias"])
-    f2, c_f2 = linear(gelu(f1), P[pre + "mlp.fc2.weight"], P[pre + "mlp.fc2.bias"])
-    return add(x1, f2), attn, (c_n1, c_att, c_n2, c_f1, f1, c_f2)
+    act = gelu(f1)
+    f2, c_f2 = linear(act, P[pre + "mlp.fc2.weight"], P[pre + "mlp.fc2.bias"])
+    out = add(x1, f2)
+    if rec is not None:
+        rec.update({"norm1": h1, "attn.weights": attn, "attn.proj": a, "resid1": x1, "norm2": h2,
+                    "mlp.fc1": f1, "mlp.act": act, "mlp.fc2": f2, "out": out})
+    return out, attn, (c_n1, c_att, c_n2, c_f1, f1, c_f2)
 
 
 def block_back(gx2, cache, i):
@@ -335,10 +344,10 @@ def pos_embed_op(pos, patch_size, height, width):
 # The ViT (vision_transformer.py semantics, see official.py) and the DINO head
 # ---------------------------------------------------------------------------------------------
 
-def vit(P, images, cfg, grad_cls=None):
-    """P: official backbone key -> float64 array; images [B, 3, H, W]. Returns {'cls' [B, D],
-    'last_attn' [B, h, N, N]} and, with grad_cls, 'grad.model.<key>' and 'grad_images'."""
-    p, H, depth = cfg["patch_size"], cfg["num_heads"], cfg["depth"]
+def prepare_tokens(P, images, p):
+    """VisionTransformer.prepare_tokens: the patch embedding tok [B, n, D] (pixels beyond a
+    multiple of p dropped), then x = [cls; tok] + the (resampled) pos_embed. Returns (tok, x,
+    (patch-embedding cache, resampling cache))."""
     B, C, Hpx, Wpx = images.shape
     r, c = Hpx // p, Wpx // p
     D = P["cls_token"].shape[-1]
@@ -347,6 +356,17 @@ def vit(P, images, cfg, grad_cls=None):
                        P["patch_embed.proj.bias"])
     pos, c_pos = interpolate_pos_encoding(P["pos_embed"], p, Hpx, Wpx)
     x = add(np.concatenate([np.broadcast_to(P["cls_token"], (B, 1, D)), tok], 1), pos)
+    return tok, x, (c_pe, c_pos)
+
+
+def vit(P, images, cfg, grad_cls=None):
+    """P: official backbone key -> float64 array; images [B, 3, H, W]. Returns {'cls' [B, D],
+    'last_attn' [B, h, N, N]} and, with grad_cls, 'grad.model.<key>' and 'grad_images'."""
+    p, H, depth = cfg["patch_size"], cfg["num_heads"], cfg["depth"]
+    B, C, Hpx, Wpx = images.shape
+    r, c = Hpx // p, Wpx // p
+    D = P["cls_token"].shape[-1]
+    _, x, (c_pe, c_pos) = prepare_tokens(P, images, p)
     caches = []
     for i in range(depth):
         x, attn, cache = block_fwd(x, P, i, H)     # attn of the last block: on norm1 of its input
@@ -376,8 +396,28 @@ def vit(P, images, cfg, grad_cls=None):
     return out
 
 
-def head(P, x, cfg, grad_y):
-    """DINOHead forward and backward. P: head key -> float64 array; x [R, Din]."""
+def vit_trace(P, images, cfg, head_P=None, head_cfg=None):
+    """Every intermediate of the backbone (and of the head on the CLS rows) under the trace names
+    of the vit_trace op: patch_embed, tokens, blocks.<i>.<part>, norm (the final LayerNorm on every
+    token), cls, head.mlp, head.bottleneck, head.logits."""
+    H, depth = cfg["num_heads"], cfg["depth"]
+    tok, x, _ = prepare_tokens(P, images, cfg["patch_size"])
+    out = {"patch_embed": tok, "tokens": x}
+    for i in range(depth):
+        rec = {}
+        x, _, _ = block_fwd(x, P, i, H, rec)
+        out.update({f"blocks.{i}.{k}": v for k, v in rec.items()})
+    out["norm"], _ = layer_norm(x, P["norm.weight"], P["norm.bias"], 1e-6)
+    out["cls"] = out["norm"][:, 0]
+    if head_P is not None:
+        h = head(head_P, out["cls"], head_cfg)
+        out.update({"head.mlp": h["mlp"], "head.bottleneck": h["bottleneck"], "head.logits": h["y"]})
+    return out
+
+
+def head(P, x, cfg, grad_y=None):
+    """DINOHead forward and backward. P: head key -> float64 array; x [R, Din]. Without grad_y
+    (vit_trace): the forward only, {'mlp': z, 'bottleneck': z / max(||z||, 1e-12), 'y'}."""
     nl = max(cfg["nlayers"], 1)
     names = ["mlp."] if nl == 1 else [f"mlp.{2 * i}." for i in range(nl)]
     h, caches = x, []
@@ -398,6 +438,8 @@ def head(P, x, cfg, grad_y):
     ratio = div(g_, nv)
     weff = mul(v_, ratio)                                     # torch._weight_norm: v * (g / ||v||)
     y = mm(u, T(weff))
+    if grad_y is None:
+        return {"mlp": z, "bottleneck": u, "y": y}
     gu = mm(grad_y, weff)
     gW = mm(T(grad_y), u)
     sdot = rsum(mul(gW, v_), -1, keepdims=True)

@@ -592,7 +592,9 @@ def vit_params(cfg):
         P[name + ".bias"] = _uniform(-0.1, 0.1, D)
 
     def lin(name, dout, din):
-        P[name + ".weight"] = _randn(dout, din, std=0.15)
+        # "linear_gain" (the ViT-S/16 widths of vit_trace): std gain / sqrt(din), the same
+        # activation scale as 0.15 gives at widths 24-32
+        P[name + ".weight"] = _randn(dout, din, std=cfg["linear_gain"] / math.sqrt(din) if "linear_gain" in cfg else 0.15)
         P[name + ".bias"] = _uniform(-0.1, 0.1, dout)
 
     for i in range(depth):
@@ -629,20 +631,27 @@ def build_vit_backward(c):
 HEAD_DIMS = dict(in_dim=24, hidden_dim=33, bottleneck_dim=17, out_dim=65, rows=5)
 
 
-def build_dino_head(c):
-    """Trained-scale head: Linear weights N(0, 0.15^2), biases U(-0.1, 0.1); weight_v N(0, 0.1^2);
-    weight_g all 1 (norm_last_layer) or U(0.5, 1.5). x ~ N(0, 1), grad_y ~ N(0, 1)."""
-    d = HEAD_DIMS
-    nl = c["nlayers"]
+def head_params(d, nl, norm_last_layer):
+    """Trained-scale head weights for dims d (in_dim, hidden_dim, bottleneck_dim, out_dim):
+    Linear weights N(0, 0.15^2), biases U(-0.1, 0.1); weight_v N(0, 0.1^2); weight_g all 1
+    (norm_last_layer) or U(0.5, 1.5)."""
     P = {}
     dims = [d["in_dim"]] + [d["hidden_dim"]] * (nl - 1) + [d["bottleneck_dim"]]
     for j in range(nl):
         pre = "mlp." if nl == 1 else f"mlp.{2 * j}."
         P[pre + "weight"] = _randn(dims[j + 1], dims[j], std=0.15)
         P[pre + "bias"] = _uniform(-0.1, 0.1, dims[j + 1])
-    P["last_layer.weight_g"] = (np.ones((d["out_dim"], 1), np.float32) if c["norm_last_layer"]
+    P["last_layer.weight_g"] = (np.ones((d["out_dim"], 1), np.float32) if norm_last_layer
                                 else _uniform(0.5, 1.5, d["out_dim"], 1))
     P["last_layer.weight_v"] = _randn(d["out_dim"], d["bottleneck_dim"], std=0.1)
+    return P
+
+
+def build_dino_head(c):
+    """head_params at HEAD_DIMS; x ~ N(0, 1), grad_y ~ N(0, 1)."""
+    d = HEAD_DIMS
+    nl = c["nlayers"]
+    P = head_params(d, nl, c["norm_last_layer"])
     x = _randn(d["rows"], d["in_dim"])
     gy = _randn(d["rows"], d["out_dim"])
     if c.get("tiny_row"):
@@ -821,6 +830,47 @@ CASES.update({
              desc="2 heads x 25 patches, peaked rows (logits N(0, 9)), threshold 0.1"),
     ],
 })
+
+VIT_CONFIGS.update({
+    # the real ViT-S/16 widths (vision_transformer.py vit_small) with one block: a case file of ~16 MB
+    "S16": dict(patch_size=16, embed_dim=384, depth=1, num_heads=6, mlp_ratio=4.0, img_size=224, linear_gain=0.85),
+    "T": dict(patch_size=4, embed_dim=16, depth=1, num_heads=2, mlp_ratio=2.0, img_size=16),
+})
+
+
+def build_vit_trace(c):
+    """Backbone weights as vit_forward (vit_params), in.x ~ N(0, 1) (already normalised images);
+    with c["head"] (hidden, bottleneck, K, nlayers) a head_params head on the CLS output."""
+    cfg = VIT_CONFIGS[c["model"]]
+    P = vit_params(cfg)
+    ins = {f"model.{k}": v for k, v in P.items()}
+    params = _vit_params_json(cfg)
+    if "head" in c:
+        hidden, bottleneck, K, nl = c["head"]
+        d = dict(in_dim=cfg["embed_dim"], hidden_dim=hidden, bottleneck_dim=bottleneck, out_dim=K)
+        ins.update({f"head.{k}": f32(v) for k, v in head_params(d, nl, True).items()})
+        params.update({"out_dim": K, "hidden_dim": hidden, "bottleneck_dim": bottleneck, "nlayers": nl,
+                       "norm_last_layer": True})
+    ins["x"] = _randn(c["batch"], 3, c["height"], c["width"])
+    return ins, params
+
+
+CASES["vit_trace"] = [
+    dict(name="p4_d24_depth3_12x20_b2", seed=1701, model="B", batch=2, height=12, width=20,
+         desc="every intermediate: patch 4, D 24, depth 3, 3 heads, mlp 2; 12x20 images (pos_embed 4x4 -> 3x5), batch 2"),
+    dict(name="p8_d32_32x32_b2_head", seed=1702, model="A", batch=2, height=32, width=32, head=(33, 17, 65, 3),
+         desc="every intermediate with a head: patch 8, D 32, depth 2, 2 heads; 32x32 images (native), batch 2; "
+              "head nlayers 3, hidden 33, bottleneck 17, K 65, norm_last_layer"),
+    dict(name="vits16_depth1_224_b1", seed=1703, model="S16", batch=1, height=224, width=224,
+         desc="the ViT-S/16 widths: patch 16, D 384, 6 heads (Dh 64), mlp 4, 224x224 px (196 patches + CLS), "
+              "one block (the file would pass 10 MB with more), batch 1; Linear weights N(0, (0.85/sqrt(fan_in))^2)"),
+    dict(name="p4_d16_16x16_b2_head_k65536", seed=1704, model="T", batch=2, height=16, width=16,
+         head=(32, 8, 65536, 2),
+         desc="a head of K = 65,536 outputs (the official out_dim): tiny backbone (patch 4, D 16, depth 1, 2 heads), "
+              "head nlayers 2, hidden 32, bottleneck 8, norm_last_layer; 16x16 images, batch 2"),
+]
+BUILDERS["vit_trace"] = build_vit_trace
+
 
 BUILDERS.update({"interpolate_pos_encoding": build_interpolate_pos_encoding, "vit_forward": build_vit_forward,
                  "vit_backward": build_vit_backward, "dino_head": build_dino_head, "knn": build_knn,

@@ -47,7 +47,7 @@ GENERATOR = "reference-tests/generate/generate.py"
 F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss")
 F32_OPS = ("ema_update", "clip_gradients", "adamw_step")
 SCHEDULE_OPS = ("cosine_schedule", "teacher_temp_schedule")
-MODEL_OPS = ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head")   # float64 -> float32
+MODEL_OPS = ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head", "vit_trace")   # float64 -> float32
 EVAL_OPS = ("knn", "attention_mask")                                                 # float64 -> integers
 TRAIN_OPS = ("dino_train_steps",)                                                    # float32 runs
 OPS = F64_OPS + SCHEDULE_OPS + F32_OPS + MODEL_OPS + EVAL_OPS + TRAIN_OPS
@@ -302,6 +302,26 @@ def run_dino_head(ins, p):
     for k in trainable:
         _agree(ref[f"grad.head.{k}"], params[k].grad.numpy(), k)
     return outs, cases.tol_whole_network(e, list(outs))
+
+
+def run_vit_trace(ins, p):
+    """The official modules with forward hooks (official.vit_trace) in float64; every intermediate
+    recomputed by bounds.vit_trace, whose error model gives each one's tolerance."""
+    m, P = _vit64(ins, p)
+    head, HP = None, None
+    if any(n.startswith("head.") for n in ins):
+        HP = {n[len("head."):]: a for n, a in ins.items() if n.startswith("head.")}
+        head = official.DINOHead(p["embed_dim"], p["out_dim"], p["nlayers"], p["hidden_dim"], p["bottleneck_dim"],
+                                 p["norm_last_layer"])
+        official.load_params(head, HP, torch.float64)
+        HP = {k: v.astype(np.float64) for k, v in HP.items()}
+    with torch.no_grad():
+        trace = official.vit_trace(m, _t64(ins["x"]), head)
+    ref, e = bounds.error_bounds(bounds.vit_trace, P, ins["x"].astype(np.float64), p, HP, p, seed=NOISE_SEED)
+    assert sorted(ref) == sorted(trace), sorted(set(ref) ^ set(trace))
+    for k in trace:
+        _agree(ref[k], trace[k].numpy(), f"vit_trace {k}")
+    return {k: _f32(v) for k, v in trace.items()}, cases.tol_whole_network(e, list(trace))
 
 
 def run_knn(ins, p):

@@ -294,6 +294,54 @@ class VisionTransformer(torch.nn.Module):
         return self.blocks[-1](x, return_attention=True)
 
 
+def vit_trace(vit, x, head=None):
+    """Every intermediate of vit(x) (and of head on the CLS output) under the trace names of the
+    vit_trace op, collected with forward hooks on the modules above: patch_embed [B, n, D]; tokens
+    [B, T, D] (the input of block 0); per block norm1, attn.qkv [B, T, 3D], attn.weights [B, h, T,
+    T] (the second output of Attention.forward), attn.proj, resid1 (the input of norm2), norm2,
+    mlp.fc1, mlp.act, mlp.fc2, out; norm [B, T, D]; cls [B, D]; with a head head.mlp, head.bottleneck
+    (the input of last_layer, after F.normalize) and head.logits [B, K]."""
+    rec, handles = {}, []
+
+    def output(name, pick=None):
+        def hook(module, inputs, out):
+            rec[name] = out if pick is None else out[pick]
+        return hook
+
+    def first_input(name):
+        def hook(module, inputs):
+            rec[name] = inputs[0]
+        return hook
+
+    handles.append(vit.patch_embed.register_forward_hook(output("patch_embed")))
+    first = vit.blocks[0] if len(vit.blocks) else vit.norm
+    handles.append(first.register_forward_pre_hook(first_input("tokens")))
+    for i, blk in enumerate(vit.blocks):
+        pre = f"blocks.{i}."
+        handles += [blk.norm1.register_forward_hook(output(pre + "norm1")),
+                    blk.attn.qkv.register_forward_hook(output(pre + "attn.qkv")),
+                    blk.attn.register_forward_hook(output(pre + "attn.weights", 1)),
+                    blk.attn.proj.register_forward_hook(output(pre + "attn.proj")),
+                    blk.norm2.register_forward_pre_hook(first_input(pre + "resid1")),
+                    blk.norm2.register_forward_hook(output(pre + "norm2")),
+                    blk.mlp.fc1.register_forward_hook(output(pre + "mlp.fc1")),
+                    blk.mlp.act.register_forward_hook(output(pre + "mlp.act")),
+                    blk.mlp.fc2.register_forward_hook(output(pre + "mlp.fc2")),
+                    blk.register_forward_hook(output(pre + "out"))]
+    handles.append(vit.norm.register_forward_hook(output("norm")))
+    if head is not None:
+        handles += [head.mlp.register_forward_hook(output("head.mlp")),
+                    head.last_layer.register_forward_pre_hook(first_input("head.bottleneck"))]
+    try:
+        rec["cls"] = vit(x)
+        if head is not None:
+            rec["head.logits"] = head(rec["cls"])
+    finally:
+        for h in handles:
+            h.remove()
+    return rec
+
+
 def vit_small(patch_size=16, **kw):
     return VisionTransformer(patch_size, 384, 12, 6, 4.0, True, **kw)
 
@@ -403,11 +451,17 @@ def dino_train_steps(student, teacher, center, steps, lr, wd, momentum, teacher_
     per-parameter clipping (clip_grad > 0), the last-layer cancel (freeze_last_layer), the
     optimizer step, then the EMA t <- t m + (1 - m) s over all parameters (weight_g included) with
     momentum[s]. Returns (center, losses as Python floats, pre-clip norms per step).
-    `hooks` (selfcheck only) swaps single stages for WRONG ones to show that the cases catch them."""
+    `hooks` (selfcheck and porting/buggy_actuals.py only) swaps single stages for WRONG ones:
+    "groups", "optimizer" (groups, p -> optimizer), "loss", "update_center", "clip", "freeze",
+    "ema", and the flags "center_first", "no_freeze", "ema_first"."""
     hk = hooks or {}
     ncrops = len(steps[0])
-    opt = torch.optim.AdamW(hk.get("groups", get_params_groups)(student), betas=(p["beta1"], p["beta2"]),
-                            eps=p["eps"], foreach=False)
+    groups = hk.get("groups", get_params_groups)(student)
+    if "optimizer" in hk:
+        opt = hk["optimizer"](groups, p)
+    else:
+        opt = torch.optim.AdamW(groups, betas=(p["beta1"], p["beta2"]), eps=p["eps"], foreach=False)
+    loss_fn, center_fn = hk.get("loss", dino_loss), hk.get("update_center", update_center)
     losses, norms = [], []
     for s, crops in enumerate(steps):
         for i, group in enumerate(opt.param_groups):
@@ -416,26 +470,27 @@ def dino_train_steps(student, teacher, center, steps, lr, wd, momentum, teacher_
                 group["weight_decay"] = wd[s]
         if "center_first" in hk:
             t_out = teacher(crops[:2])
-            center = update_center(center, t_out, p["center_momentum"])
+            center = center_fn(center, t_out, p["center_momentum"])
             s_out = student(crops)
-            loss = dino_loss(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
+            loss = loss_fn(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
         else:
             t_out = teacher(crops[:2])
             s_out = student(crops)
-            loss = dino_loss(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
-            center = update_center(center, t_out, p["center_momentum"])   # after the loss used the old one
+            loss = loss_fn(s_out, t_out, center, p["student_temp"], teacher_temp[s], ncrops)
+            center = center_fn(center, t_out, p["center_momentum"])   # after the loss used the old one
         opt.zero_grad()
         loss.backward()
         if p["clip_grad"]:
             norms.append(hk.get("clip", clip_model_gradients)(student, p["clip_grad"]))
         if p["freeze_last_layer"] and "no_freeze" not in hk:
-            cancel_gradients_last_layer(student)
+            hk.get("freeze", cancel_gradients_last_layer)(student)
+        ema = hk.get("ema", ema_all)
         if "ema_first" in hk:
-            ema_all(teacher, student, momentum[s])
+            ema(teacher, student, momentum[s])
             opt.step()
         else:
             opt.step()
-            ema_all(teacher, student, momentum[s])
+            ema(teacher, student, momentum[s])
         losses.append(float(loss.item()))
     return center, losses, norms
 
@@ -461,6 +516,8 @@ def train_steps_case(ins, p, dtype=torch.float32, perm=None, hooks=None):
     for side in ("student", "teacher"):
         net = dino_network(p, img_size)
         load_params(net, {n[len(side) + 1:]: a for n, a in ins.items() if n.startswith(side + ".")}, dtype)
+        if hooks and "model" in hooks:
+            hooks["model"](net)   # a wrong module swapped in (porting/buggy_actuals.py)
         if side == "teacher":
             for q in net.parameters():
                 q.requires_grad_(False)

@@ -51,6 +51,7 @@ CONTRACT = {
     "knn": (["train_features", "train_labels", "test_features", "test_labels"], ["k", "temperature", "num_classes"],
             ["predictions", "top1", "top5"]),
     "attention_mask": (["attn"], ["threshold"], ["mask"]),
+    "vit_trace": (["model.*", "head.*", "x"], [], []),   # optional head: check_trace_names
     "dino_train_steps": (["student.*", "teacher.*", "center", "step*", "lr", "wd", "momentum", "teacher_temp"],
                          ["patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "out_dim",
                           "hidden_dim", "bottleneck_dim", "nlayers", "norm_last_layer", "student_temp",
@@ -62,7 +63,7 @@ VIT_KEYS_PER_BLOCK = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv
                       "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
                       "mlp.fc2.weight", "mlp.fc2.bias"]
 F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss", "interpolate_pos_encoding",
-           "vit_forward", "vit_backward", "dino_head", "knn", "attention_mask")
+           "vit_forward", "vit_backward", "dino_head", "knn", "attention_mask", "vit_trace")
 
 
 class Fail(Exception):
@@ -78,7 +79,36 @@ def keys_of(names, prefix):
     return sorted((n[len(prefix):] for n in names if n.startswith(prefix)), key=lambda k: k.encode())
 
 
+TRACE_BLOCK_PARTS = ["norm1", "attn.qkv", "attn.weights", "attn.proj", "resid1", "norm2", "mlp.fc1", "mlp.act",
+                     "mlp.fc2", "out"]
+VIT_PARAMS = ["patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias"]
+HEAD_PARAMS = ["out_dim", "hidden_dim", "bottleneck_dim", "nlayers", "norm_last_layer"]
+
+
+def check_trace_names(T, P):
+    """vit_trace: in.x, in.model.<backbone key>, optionally in.head.<key> (then the head params);
+    the outputs are exactly the trace names of the depth, with the trace shapes."""
+    head = any(n.startswith("in.head.") for n in T)
+    need(sorted(P) == sorted(VIT_PARAMS + (HEAD_PARAMS if head else [])), f"vit_trace params {sorted(P)}")
+    D, depth, p, h = P["embed_dim"], P["depth"], P["patch_size"], P["num_heads"]
+    B, C, H, W = T["in.x"].shape
+    N = 1 + (H // p) * (W // p)
+    Dm = int(D * P["mlp_ratio"])
+    shapes = {"patch_embed": (B, N - 1, D), "tokens": (B, N, D), "norm": (B, N, D), "cls": (B, D)}
+    for i in range(depth):
+        for part in TRACE_BLOCK_PARTS:
+            shapes[f"blocks.{i}.{part}"] = ((B, N, 3 * D) if part == "attn.qkv" else (B, h, N, N) if part == "attn.weights"
+                                            else (B, N, Dm) if part in ("mlp.fc1", "mlp.act") else (B, N, D))
+    if head:
+        shapes.update({"head.mlp": (B, P["bottleneck_dim"]), "head.bottleneck": (B, P["bottleneck_dim"]),
+                       "head.logits": (B, P["out_dim"])})
+    outs = {n[4:]: a.shape for n, a in T.items() if n.startswith("out.")}
+    need(outs == shapes, f"vit_trace outputs differ from the trace names: {sorted(set(outs) ^ set(shapes))}")
+
+
 def check_names_and_shapes(op, T, P):
+    if op == "vit_trace":
+        return check_trace_names(T, P)
     ins_spec, par_spec, out_spec = CONTRACT[op]
     need(sorted(P) == sorted(par_spec), f"params {sorted(P)} != {sorted(par_spec)}")
     names = set(T)
@@ -290,6 +320,14 @@ def float32_torch(op, T, P):
         out = {f"grad.model.{k}": p.grad for k, p in m.named_parameters()}
         out["grad_images"] = x.grad
         return out
+    if op == "vit_trace":
+        head = None
+        if any(n.startswith("head.") for n in t):
+            head = official.DINOHead(P["embed_dim"], P["out_dim"], P["nlayers"], P["hidden_dim"], P["bottleneck_dim"],
+                                     P["norm_last_layer"])
+            official.load_params(head, {n[5:]: v.numpy() for n, v in t.items() if n.startswith("head.")}, torch.float32)
+        with torch.no_grad():
+            return official.vit_trace(vit32(t, P), t["x"], head)
     if op == "dino_head":
         h = head32(t, P)
         x = t["x"].requires_grad_()

@@ -2,7 +2,9 @@
 // exit code 2; a failed check is exit code 1; success is 0. No stack traces for user errors.
 
 import { DinoRefError } from "../tensor/errors.js";
-import { checkCommand, compareCommand } from "./check.js";
+import { checkCommand } from "./check.js";
+import { compareCommand } from "./compare.js";
+import { traceCommand } from "./trace.js";
 import { benchCommand } from "./bench.js";
 import { EXPLAIN_TOPICS } from "../explain/equations.js";
 import { explainCommand } from "./explain.js";
@@ -24,8 +26,16 @@ const USAGE = `usage: dino-ref <command> [options]
 commands:
   check PATH...            recompute every golden case file under PATH (files or folders) and
                            compare each output with the case's tolerance; exit 1 if any fails
-  compare CASE ACTUAL      compare the out.* tensors of ACTUAL (another implementation's
-                           safetensors file) with the case's expected outputs
+  compare CASE ACTUAL      your implementation's out.* tensors (ACTUAL, a safetensors file)
+  compare CASES_DIR ACTUALS_DIR  against a case's expected outputs; with folders, every case
+                           against the ACTUAL of the same file name. Names a trace's first
+                           diverging output and, for a failing case, the known porting mistakes
+                           its numbers match (docs/porting.md)
+                           [--json] [--partial] [--precision float32|bfloat16|float16] [--no-diagnosis]
+  trace --weights FILE --out TRACE.safetensors (--input X.safetensors | --image PNG...)
+                           every intermediate of the backbone (and head) under the names of
+                           docs/porting.md; --case writes a vit_trace case file instead
+                           [--student] [--heads N] [--no-head]
   bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
                            [--filter TEXT] [--min-time SECONDS]
   explain TOPIC [--out DIR] the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")};
@@ -78,6 +88,11 @@ environment:
 const WEIGHTS_OPTION = { weights: { type: "string" } } as const;
 /** The image options of the evaluations on a folder (src/cli/evalInput.ts). */
 const EVAL_DATA_OPTIONS = { data: { type: "string" }, "image-size": { type: "string" }, "eval-transform": { type: "string" }, "skip-bad": { type: "boolean" } } as const;
+/** No positional arguments (trace without --image): an empty list, or the error for the first one. */
+function noPositionalsThen(positionals: readonly string[]): string[] {
+  noPositionals("trace", positionals);
+  return [];
+}
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
@@ -86,8 +101,18 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
     switch (command) {
       case "check":
         return checkCommand(parse(rest, {}).positionals, io);
-      case "compare":
-        return compareCommand(parse(rest, {}).positionals, io);
+      case "compare": {
+        const { values, positionals } = parse(rest, { json: { type: "boolean" }, partial: { type: "boolean" }, precision: { type: "string" }, "no-diagnosis": { type: "boolean" } });
+        return compareCommand(positionals, values, io);
+      }
+      case "trace": {
+        const { values, positionals } = parse(rest, {
+          weights: { type: "string" }, input: { type: "string" }, image: { type: "string", multiple: true }, out: { type: "string" }, case: { type: "boolean" },
+          student: { type: "boolean" }, heads: { type: "string" }, "no-head": { type: "boolean" },
+        });
+        // --image takes every following non-option argument: `--image a.png b.png`
+        return traceCommand({ ...values, image: [...(values.image ?? []), ...(values.image ? positionals : noPositionalsThen(positionals))] }, io);
+      }
       case "bench": {
         const { values, positionals } = parse(rest, { json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" } });
         noPositionals("bench", positionals);
@@ -162,7 +187,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, convert, features, attention, segment, dataset, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, trace, bench, explain, train, knn, linear, inspect, convert, features, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

@@ -25,7 +25,8 @@ export function formatTable(rows: readonly string[][], header: readonly string[]
   return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ")).join("\n");
 }
 
-function num(x: number): string {
+/** A number as the reports print it: 3 significant digits, `-` for NaN, `inf`. */
+export function num(x: number): string {
   if (Number.isNaN(x)) return "-";
   if (x === 0) return "0";
   if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";

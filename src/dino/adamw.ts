@@ -12,6 +12,7 @@ import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
 import type { Backend } from "../kernels/backend.js";
 import { isRegularized } from "./paramGroups.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 /** Per-tensor optimizer state, created at the tensor's first step (PyTorch creates it lazily too). */
 export interface AdamWTensorState {
@@ -42,7 +43,7 @@ export interface AdamWOptions {
  * One optimizer step: updates params and `state` in place. `grads` holds the gradients that exist
  * this step (any order, names matching params); a param without one is left untouched.
  */
-export function adamwStep(be: Backend, params: readonly NamedTensor[], grads: readonly NamedTensor[], state: AdamWState, opts: AdamWOptions): void {
+export function adamwStep(be: Backend, params: readonly NamedTensor[], grads: readonly NamedTensor[], state: AdamWState, opts: AdamWOptions, bugs: Bugs = NO_BUGS): void {
   const { lr, weightDecay, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, decays = isRegularized } = opts;
   const byName = new Map<string, NamedTensor>();
   const paramNames = new Set(params.map((p) => p.name));
@@ -62,8 +63,8 @@ export function adamwStep(be: Backend, params: readonly NamedTensor[], grads: re
     }
     // step ← step + 1 (per tensor)
     s.step += 1;
-    // wd only for the regularized group
-    const wd = decays(p.name, p.shape) ? weightDecay : 0;
+    // wd only for the regularized group (adamw.decay_all_params, diagnosis only: for every parameter)
+    const wd = decays(p.name, p.shape) || bugs.has("adamw.decay_all_params") ? weightDecay : 0;
     be.adamwUpdate(p.data, g.data, s.expAvg, s.expAvgSq, { lr, weightDecay: wd, beta1, beta2, eps, step: s.step });
   }
 }

@@ -12,13 +12,15 @@ import type { Tensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
 import type { Backend } from "../kernels/backend.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 /**
  * Returns the new centre [K] (the input is not modified), from teacherOut [2*B, K] (raw outputs of
  * both global crops). The batch mean is taken in float64 and rounded once to float32; the EMA is
  * f32(f32(c·f32(m)) + f32(f32(1 − m)·mean)) with 1 − m in float64, as PyTorch evaluates `main_dino.py DINOLoss.update_center`.
+ * center.momentum_swapped (diagnosis only): c ← (1 − m)·c + m·mean.
  */
-export function updateCenter(be: Backend, center: Float32Array, teacherOut: Tensor<Float32Array>, centerMomentum: number): Float32Array {
+export function updateCenter(be: Backend, center: Float32Array, teacherOut: Tensor<Float32Array>, centerMomentum: number, bugs: Bugs = NO_BUGS): Float32Array {
   const K = center.length;
   const ts = teacherOut.shape;
   check(ts.length === 2 && ts[1] === K && ts[0] > 0 && teacherOut.data.length === ts[0] * K,
@@ -32,6 +34,6 @@ export function updateCenter(be: Backend, center: Float32Array, teacherOut: Tens
   const batchCenter = Float32Array.from(sum, (s) => s / rows);
   // c ← m·c + (1 − m)·mean
   const next = center.slice();
-  be.emaUpdate(next, batchCenter, centerMomentum);
+  be.emaUpdate(next, batchCenter, bugs.has("center.momentum_swapped") ? 1 - centerMomentum : centerMomentum);
   return next;
 }

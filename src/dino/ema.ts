@@ -13,9 +13,13 @@ import type { NamedTensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
 import type { Backend } from "../kernels/backend.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
-/** Updates every teacher tensor in place from the student tensor of the same name and position, with the kernels of `be`. */
-export function updateTeacher(be: Backend, teacher: readonly NamedTensor[], student: readonly NamedTensor[], momentum: number): void {
+/**
+ * Updates every teacher tensor in place from the student tensor of the same name and position,
+ * with the kernels of `be`. ema.momentum_swapped (diagnosis only): θt ← (1 − λ)·θt + λ·θs.
+ */
+export function updateTeacher(be: Backend, teacher: readonly NamedTensor[], student: readonly NamedTensor[], momentum: number, bugs: Bugs = NO_BUGS): void {
   check(teacher.length === student.length, () => `updateTeacher: ${teacher.length} teacher tensors, ${student.length} student tensors; expected the same parameters`);
   for (let i = 0; i < teacher.length; i++) {
     const t = teacher[i];
@@ -23,6 +27,7 @@ export function updateTeacher(be: Backend, teacher: readonly NamedTensor[], stud
     check(t.name === s.name && t.data.length === s.data.length,
       () => `updateTeacher: teacher tensor ${i} is ${t.name} ${shapeString(t.shape)}, student tensor ${i} is ${s.name} ${shapeString(s.shape)}; expected the same name and shape`);
   }
+  if (bugs.has("ema.momentum_swapped")) momentum = 1 - momentum;
   for (let i = 0; i < teacher.length; i++) {
     // θt ← λ·θt + (1 − λ)·θs
     be.emaUpdate(teacher[i].data, student[i].data, momentum);

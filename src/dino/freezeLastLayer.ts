@@ -11,12 +11,17 @@
 
 import type { NamedTensor } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
-/** The gradients without those whose name contains "last_layer", while epoch < freezeLastLayer. Pure. */
-export function cancelLastLayerGradients(epoch: number, freezeLastLayer: number, grads: readonly NamedTensor[]): NamedTensor[] {
+/**
+ * The gradients without those whose name contains "last_layer", while epoch < freezeLastLayer.
+ * Pure. freeze.last_layer_zeroed (diagnosis only): those gradients are kept, set to zero.
+ */
+export function cancelLastLayerGradients(epoch: number, freezeLastLayer: number, grads: readonly NamedTensor[], bugs: Bugs = NO_BUGS): NamedTensor[] {
   check(Number.isInteger(epoch) && epoch >= 0, () => `cancelLastLayerGradients: epoch ${epoch}; expected an integer >= 0`);
   check(Number.isInteger(freezeLastLayer) && freezeLastLayer >= 0, () => `cancelLastLayerGradients: freezeLastLayer ${freezeLastLayer}; expected an integer >= 0`);
   // frozen while epoch < freeze_last_layer
   if (epoch >= freezeLastLayer) return [...grads];
+  if (bugs.has("freeze.last_layer_zeroed")) return grads.map((g) => (g.name.includes("last_layer") ? { ...g, data: new Float32Array(g.data.length) } : g));
   return grads.filter((g) => !g.name.includes("last_layer"));
 }

@@ -30,6 +30,7 @@ import { shapeString } from "../tensor/named.js";
 import { check } from "../tensor/errors.js";
 import { updateCenter } from "./center.js";
 import type { Backend } from "../kernels/backend.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 export interface DinoLossParams {
   /** τs, default 0.1. */
@@ -69,42 +70,54 @@ export interface DinoLossResult<T extends FloatArray> {
   readonly teacherProbs: Float64Array;
 }
 
-/** The DINO loss, its gradient w.r.t. the student outputs, and cheap diagnostics. Pure. */
+/**
+ * The DINO loss, its gradient w.r.t. the student outputs, and cheap diagnostics. Pure. `bugs`
+ * (diagnosis only, docs/porting.md): loss.center_added, loss.same_view_pairs,
+ * loss.temperatures_swapped, loss.sum_over_pairs, softmax.no_temperature.
+ */
 export function dinoLoss<T extends FloatArray>(
   studentOut: Tensor<T>,
   teacherOut: Tensor<FloatArray>,
   center: FloatArray,
   params: DinoLossParams,
+  bugs: Bugs = NO_BUGS,
 ): DinoLossResult<T> {
   const { B, K } = checkLossArgs(studentOut, teacherOut, center, params);
-  const { studentTemp, teacherTemp, ncrops } = params;
+  const { ncrops } = params;
+  const swapped = bugs.has("loss.temperatures_swapped");
+  const studentTemp = swapped ? params.teacherTemp : params.studentTemp;
+  const teacherTemp = swapped ? params.studentTemp : params.teacherTemp;
   const R = ncrops * B;
 
   // student: log Ps = log_softmax(s / τs) and Ps = softmax(s / τs), per row, float64
   const logPs = new Float64Array(R * K);
   const Ps = new Float64Array(R * K);
-  logSoftmaxForwardRef(logPs, studentOut.data, R, K, studentTemp);
-  softmaxForwardRef(Ps, studentOut.data, R, K, studentTemp);
+  logSoftmaxForwardRef(logPs, studentOut.data, R, K, studentTemp, bugs);
+  softmaxForwardRef(Ps, studentOut.data, R, K, studentTemp, bugs);
 
   // teacher: Pt = softmax((t − c) / τt), the centre SUBTRACTED before the temperature; no gradient
   const centred = new Float64Array(2 * B * K);
-  for (let r = 0; r < 2 * B; r++) for (let k = 0; k < K; k++) centred[r * K + k] = teacherOut.data[r * K + k] - center[k];
+  const centerSign = bugs.has("loss.center_added") ? 1 : -1;
+  for (let r = 0; r < 2 * B; r++) for (let k = 0; k < K; k++) centred[r * K + k] = teacherOut.data[r * K + k] + centerSign * center[k];
   const Pt = new Float64Array(2 * B * K);
   const logPt = new Float64Array(2 * B * K);
-  softmaxForwardRef(Pt, centred, 2 * B, K, teacherTemp);
-  logSoftmaxForwardRef(logPt, centred, 2 * B, K, teacherTemp);
+  softmaxForwardRef(Pt, centred, 2 * B, K, teacherTemp, bugs);
+  logSoftmaxForwardRef(logPt, centred, 2 * B, K, teacherTemp, bugs);
 
+  const sameView = bugs.has("loss.same_view_pairs");
   // terms = 2·ncrops − 2: each global crop pairs with the other global one, each local crop with both
-  const terms = 2 * ncrops - 2;
+  const terms = sameView ? 2 * ncrops : 2 * ncrops - 2;
+  // the pair batch-means are averaged over the terms (loss.sum_over_pairs: summed, Eq. 3 read literally)
+  const divisor = bugs.has("loss.sum_over_pairs") ? 1 : terms;
   // dL/ds_v[b] = (1/(terms·B·τs))·Σ_{iq≠v} (Ps_v[b] − Pt_iq[b])
-  const gradScale = 1 / (terms * B * studentTemp);
+  const gradScale = 1 / (divisor * B * (bugs.has("softmax.no_temperature") ? 1 : studentTemp));
   const grad = new Float64Array(R * K);
   const pairs: DinoLossPair[] = [];
   let total = 0;
   for (let iq = 0; iq < 2; iq++) {
     for (let v = 0; v < ncrops; v++) {
       // same view: a crop is never asked to predict the teacher's output on itself
-      if (v === iq) continue;
+      if (v === iq && !sameView) continue;
       let ce = 0;
       let h = 0;
       let kl = 0;
@@ -129,7 +142,7 @@ export function dinoLoss<T extends FloatArray>(
     }
   }
   // L = mean over the 2·ncrops − 2 pair batch-means
-  const loss = total / terms;
+  const loss = total / divisor;
 
   let teacherEntropy = 0;
   for (let i = 0; i < Pt.length; i++) if (Pt[i] > 0) teacherEntropy -= Pt[i] * logPt[i];
@@ -156,11 +169,17 @@ export function dinoLossWithCenterUpdate(
   teacherOut: Tensor<Float32Array>,
   center: Float32Array,
   params: DinoLossStepParams,
+  bugs: Bugs = NO_BUGS,
 ): DinoLossResult<Float32Array> & { readonly center: Float32Array } {
+  // center.updated_before_loss (diagnosis only): the loss already sees the new centre
+  if (bugs.has("center.updated_before_loss")) {
+    const next = updateCenter(be, center, teacherOut, params.centerMomentum, bugs);
+    return { ...dinoLoss(studentOut, teacherOut, next, params, bugs), center: next };
+  }
   // 1. the loss uses the centre of the previous iterations
-  const result = dinoLoss(studentOut, teacherOut, center, params);
+  const result = dinoLoss(studentOut, teacherOut, center, params, bugs);
   // 2. then c ← m·c + (1 − m)·mean(teacher rows), first used at the next iteration
-  return { ...result, center: updateCenter(be, center, teacherOut, params.centerMomentum) };
+  return { ...result, center: updateCenter(be, center, teacherOut, params.centerMomentum, bugs) };
 }
 
 function checkLossArgs(studentOut: Tensor<FloatArray>, teacherOut: Tensor<FloatArray>, center: FloatArray, p: DinoLossParams): { B: number; K: number } {

@@ -11,28 +11,30 @@
 // slightly above `finalValue`. Paper recipe vs code defaults: `main_dino.py get_args_parser` holds the code's.
 
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
-/** numpy.linspace(start, stop, num) with endpoint=True, bit for bit (1 point gives `start`). */
-export function linspace(start: number, stop: number, num: number): Float64Array {
+/** numpy.linspace(start, stop, num, endpoint) (endpoint true by default), bit for bit (1 point gives `start`). */
+export function linspace(start: number, stop: number, num: number, endpoint = true): Float64Array {
   const y = new Float64Array(num);
   if (num === 0) return y;
   if (num === 1) {
     y[0] = start;
     return y;
   }
-  const div = num - 1;
+  const div = endpoint ? num - 1 : num;
   const delta = stop - start;
   const step = delta / div;
   // y_i = start + i·(stop − start)/(num − 1)  (numpy's evaluation order; step 0 handled as numpy)
   for (let i = 0; i < num; i++) y[i] = (step === 0 ? (i / div) * delta : i * step) + start;
-  y[num - 1] = stop;
+  if (endpoint) y[num - 1] = stop;
   return y;
 }
 
 /**
  * Per-iteration schedule of length epochs·nitersPerEpoch: a linear warm-up from startWarmupValue
  * to baseValue over warmupEpochs epochs (both ends included), then a cosine from baseValue
- * towards finalValue.
+ * towards finalValue. `bugs` (diagnosis only): schedule.warmup_excludes_end (linspace without its
+ * end point), schedule.cosine_reaches_final (the cosine over i/(T − 1)).
  */
 export function cosineSchedule(
   baseValue: number,
@@ -41,6 +43,7 @@ export function cosineSchedule(
   nitersPerEpoch: number,
   warmupEpochs = 0,
   startWarmupValue = 0,
+  bugs: Bugs = NO_BUGS,
 ): Float64Array {
   checkCount("cosineSchedule", "epochs", epochs, 0);
   checkCount("cosineSchedule", "nitersPerEpoch", nitersPerEpoch, 1);
@@ -53,12 +56,13 @@ export function cosineSchedule(
   const total = epochs * nitersPerEpoch;
   const out = new Float64Array(total);
   // warm-up: linspace(startWarmupValue, baseValue, warmupIters)
-  out.set(linspace(startWarmupValue, baseValue, warmupIters));
+  out.set(linspace(startWarmupValue, baseValue, warmupIters, !bugs.has("schedule.warmup_excludes_end")));
   const T = total - warmupIters;
+  const cosineLength = bugs.has("schedule.cosine_reaches_final") ? T - 1 : T;
   const half = 0.5 * (baseValue - finalValue);
   for (let i = 0; i < T; i++) {
     // v_i = final + ½(base − final)·(1 + cos(π·i/T))
-    out[warmupIters + i] = finalValue + half * (1 + Math.cos((Math.PI * i) / T));
+    out[warmupIters + i] = finalValue + half * (1 + Math.cos((Math.PI * i) / cosineLength));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 import { check } from "../tensor/errors.js";
 import type { Backend } from "../kernels/backend.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 export interface KnnOptions {
   /** Neighbours that vote, default 20. */
@@ -14,6 +15,8 @@ export interface KnnOptions {
   temperature?: number;
   /** Number of classes C (labels are 0..C−1). */
   numClasses: number;
+  /** knn.unweighted_votes (diagnosis only): every neighbour's vote counts 1. */
+  bugs?: Bugs;
 }
 
 export interface KnnResult {
@@ -52,7 +55,8 @@ export function knnClassify(
   D: number,
   opts: KnnOptions,
 ): KnnResult {
-  const { k = 20, temperature = 0.07, numClasses } = opts;
+  const { k = 20, temperature = 0.07, numClasses, bugs = NO_BUGS } = opts;
+  const unweighted = bugs.has("knn.unweighted_votes");
   const Ntr = trainLabels.length;
   const Nte = testLabels.length;
   check(Number.isInteger(D) && D > 0, () => `knn: feature width D = ${D}; expected a positive integer`);
@@ -88,7 +92,7 @@ export function knnClassify(
       for (let j = 0; j < k; j++) {
         const n = neighbours[j];
         // w_j = exp(sim_j / T), summed per class
-        votes[trainLabels[n]] += Math.fround(Math.exp(Math.fround(simRow[n] / temperature)));
+        votes[trainLabels[n]] += unweighted ? 1 : Math.fround(Math.exp(Math.fround(simRow[n] / temperature)));
       }
       const ranked = rankClasses(votes);
       const y = testLabels[start + r];

@@ -122,13 +122,15 @@ export interface OutputReport {
   tolerance: Tolerance;
   /** Number of elements outside the tolerance. */
   mismatches: number;
+  /** max over elements of |actual − expected| / (atol + rtol·|expected|): ≤ 1 passes (0 for equal values, inf outside a zero tolerance). */
+  worstRatio: number;
   /** Why it failed when not by value (shape, dtype, missing). */
   problem?: string;
 }
 
 /** Compares `actual` with `expected` element by element under `tolerance` (numpy allclose). */
 export function compareTensors(output: string, expected: StTensor, actual: StTensor | undefined, tolerance: Tolerance): OutputReport {
-  const report: OutputReport = { output, pass: false, maxAbsError: NaN, maxRelError: NaN, worstIndex: [], tolerance, mismatches: 0 };
+  const report: OutputReport = { output, pass: false, maxAbsError: NaN, maxRelError: NaN, worstIndex: [], tolerance, mismatches: 0, worstRatio: Infinity };
   if (actual === undefined) return { ...report, problem: "not produced" };
   if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
     return { ...report, problem: `shape [${actual.shape}] but expected [${expected.shape}]` };
@@ -144,6 +146,7 @@ export function compareTensors(output: string, expected: StTensor, actual: StTen
   let worst = 0;
   let worstExcess = -Infinity;
   let mismatches = 0;
+  let worstRatio = 0;
   for (let i = 0; i < expected.data.length; i++) {
     const e = Number(expected.data[i]);
     const a = Number(actual.data[i]);
@@ -159,6 +162,9 @@ export function compareTensors(output: string, expected: StTensor, actual: StTen
     else if (!Number.isFinite(abs) || !Number.isFinite(e)) excess = Infinity; // NaN against a number, or an infinity against anything else
     else excess = abs - bound;
     if (excess > 0) mismatches++;
+    // |a − e| / (atol + rtol·|e|)
+    const ratio = abs === 0 ? 0 : Number.isFinite(excess) ? abs / bound : Infinity;
+    if (ratio > worstRatio || Number.isNaN(ratio)) worstRatio = Number.isNaN(ratio) ? Infinity : ratio;
     if (abs > maxAbs) maxAbs = abs;
     if (rel > maxRel) maxRel = rel;
     if (excess > worstExcess) {
@@ -173,6 +179,7 @@ export function compareTensors(output: string, expected: StTensor, actual: StTen
     maxRelError: maxRel,
     worstIndex: unravel(worst, expected.shape),
     mismatches,
+    worstRatio,
   };
 }
 

@@ -7,6 +7,7 @@
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 /** The hyperparameters of one step of one tensor. `step` is 1-based, already incremented. */
 export interface AdamWHyper {
@@ -50,13 +51,23 @@ export function adamwScalars(h: AdamWHyper): AdamWScalars {
   };
 }
 
-/** Oracle. Updates param, expAvg, expAvgSq [n] in place from grad [n]. */
-export function adamwUpdateRef(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, h: AdamWHyper): void {
+/**
+ * Oracle. Updates param, expAvg, expAvgSq [n] in place from grad [n]. `bugs` (diagnosis only):
+ * adamw.step_off_by_one corrects the bias with step + 1; adamw.coupled_weight_decay adds wd·p to
+ * the gradient (Adam's L2) instead of decaying p; adamw.eps_inside_sqrt takes √(v/bc2 + eps).
+ */
+export function adamwUpdateRef(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, h: AdamWHyper, bugs: Bugs = NO_BUGS): void {
   checkAdamWArgs(param, grad, expAvg, expAvgSq, h);
-  const s = adamwScalars(h);
+  if (bugs.has("adamw.step_off_by_one")) h = { ...h, step: h.step + 1 };
   const f = Math.fround;
+  const coupled = bugs.has("adamw.coupled_weight_decay");
+  const l2 = f(coupled ? h.weightDecay : 0);
+  const s = adamwScalars(coupled ? { ...h, weightDecay: 0 } : h);
+  const epsInsideSqrt = bugs.has("adamw.eps_inside_sqrt");
+  const bc2 = f(1 - h.beta2 ** h.step);
   for (let i = 0; i < param.length; i++) {
-    const g = grad[i];
+    // g (+ wd·p with adamw.coupled_weight_decay)
+    const g = coupled ? f(grad[i] + f(param[i] * l2)) : grad[i];
     // p ← p·(1 − lr·wd)
     const p = f(param[i] * s.decay);
     // m ← β1·m + (1 − β1)·g
@@ -64,7 +75,7 @@ export function adamwUpdateRef(param: Float32Array, grad: Float32Array, expAvg: 
     // v ← β2·v + ((1 − β2)·g)·g
     const v = f(f(expAvgSq[i] * s.beta2) + f(f(s.oneMinusBeta2 * g) * g));
     // denom = √v / √(1 − β2^step) + eps
-    const denom = f(f(f(Math.sqrt(v)) / s.sqrtBc2) + s.eps);
+    const denom = epsInsideSqrt ? f(Math.sqrt(f(f(v / bc2) + s.eps))) : f(f(f(Math.sqrt(v)) / s.sqrtBc2) + s.eps);
     // p ← p − ((lr / (1 − β1^step))·m) / denom
     param[i] = f(p - f(f(s.stepSize * m) / denom));
     expAvg[i] = m;

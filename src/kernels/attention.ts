@@ -12,6 +12,7 @@ import { callWithArrays, withScratch, type Arena } from "./arena.js";
 import { parallelMinWork, runChunks, threadCount } from "./threads.js";
 import type { KernelExports } from "./wasm.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 export interface AttentionAbi {
   attentionForward(out: number, attn: number, q: number, k: number, v: number, B: number, H: number, N: number, Dh: number, scale: number, work: number): void;
@@ -46,11 +47,18 @@ function runSlabs(
   runChunks(kern as unknown as KernelExports, { kernel, args: [...args, 0, 0, BH], workSlot, loSlot: workSlot + 1, hiSlot: workSlot + 2, len: BH, step, works });
 }
 
-/** Oracle. attn = softmax((q·kᵀ)·scale) per row, out = attn·v, slab by slab over (b, h). */
+/**
+ * Oracle. attn = softmax((q·kᵀ)·scale) per row, out = attn·v, slab by slab over (b, h).
+ * `bugs` (diagnosis only): attention.no_scale uses scale 1; attention.softmax_wrong_axis
+ * normalises each column (over the queries, dim −2) instead of each row.
+ */
 export function attentionForwardRef(
   out: FloatArray, attn: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, B: number, H: number, N: number, Dh: number, scale: number,
+  bugs: Bugs = NO_BUGS,
 ): void {
   checkForwardArgs(out, attn, q, k, v, B, H, N, Dh, scale);
+  if (bugs.has("attention.no_scale")) scale = 1;
+  const wrongAxis = bugs.has("attention.softmax_wrong_axis");
   const scores = q instanceof Float64Array ? new Float64Array(N * N) : new Float32Array(N * N);
   for (let bh = 0; bh < B * H; bh++) {
     const o = bh * N * Dh; // offset of this (b, h) slab in q, k, v, out
@@ -64,7 +72,8 @@ export function attentionForwardRef(
       }
     }
     // attn_i = softmax(score_i)
-    softmaxForwardRef(attn.subarray(a, a + N * N), scores, N, N, 1);
+    if (wrongAxis) columnSoftmax(attn.subarray(a, a + N * N), scores, N);
+    else softmaxForwardRef(attn.subarray(a, a + N * N), scores, N, N, 1);
     for (let i = 0; i < N; i++) {
       for (let d = 0; d < Dh; d++) {
         // out_id = Σ_j attn_ij·v_jd
@@ -85,26 +94,32 @@ export function attentionForwardRef(
  */
 export function attentionBackwardRef(
   gradQ: FloatArray, gradK: FloatArray, gradV: FloatArray, gradOut: FloatArray, q: FloatArray, k: FloatArray, v: FloatArray, attn: FloatArray,
-  B: number, H: number, N: number, Dh: number, scale: number,
+  B: number, H: number, N: number, Dh: number, scale: number, bugs: Bugs = NO_BUGS,
 ): void {
   checkBackwardArgs(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale);
+  if (bugs.has("attention.no_scale")) scale = 1;
+  const wrongAxis = bugs.has("attention.softmax_wrong_axis");
   const gradAttn = new Float64Array(N);
   const gradScores = new Float64Array(N * N); // already multiplied by scale
   for (let bh = 0; bh < B * H; bh++) {
     const o = bh * N * Dh;
     const a = bh * N * N;
-    for (let i = 0; i < N; i++) {
-      // gradAttn_ij = gradOut_i · v_j
-      for (let j = 0; j < N; j++) {
-        let dot = 0;
-        for (let d = 0; d < Dh; d++) dot += gradOut[o + i * Dh + d] * v[o + j * Dh + d];
-        gradAttn[j] = dot;
+    if (wrongAxis) {
+      columnSoftmaxScoreGradients(gradScores, gradOut, v, attn, o, a, N, Dh, scale);
+    } else {
+      for (let i = 0; i < N; i++) {
+        // gradAttn_ij = gradOut_i · v_j
+        for (let j = 0; j < N; j++) {
+          let dot = 0;
+          for (let d = 0; d < Dh; d++) dot += gradOut[o + i * Dh + d] * v[o + j * Dh + d];
+          gradAttn[j] = dot;
+        }
+        // rowsum_i = Σ_j gradAttn_ij·attn_ij
+        let rowsum = 0;
+        for (let j = 0; j < N; j++) rowsum += gradAttn[j] * attn[a + i * N + j];
+        // gradScores_ij = attn_ij·(gradAttn_ij − rowsum_i), times scale (the gradient of (q·kᵀ)·scale)
+        for (let j = 0; j < N; j++) gradScores[i * N + j] = attn[a + i * N + j] * (gradAttn[j] - rowsum) * scale;
       }
-      // rowsum_i = Σ_j gradAttn_ij·attn_ij
-      let rowsum = 0;
-      for (let j = 0; j < N; j++) rowsum += gradAttn[j] * attn[a + i * N + j];
-      // gradScores_ij = attn_ij·(gradAttn_ij − rowsum_i), times scale (the gradient of (q·kᵀ)·scale)
-      for (let j = 0; j < N; j++) gradScores[i * N + j] = attn[a + i * N + j] * (gradAttn[j] - rowsum) * scale;
     }
     for (let i = 0; i < N; i++) {
       for (let d = 0; d < Dh; d++) {
@@ -122,6 +137,41 @@ export function attentionBackwardRef(
         gradV[o + i * Dh + d] += gv;
       }
     }
+  }
+}
+
+/** attention.softmax_wrong_axis (diagnosis only): attn [N,N] = softmax of `scores` down each column j (over the queries i). */
+function columnSoftmax(attn: FloatArray, scores: FloatArray, N: number): void {
+  const column = new Float64Array(N);
+  const probs = attn instanceof Float64Array ? new Float64Array(N) : new Float32Array(N);
+  for (let j = 0; j < N; j++) {
+    for (let i = 0; i < N; i++) column[i] = scores[i * N + j];
+    softmaxForwardRef(probs, column, 1, N, 1);
+    for (let i = 0; i < N; i++) attn[i * N + j] = probs[i];
+  }
+}
+
+/**
+ * The backward of the column softmax into gradScores [N,N] (times scale) for one (b, h) slab at
+ * offsets o (q, k, v) and a (attn): gradScores_ij = attn_ij·(gradAttn_ij − Σ_i' gradAttn_i'j·attn_i'j).
+ */
+function columnSoftmaxScoreGradients(
+  gradScores: Float64Array, gradOut: FloatArray, v: FloatArray, attn: FloatArray, o: number, a: number, N: number, Dh: number, scale: number,
+): void {
+  const gradAttn = new Float64Array(N * N);
+  for (let i = 0; i < N; i++) {
+    for (let j = 0; j < N; j++) {
+      // gradAttn_ij = gradOut_i · v_j
+      let dot = 0;
+      for (let d = 0; d < Dh; d++) dot += gradOut[o + i * Dh + d] * v[o + j * Dh + d];
+      gradAttn[i * N + j] = dot;
+    }
+  }
+  for (let j = 0; j < N; j++) {
+    // colsum_j = Σ_i gradAttn_ij·attn_ij
+    let colsum = 0;
+    for (let i = 0; i < N; i++) colsum += gradAttn[i * N + j] * attn[a + i * N + j];
+    for (let i = 0; i < N; i++) gradScores[i * N + j] = attn[a + i * N + j] * (gradAttn[i * N + j] - colsum) * scale;
   }
 }
 

@@ -8,6 +8,7 @@
 // Code above this layer reads a tensor's `data` at the call that uses it and never keeps a view.
 
 import { DinoRefError } from "../tensor/errors.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 import type { FloatArray } from "../tensor/floatArray.js";
 import { numel, type Tensor as TensorOf } from "../tensor/named.js";
 import { arena } from "./arena.js";
@@ -110,6 +111,25 @@ function oracleBackend(name: "ts32" | "ts64", Type: Float32ArrayConstructor | Fl
 
 export const ts32Backend = oracleBackend("ts32", Float32Array);
 export const ts64Backend = oracleBackend("ts64", Float64Array);
+
+/**
+ * The float32 oracles with known porting mistakes switched on (`dino-ref compare` recomputes a
+ * failing case on it, one catalogue id at a time): each kernel that has a wrong variant gets `bugs`.
+ */
+export function ts32BackendWithBugs(bugs: Bugs): Backend {
+  return {
+    ...ts32Backend,
+    layerNormForward: (y, mean, rstd, x, w, b, R, D, eps) => layerNormForwardRef(y, mean, rstd, x, w, b, R, D, eps, bugs),
+    layerNormBackward: (gx, gw, gb, gy, x, mean, rstd, w, R, D) => layerNormBackwardRef(gx, gw, gb, gy, x, mean, rstd, w, R, D, bugs),
+    geluForward: (y, x, n) => geluForwardRef(y, x, n, bugs),
+    geluBackward: (gx, gy, x, n) => geluBackwardRef(gx, gy, x, n, bugs),
+    attentionForward: (out, attn, q, k, v, B, H, N, Dh, scale) => attentionForwardRef(out, attn, q, k, v, B, H, N, Dh, scale, bugs),
+    attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) => attentionBackwardRef(gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale, bugs),
+    softmaxForward: (p, x, R, K, t) => softmaxForwardRef(p, x, R, K, t, bugs),
+    logSoftmaxForward: (p, x, R, K, t) => logSoftmaxForwardRef(p, x, R, K, t, bugs),
+    adamwUpdate: (p, g, m, v, h) => adamwUpdateRef(p, g, m, v, h, bugs),
+  };
+}
 
 /** The values DINO_REF_KERNELS takes. */
 export const KERNEL_CHOICES = ["wasm", "ts"] as const;

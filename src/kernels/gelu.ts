@@ -10,6 +10,7 @@ import { callWithArrays } from "./arena.js";
 import { parallelMinWork, runChunks, threadCount } from "./threads.js";
 import type { KernelExports } from "./wasm.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 interface GeluAbi {
   geluForward(y: number, x: number, n: number): void;
@@ -46,8 +47,9 @@ const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
  * same number without the cancellation of 1 + erf for x < 0), rounded on store. GELU(−Inf) = NaN
  * (−Inf·0), as in PyTorch.
  */
-export function geluForwardRef(y: FloatArray, x: FloatArray, n: number): void {
+export function geluForwardRef(y: FloatArray, x: FloatArray, n: number, bugs: Bugs = NO_BUGS): void {
   checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
+  if (bugs.has("gelu.tanh")) return geluTanhForward(y, x, n);
   for (let i = 0; i < n; i++) {
     const xi = x[i];
     // y = x·Φ(x), Φ(x) = 0.5·erfc(−x/√2)
@@ -56,12 +58,36 @@ export function geluForwardRef(y: FloatArray, x: FloatArray, n: number): void {
 }
 
 /** Oracle. gradX [n] += gradY·(Φ(x) + x·φ(x)) with φ(x) = exp(−x²/2)/√(2π); NaN at x = ±Inf, as in PyTorch. */
-export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatArray, n: number): void {
+export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatArray, n: number, bugs: Bugs = NO_BUGS): void {
   checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
+  if (bugs.has("gelu.tanh")) return geluTanhBackward(gradX, gradY, x, n);
   for (let i = 0; i < n; i++) {
     const xi = x[i];
     // dy/dx = Φ(x) + x·φ(x)
     const dydx = 0.5 * erfc64(-xi * SQRT1_2) + xi * (exp64(-0.5 * xi * xi) * INV_SQRT_2PI);
+    gradX[i] = gradX[i] + gradY[i] * dydx;
+  }
+}
+
+const SQRT_2_PI = 0.7978845608028654; // √(2/π)
+const GELU_TANH_C = 0.044715;
+
+/** The catalogue's gelu.tanh (diagnosis only): y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), nn.GELU(approximate='tanh'). */
+function geluTanhForward(y: FloatArray, x: FloatArray, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    // y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+    y[i] = 0.5 * xi * (1 + Math.tanh(SQRT_2_PI * (xi + GELU_TANH_C * xi * xi * xi)));
+  }
+}
+
+/** Its derivative: gradX += gradY·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)), t = the tanh above. */
+function geluTanhBackward(gradX: FloatArray, gradY: FloatArray, x: FloatArray, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    const t = Math.tanh(SQRT_2_PI * (xi + GELU_TANH_C * xi * xi * xi));
+    // dy/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)
+    const dydx = 0.5 * (1 + t) + 0.5 * xi * (1 - t * t) * SQRT_2_PI * (1 + 3 * GELU_TANH_C * xi * xi);
     gradX[i] = gradX[i] + gradY[i] * dydx;
   }
 }

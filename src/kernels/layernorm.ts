@@ -6,6 +6,7 @@ import type { FloatArray } from "../tensor/floatArray.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays, withScratch } from "./arena.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 interface LayerNormAbi {
   layerNormForward(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number): void;
@@ -18,11 +19,16 @@ interface LayerNormAbi {
 /**
  * Oracle. y [R,D] = (x − mean)·rstd·weight + bias row by row, with mean [R] and
  * rstd [R] = 1/sqrt(var + eps) (var BIASED) saved for the backward. weight, bias [D].
+ * `bugs` (diagnosis only): layer_norm.eps_1e-5 uses eps 1e-5 whatever is asked,
+ * layer_norm.unbiased_variance divides the variance by D − 1.
  */
 export function layerNormForwardRef(
   y: FloatArray, mean: FloatArray, rstd: FloatArray, x: FloatArray, weight: FloatArray, bias: FloatArray, R: number, D: number, eps: number,
+  bugs: Bugs = NO_BUGS,
 ): void {
   checkForwardArgs(y, mean, rstd, x, weight, bias, R, D, eps);
+  if (bugs.has("layer_norm.eps_1e-5")) eps = 1e-5;
+  const varianceDivisor = bugs.has("layer_norm.unbiased_variance") ? D - 1 : D;
   for (let r = 0; r < R; r++) {
     const row = r * D;
     // mean = Σ x / D
@@ -33,7 +39,7 @@ export function layerNormForwardRef(
     let ss = 0;
     for (let d = 0; d < D; d++) ss += (x[row + d] - m) * (x[row + d] - m);
     // rstd = 1 / sqrt(var + eps)
-    const s = 1 / Math.sqrt(ss / D + eps);
+    const s = 1 / Math.sqrt(ss / varianceDivisor + eps);
     mean[r] = m;
     rstd[r] = s;
     // y = ((x − mean)·rstd)·weight + bias
@@ -46,12 +52,15 @@ export function layerNormForwardRef(
  *   gradX      += rstd·(g − mean(g) − x̂·mean(g·x̂)),  g = gradY·weight, x̂ = (x − mean)·rstd
  *   gradWeight += Σ_rows gradY·x̂
  *   gradBias   += Σ_rows gradY
+ * With layer_norm.unbiased_variance (diagnosis only) the x̂ term is Σ(g·x̂)/(D − 1), the
+ * derivative of the variance divided by D − 1.
  */
 export function layerNormBackwardRef(
   gradX: FloatArray, gradWeight: FloatArray, gradBias: FloatArray, gradY: FloatArray, x: FloatArray, mean: FloatArray, rstd: FloatArray,
-  weight: FloatArray, R: number, D: number,
+  weight: FloatArray, R: number, D: number, bugs: Bugs = NO_BUGS,
 ): void {
   checkBackwardArgs(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
+  const varianceDivisor = bugs.has("layer_norm.unbiased_variance") ? D - 1 : D;
   const colW = new Float64Array(D);
   const colB = new Float64Array(D);
   for (let r = 0; r < R; r++) {
@@ -70,7 +79,7 @@ export function layerNormBackwardRef(
       colB[d] += gradY[row + d];
     }
     const mg = sumG / D;
-    const mgx = sumGX / D;
+    const mgx = sumGX / varianceDivisor;
     for (let d = 0; d < D; d++) {
       const xh = (x[row + d] - m) * s;
       const g = gradY[row + d] * weight[d];

@@ -18,6 +18,7 @@ import { exp64, log64 } from "./exp.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 interface SoftmaxAbi {
   softmaxForward(probs: number, logits: number, R: number, K: number, temperature: number): void;
@@ -31,9 +32,10 @@ function rounderFor(out: FloatArray): (x: number) => number {
   return out instanceof Float32Array ? Math.fround : identity;
 }
 
-/** Oracle. probs [R,K] = softmax(logits [R,K] / temperature) along each row. */
-export function softmaxForwardRef(probs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number): void {
+/** Oracle. probs [R,K] = softmax(logits [R,K] / temperature) along each row (softmax.no_temperature, diagnosis only: temperature 1). */
+export function softmaxForwardRef(probs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number, bugs: Bugs = NO_BUGS): void {
   checkSoftmaxArgs("softmaxForwardRef", probs, logits, R, K, temperature);
+  if (bugs.has("softmax.no_temperature")) temperature = 1;
   const rd = rounderFor(probs);
   const tau = rd(temperature);
   for (let r = 0; r < R; r++) {
@@ -53,9 +55,10 @@ export function softmaxForwardRef(probs: FloatArray, logits: FloatArray, R: numb
   }
 }
 
-/** Oracle. logProbs [R,K] = log_softmax(logits [R,K] / temperature) along each row. */
-export function logSoftmaxForwardRef(logProbs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number): void {
+/** Oracle. logProbs [R,K] = log_softmax(logits [R,K] / temperature) along each row (softmax.no_temperature: temperature 1). */
+export function logSoftmaxForwardRef(logProbs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number, bugs: Bugs = NO_BUGS): void {
   checkSoftmaxArgs("logSoftmaxForwardRef", logProbs, logits, R, K, temperature);
+  if (bugs.has("softmax.no_temperature")) temperature = 1;
   const rd = rounderFor(logProbs);
   const tau = rd(temperature);
   for (let r = 0; r < R; r++) {

@@ -11,6 +11,7 @@ import { vitParamSpecs, initVit } from "./vitParams.js";
 import { dinoHeadForward, dinoHeadBackward, dinoHeadParamSpecs, initDinoHead, isTrainableHeadParam, type DinoHeadConfig, type DinoHeadCache } from "./dinoHead.js";
 import { check } from "../tensor/errors.js";
 import { Rng, STREAM } from "../tensor/rng.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
 export interface DinoModelConfig {
   readonly vit: VitConfig;
@@ -58,6 +59,8 @@ export interface MultiCropOptions {
   cache?: boolean;
   /** Drop path on (the student in training), masks from this generator. */
   dropPathRng?: Rng;
+  /** Porting mistakes of the resampling and the head (interpolate.*, head.no_l2_bottleneck), for `dino-ref compare`'s diagnosis only. */
+  bugs?: Bugs;
 }
 
 /**
@@ -88,12 +91,13 @@ export function multiCropForward(be: Backend, params: ParamScope, cfg: DinoModel
       cache: keep,
       training: opts.dropPathRng !== undefined,
       dropPathRng: opts.dropPathRng,
+      bugs: opts.bugs,
     });
     cls.data.set(groupCls.data, first * B * D);
     if (keep) groups.push({ first, count, cache: cache!, size: [h, w] });
     first += count;
   }
-  const { y, cache: headCache } = dinoHeadForward(be, scope(params, "head."), cfg.head, cls, crops.length * B);
+  const { y, cache: headCache } = dinoHeadForward(be, scope(params, "head."), cfg.head, cls, crops.length * B, opts.bugs);
   return { out: y, cache: keep ? { groups, head: headCache, B } : null };
 }
 

@@ -14,6 +14,7 @@ import { l2NormalizeRowsBackward, l2NormalizeRowsForward } from "./l2Normalize.j
 import { weightNormBackward, weightNormForward } from "./weightNorm.js";
 import { initRng, truncNormalFill, uniformFill } from "./init.js";
 import type { Rng } from "../tensor/rng.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 /** DINOHead(in_dim, out_dim, norm_last_layer, nlayers, hidden_dim, bottleneck_dim), official defaults. */
 export interface DinoHeadConfig {
@@ -157,6 +158,8 @@ export interface DinoHeadCache {
   readonly vNorm: Tensor;
   /** The effective last-layer weight W = g·v/‖v‖ [K,Db]. */
   readonly w: Tensor;
+  /** head.no_l2_bottleneck (diagnosis only): u = z, no normalisation. */
+  readonly noL2: boolean;
 }
 
 function checkInput(what: string, t: Tensor, shape: readonly number[], expected: string): void {
@@ -168,8 +171,11 @@ function checkInput(what: string, t: Tensor, shape: readonly number[], expected:
 /**
  * y [R,K] = last_layer(normalize(mlp(x))) for x [R,Din]. Everything it allocates (y and the cache)
  * comes from `be.alloc`: the caller marks before and releases after the backward.
+ * head.no_l2_bottleneck (diagnosis only): y = last_layer(mlp(x)).
  */
-export function dinoHeadForward(be: Backend, params: ParamScope, config: DinoHeadConfig, x: Tensor, R: number): { y: Tensor; cache: DinoHeadCache } {
+export function dinoHeadForward(
+  be: Backend, params: ParamScope, config: DinoHeadConfig, x: Tensor, R: number, bugs: Bugs = NO_BUGS,
+): { y: Tensor; cache: DinoHeadCache } {
   const c = resolveDinoHeadConfig(config);
   const [Db, K] = [c.bottleneckDim, c.outDim];
   checkInput("x", x, [R, c.inDim], "[R, in_dim]");
@@ -191,13 +197,15 @@ export function dinoHeadForward(be: Backend, params: ParamScope, config: DinoHea
     linearForward(be, pre[i], input, params.param(`${l.name}.weight`), params.param(`${l.name}.bias`), R, l.dIn, l.dOut);
     if (i < act.length) be.geluForward(act[i].data, pre[i].data, R * l.dOut);
   });
+  const noL2 = bugs.has("head.no_l2_bottleneck");
   // L2 bottleneck: u = z/max(‖z‖, 1e-12)
-  l2NormalizeRowsForward(u.data, zNorm.data, pre[pre.length - 1].data, R, Db);
+  if (noL2) u.data.set(pre[pre.length - 1].data);
+  else l2NormalizeRowsForward(u.data, zNorm.data, pre[pre.length - 1].data, R, Db);
   // weight norm: W_i = g_i·v_i/‖v_i‖
   weightNormForward(w.data, vNorm.data, params.param("last_layer.weight_v").data, params.param("last_layer.weight_g").data, K, Db);
   // y = u·Wᵀ (no bias)
   linearForward(be, y, u, w, null, R, Db, K);
-  return { y, cache: { R, x, pre, act, zNorm, u, vNorm, w } };
+  return { y, cache: { R, x, pre, act, zNorm, u, vNorm, w, noL2 } };
 }
 
 /**
@@ -237,7 +245,8 @@ export function dinoHeadBackward(be: Backend, params: ParamScope, config: DinoHe
       Db,
     );
     // L2 bottleneck: ∂L/∂u → ∂L/∂z
-    l2NormalizeRowsBackward(gradPre[pre.length - 1].data, gradU.data, u.data, zNorm.data, R, Db);
+    if (cache.noL2) gradPre[pre.length - 1].data.set(gradU.data);
+    else l2NormalizeRowsBackward(gradPre[pre.length - 1].data, gradU.data, u.data, zNorm.data, R, Db);
     // MLP, last Linear first: ∂L/∂a_{l−1}, ∂L/∂W_l, ∂L/∂b_l from ∂L/∂h_l; then through the GELU
     for (let i = linears.length - 1; i >= 0; i--) {
       const l = linears[i];

@@ -12,7 +12,8 @@ import type { Backend } from "../kernels/backend.js";
 import { ParamStore } from "./params.js";
 import type { VitConfig } from "./vitConfig.js";
 import { vitParamSpecs } from "./vitParams.js";
-import { inferVit } from "./inferArchitecture.js";
+import { inferHead, inferVit } from "./inferArchitecture.js";
+import { dinoHeadParamSpecs, resolveDinoHeadConfig, type ResolvedDinoHeadConfig } from "./dinoHead.js";
 import { loadMatched, matchStateDict, networkTensors, type Side } from "./stateDict.js";
 import { officialFloat32, readWeightsFile, type WeightsFile } from "./weightsFile.js";
 
@@ -51,12 +52,12 @@ export function argsHeadCount(metadata: Readonly<Record<string, string>>, embedD
 }
 
 /** The backbone tensors of one side of a weights file, official keys, float32; with the file, the notes and the inferred architecture. */
-export function backboneOf(path: string, side: Side = "teacher"): { file: WeightsFile; tensors: Map<string, StTensor>; cfg: VitConfig; notes: string[]; unexpected: { key: string; why: string }[] } {
+export function backboneOf(path: string, side: Side = "teacher", heads?: number): { file: WeightsFile; tensors: Map<string, StTensor>; cfg: VitConfig; notes: string[]; unexpected: { key: string; why: string }[] } {
   const file = readWeightsFile(path);
   const official = officialFloat32(file, path);
   const backbone = networkTensors(official.tensors, side).backbone;
   const width = backbone.get("patch_embed.proj.weight")?.shape[0] ?? 0;
-  const vit = inferVit(backbone, recordedHeadCount(file.metadata) ?? argsHeadCount(file.metadata, width));
+  const vit = inferVit(backbone, heads ?? recordedHeadCount(file.metadata) ?? argsHeadCount(file.metadata, width));
   if (vit === null) throw new DinoRefError(`${path}: no ViT backbone in this file (expected patch_embed.proj.weight and pos_embed, possibly under backbone. / teacher. / student. / module., or the Hugging Face embeddings.patch_embeddings.projection.weight)`);
   checkRecordedArchitecture(file.metadata, vit.cfg, path);
   return { file, tensors: official.tensors, cfg: vit.cfg, notes: [...official.notes, ...vit.notes], unexpected: official.unexpected };
@@ -100,12 +101,38 @@ function checkRecordedArchitecture(metadata: Readonly<Record<string, string>>, c
   }
 }
 
-/** The `side` network's backbone of the weights file at `path`, loaded on `be`. */
-export function loadBackbone(be: Backend, path: string, side: Side = "teacher"): LoadedBackbone {
-  const { file, tensors, cfg, notes } = backboneOf(path, side);
+/**
+ * The `side` network's backbone of the weights file at `path`, loaded on `be`. `heads`: the head
+ * count when the file does not record it (default: the official head width 64).
+ */
+export function loadBackbone(be: Backend, path: string, side: Side = "teacher", heads?: number): LoadedBackbone {
+  const { file, tensors, cfg, notes } = backboneOf(path, side, heads);
   const specs = vitParamSpecs(cfg);
   const match = matchStateDict(tensors, specs, path, side);
   const backbone = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, specs, (n) => backbone.param(n), path);
   return { backbone, cfg, metadata: file.metadata, notes, file };
+}
+
+export interface LoadedHead {
+  /** The head's parameters under their head names (`mlp.0.weight`, `last_layer.weight_v`, ...). */
+  readonly params: ParamStore;
+  readonly config: ResolvedDinoHeadConfig;
+}
+
+/**
+ * The `side` network's DINO head of the weights file at `path` (keys `head.*`, possibly under the
+ * prefixes loadBackbone strips), for inputs of width inDim; null when the file has no head.
+ */
+export function loadHead(be: Backend, path: string, inDim: number, side: Side = "teacher"): LoadedHead | null {
+  const file = officialFloat32(readWeightsFile(path), path);
+  const inferred = inferHead(networkTensors(file.tensors, side).head, inDim);
+  if (inferred === null) return null;
+  const config = resolveDinoHeadConfig(inferred);
+  const specs = dinoHeadParamSpecs(config);
+  const prefixed = dinoHeadParamSpecs(config, "head.");
+  const match = matchStateDict(file.tensors, prefixed, path, side);
+  const params = ParamStore.create(be, specs, { grads: false });
+  loadMatched(match, prefixed, (n) => params.param(n.slice("head.".length)), path);
+  return { params, config };
 }

@@ -6,6 +6,7 @@
 
 import type { Backend, Tensor } from "../kernels/backend.js";
 import { check } from "../tensor/errors.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 const A = -0.75; // PyTorch's bicubic constant
 
@@ -47,11 +48,16 @@ const f32 = Math.fround;
  */
 export function bicubicAxisTaps(inSize: number, outSize: number, sf: number): AxisTaps {
   const scale = f32(1 / sf);
+  // src = scale·(d + 0.5) − 0.5 in float32
+  return cubicTaps(inSize, outSize, (d) => f32(f32(scale * (d + 0.5)) - 0.5));
+}
+
+/** The bicubic taps for the source coordinate src(d) of each output index d. */
+function cubicTaps(inSize: number, outSize: number, sourceIndex: (d: number) => number): AxisTaps {
   const index = new Int32Array(outSize * 4);
   const weight = new Float64Array(outSize * 4);
   for (let d = 0; d < outSize; d++) {
-    // src = scale·(d + 0.5) − 0.5 in float32
-    const src = f32(f32(scale * (d + 0.5)) - 0.5);
+    const src = sourceIndex(d);
     const i0 = Math.min(Math.floor(src), inSize - 1);
     const t = Math.min(Math.max(f32(src - i0), 0), 1);
     const t1 = f32(1 - t);
@@ -66,11 +72,43 @@ export function bicubicAxisTaps(inSize: number, outSize: number, sf: number): Ax
 }
 
 /**
+ * The wrong resamplings of the catalogue (diagnosis only), F.interpolate as a port calls it:
+ * interpolate.align_corners (bicubic, align_corners=True: src = d·(in − 1)/(out − 1)),
+ * interpolate.by_output_size (bicubic with size=(rows, cols): src = (in/out)·(d + 0.5) − 0.5, so
+ * the +0.1 no longer changes the sampling), interpolate.bilinear (mode='bilinear').
+ */
+function wrongAxisTaps(inSize: number, outSize: number, sf: number, bugs: Bugs): AxisTaps | null {
+  if (bugs.has("interpolate.align_corners")) {
+    const scale = outSize > 1 ? f32((inSize - 1) / (outSize - 1)) : 0;
+    return cubicTaps(inSize, outSize, (d) => f32(scale * d));
+  }
+  if (bugs.has("interpolate.by_output_size")) {
+    const scale = f32(inSize / outSize);
+    return cubicTaps(inSize, outSize, (d) => f32(f32(scale * (d + 0.5)) - 0.5));
+  }
+  if (bugs.has("interpolate.bilinear")) {
+    const scale = f32(1 / sf);
+    const index = new Int32Array(outSize * 4);
+    const weight = new Float64Array(outSize * 4);
+    for (let d = 0; d < outSize; d++) {
+      // src = max(scale·(d + 0.5) − 0.5, 0); taps i0 and i0 + 1 (clamped), weights 1 − λ and λ
+      const src = Math.max(f32(f32(scale * (d + 0.5)) - 0.5), 0);
+      const i0 = Math.min(Math.floor(src), inSize - 1);
+      const lambda = f32(src - i0);
+      index.set([i0, Math.min(i0 + 1, inSize - 1), i0, i0], d * 4);
+      weight.set([f32(1 - lambda), lambda, 0, 0], d * 4);
+    }
+    return { size: outSize, index, weight };
+  }
+  return null;
+}
+
+/**
  * The plan for an H×W image (pixels) with patch p and pos_embed of 1 + N0 rows. Identity only
  * when rows·cols == N0 AND H == W; otherwise bicubic with sf = (rows + 0.1)/g per axis, and the
- * output size floor(g·sf) must be exactly rows (cols).
+ * output size floor(g·sf) must be exactly rows (cols). `bugs`: see wrongAxisTaps.
  */
-export function posPlan(N0: number, H: number, W: number, p: number): PosPlan {
+export function posPlan(N0: number, H: number, W: number, p: number, bugs: Bugs = NO_BUGS): PosPlan {
   const g = Math.round(Math.sqrt(N0));
   check(g * g === N0, () => `pos_embed has ${N0} patch positions, which is not a square grid (the official code reshapes it to int(sqrt(N))²)`);
   check(H >= p && W >= p, () => `image ${H}×${W} px is smaller than one ${p}×${p} patch`);
@@ -84,7 +122,8 @@ export function posPlan(N0: number, H: number, W: number, p: number): PosPlan {
   const outY = Math.floor(g * sfy);
   const outX = Math.floor(g * sfx);
   check(outY === rows && outX === cols, () => `interpolate_pos_encoding: bicubic output ${outY}×${outX}, expected ${rows}×${cols}`);
-  return { g, rows, cols, identity: false, y: bicubicAxisTaps(g, rows, sfy), x: bicubicAxisTaps(g, cols, sfx) };
+  const taps = (n: number, sf: number) => wrongAxisTaps(g, n, sf, bugs) ?? bicubicAxisTaps(g, n, sf);
+  return { g, rows, cols, identity: false, y: taps(rows, sfy), x: taps(cols, sfx) };
 }
 
 /**

@@ -16,6 +16,7 @@ import { vitParamSpecs } from "./vitParams.js";
 import { check } from "../tensor/errors.js";
 import { numel, shapeString } from "../tensor/named.js";
 import type { Rng } from "../tensor/rng.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 export interface VitForwardOptions {
   /** Keep what vitBackward needs (default true). false (teacher, inference): blocks free their activations as they go and `cache` is null. */
@@ -24,6 +25,8 @@ export interface VitForwardOptions {
   training?: boolean;
   /** Drop-path masks are drawn from it in the order (block, branch, sample); pass a fresh one per step. */
   dropPathRng?: Rng;
+  /** Porting mistakes of the pos-embed resampling (interpolate.*), for `dino-ref compare`'s diagnosis only. */
+  bugs?: Bugs;
 }
 
 export interface VitCache {
@@ -62,11 +65,11 @@ function checkInputs(params: ParamScope, cfg: VitConfig, images: Tensor, B: numb
  * prepare_tokens: x [R, D] with row b·N = cls_token + pos[0] and row b·N + 1 + j = patch_j + pos[1 + j].
  * Allocates the tokens, the resampled pos_embed and the patch-embedding cache.
  */
-function prepareTokens(be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number) {
+export function prepareTokens(be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number, bugs: Bugs = NO_BUGS) {
   const grid = checkInputs(params, cfg, images, B, H, W);
   const D = cfg.embedDim;
   const N = 1 + grid.n;
-  const plan = posPlan(numPatches0(cfg), H, W, cfg.patchSize);
+  const plan = posPlan(numPatches0(cfg), H, W, cfg.patchSize, bugs);
   const pos = be.alloc([1, N, D]);
   interpolatePosEncoding(pos, params.param("pos_embed"), plan, D);
   const patches = be.alloc([B * grid.n, D]);
@@ -86,7 +89,7 @@ function prepareTokens(be: Backend, params: ParamScope, cfg: VitConfig, images: 
       for (let c = 0; c < D; c++) xd[dst + c] = td[src + c] + pd[(1 + j) * D + c];
     }
   }
-  return { x, grid, N, plan, patch };
+  return { x, grid, N, plan, patch, patches };
 }
 
 /** Runs blocks [from, to) on x without keeping activations; returns the output (one of two ping-pong buffers). */
@@ -134,14 +137,14 @@ export function vitForward(
   if (!keep) {
     check(dropRng === null, "vitForward: drop path (training) needs opts.cache");
     const m = be.mark();
-    const { x, N } = prepareTokens(be, params, cfg, images, B, H, W);
+    const { x, N } = prepareTokens(be, params, cfg, images, B, H, W, opts.bugs);
     const work = allocBlockWork(be, cfg, B, N);
     const last = runBlocksNoCache(be, params, cfg, x, 0, cfg.depth, work, B, N);
     finalNormCls(be, params, cfg, cls, last, B, N);
     be.release(m);
     return { cls, cache: null };
   }
-  const { x, grid, N, plan, patch } = prepareTokens(be, params, cfg, images, B, H, W);
+  const { x, grid, N, plan, patch } = prepareTokens(be, params, cfg, images, B, H, W, opts.bugs);
   const work = allocBlockWork(be, cfg, B, N);
   const blocks: BlockCache[] = [];
   let cur = x;

@@ -4,6 +4,7 @@
 
 import { tensor, type StTensor } from "../io/safetensors.js";
 import type { Backend } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 import { dinoLossWithCenterUpdate } from "../dino/loss.js";
 import { cosineSchedule, teacherTempSchedule } from "../dino/schedules.js";
 import { clipGradients } from "../dino/clipGradients.js";
@@ -11,11 +12,12 @@ import { updateTeacher } from "../dino/ema.js";
 import { adamwStep, type AdamWState } from "../dino/adamw.js";
 import { compareNamesByBytes, type NamedTensor } from "../tensor/named.js";
 import { f32Out, f64Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /** dino_loss: the loss with the old centre, its gradient w.r.t. the student outputs, then the new centre. */
-function dinoLossOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function dinoLossOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const ncrops = args.number("ncrops", { integer: true, min: 2 });
   const student = args.f32("student", ["ncrops*B", "K"]);
   const teacher = args.f32("teacher", ["2*B", "K"]);
@@ -29,7 +31,7 @@ function dinoLossOp(args: OpArgs, be: Backend): Map<string, StTensor> {
     teacherTemp: args.number("teacher_temp", { positive: true }),
     ncrops,
     centerMomentum: args.number("center_momentum", { min: 0, max: 1 }),
-  });
+  }, bugs);
   return new Map([
     ["loss", f32Out([1], Float32Array.of(result.loss))],
     ["grad_student", f32Out([studentRows, K], result.gradStudent.data)],
@@ -38,7 +40,7 @@ function dinoLossOp(args: OpArgs, be: Backend): Map<string, StTensor> {
 }
 
 /** cosine_schedule: per-iteration values with a linear warm-up, as the official utils.cosine_scheduler. */
-function cosineScheduleOp(args: OpArgs): Map<string, StTensor> {
+function cosineScheduleOp(args: OpArgs, _be: Backend, bugs: Bugs): Map<string, StTensor> {
   const values = cosineSchedule(
     args.number("base_value"),
     args.number("final_value"),
@@ -46,6 +48,7 @@ function cosineScheduleOp(args: OpArgs): Map<string, StTensor> {
     args.number("niter_per_ep", { integer: true, min: 1 }),
     args.has("warmup_epochs") ? args.number("warmup_epochs", { integer: true, min: 0 }) : 0,
     args.has("start_warmup_value") ? args.number("start_warmup_value") : 0,
+    bugs,
   );
   return new Map([["values", f64Out([values.length], values)]]);
 }
@@ -62,7 +65,7 @@ function teacherTempScheduleOp(args: OpArgs): Map<string, StTensor> {
 }
 
 /** ema_update: teacher.<key> ← m·teacher.<key> + (1 − m)·student.<key> for every key (updateTeacher, as in training). */
-function emaUpdateOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function emaUpdateOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const momentum = args.number("momentum", { min: 0, max: 1 });
   const teacher = args.prefixed("teacher.");
   const student = args.prefixed("student.");
@@ -71,12 +74,12 @@ function emaUpdateOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const keys = [...teacher.keys()];
   const teachers: NamedTensor[] = keys.map((key) => ({ name: key, shape: teacher.get(key)!.shape, data: args.f32(`teacher.${key}`).slice() }));
   const students: NamedTensor[] = keys.map((key, i) => ({ name: key, shape: teachers[i].shape, data: args.f32(`student.${key}`, teachers[i].shape) }));
-  updateTeacher(be, teachers, students, momentum);
+  updateTeacher(be, teachers, students, momentum, bugs);
   return new Map(teachers.map((t) => [`teacher.${t.name}`, tensor("F32", t.shape, t.data)]));
 }
 
 /** clip_gradients: each grad.<key> scaled to norm ≤ clip on its own; norms in byte order of the keys. */
-function clipGradientsOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function clipGradientsOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const clip = args.number("clip", { min: 0 });
   const keys = [...args.prefixed("grad.").keys()].sort(compareNamesByBytes);
   if (keys.length === 0) args.fail("no grad.<key> input tensors");
@@ -84,7 +87,7 @@ function clipGradientsOp(args: OpArgs, be: Backend): Map<string, StTensor> {
     const t = args.input(`grad.${key}`, "F32");
     return { name: key, shape: t.shape, data: (t.data as Float32Array).slice() };
   });
-  const norms = clipGradients(be, grads, clip);
+  const norms = clipGradients(be, grads, clip, bugs);
   const out = new Map<string, StTensor>(grads.map((g) => [`grad.${g.name}`, tensor("F32", g.shape, g.data)]));
   out.set("norms", f32Out([norms.length], Float32Array.from(norms, (n) => n.norm)));
   return out;
@@ -94,7 +97,7 @@ function clipGradientsOp(args: OpArgs, be: Backend): Map<string, StTensor> {
  * adamw_step: one AdamW update per key (adamwStep, as in training), from the given moments and
  * step count, with weight decay exactly where decay.<key> is 1.
  */
-function adamwStepOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function adamwStepOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const step = args.number("step", { integer: true, min: 1 });
   const keys = [...args.prefixed("param.").keys()];
   if (keys.length === 0) args.fail("no param.<key> input tensors");
@@ -119,7 +122,7 @@ function adamwStepOp(args: OpArgs, be: Backend): Map<string, StTensor> {
     beta2: args.number("beta2", { min: 0, max: 1 }),
     eps: args.number("eps", { positive: true }),
     decays: (name) => decayed.has(name),
-  });
+  }, bugs);
   const out = new Map<string, StTensor>();
   for (const p of params) {
     const s = state.get(p.name)!;

@@ -4,9 +4,11 @@ import { tensor, type StTensor } from "../io/safetensors.js";
 import { knnClassify } from "../eval/knn.js";
 import { attentionMask } from "../eval/attentionMask.js";
 import { f64Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 import type { Backend } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /** Integer labels of an I64 tensor as numbers, each checked to be a safe integer. */
 function labels(args: OpArgs, name: string, dims: (string | number)[]): Int32Array {
@@ -18,13 +20,14 @@ function labels(args: OpArgs, name: string, dims: (string | number)[]): Int32Arr
 }
 
 /** knn: top-1 predictions and top-1/top-5 accuracy (percent) of the weighted k-NN vote. */
-function knnOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function knnOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const train = args.f32("train_features", ["Ntr", "D"]);
   const test = args.f32("test_features", ["Nte", "D"]);
   const result = knnClassify(be, train, labels(args, "train_labels", ["Ntr"]), test, labels(args, "test_labels", ["Nte"]), args.dim("D"), {
     k: args.number("k", { integer: true, min: 1 }),
     temperature: args.number("temperature", { positive: true }),
     numClasses: args.number("num_classes", { integer: true, min: 1 }),
+    bugs,
   });
   return new Map([
     ["predictions", tensor("I64", [result.predictions.length], BigInt64Array.from(result.predictions, (p) => BigInt(p)))],

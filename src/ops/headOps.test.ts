@@ -1,6 +1,7 @@
 // The dino_head op: its outputs (grads only for trainable keys) on synthetic cases against the
 // float64 head, with both kernel sets; every case in fixtures/{golden,external}/dino_head (when
 // present) through the op with the wasm and ts kernels; and errors that name the tensor at fault.
+import { NO_BUGS } from "../tensor/portingBugs.js";
 import { describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { headOps } from "./headOps.js";
@@ -60,7 +61,7 @@ describe("dino_head op on synthetic cases", () => {
     for (const [nlayers, normLastLayer] of [[3, true], [3, false], [2, false], [1, true]] as const) {
       it(`${kernels.name} kernels, nlayers ${nlayers}, norm_last_layer ${normLastLayer}: float64 head within the reduction-length bound`, () => {
         const s = synthetic(nlayers, normLastLayer);
-        const out = op(new OpArgs("dino_head", "synthetic", s.inputs, s.params), kernels);
+        const out = op(new OpArgs("dino_head", "synthetic", s.inputs, s.params), kernels, NO_BUGS);
         const trainable = dinoHeadParamSpecs(s.cfg)
           .map((sp) => `grad.head.${sp.name}`)
           .filter((k) => !(normLastLayer && k.endsWith("weight_g")));
@@ -90,7 +91,7 @@ for (const dir of GOLDEN_DIRS) {
         it(`${file} with the ${kernels.name} kernels`, () => {
           const c = readGoldenCase(file);
           expect(c.op).toBe("dino_head");
-          const actual = op(new OpArgs(c.op, c.path, c.inputs, c.params), kernels);
+          const actual = op(new OpArgs(c.op, c.path, c.inputs, c.params), kernels, NO_BUGS);
           // exactly the expected outputs: no gradient for a frozen weight_g
           expect([...actual.keys()].sort()).toEqual([...c.outputs.keys()].sort());
           const failed = compareOutputs(c, actual).filter((o) => !o.pass);
@@ -102,7 +103,7 @@ for (const dir of GOLDEN_DIRS) {
 }
 
 describe("dino_head op errors", () => {
-  const call = (s: Synthetic) => () => op(new OpArgs("dino_head", "case.safetensors", s.inputs, s.params), wasmBackend);
+  const call = (s: Synthetic) => () => op(new OpArgs("dino_head", "case.safetensors", s.inputs, s.params), wasmBackend, NO_BUGS);
 
   it("names a missing head tensor", () => {
     const s = synthetic(3, true);

@@ -1,25 +1,28 @@
 // The dino_head op of the contract: DINOHead forward and backward on a case's weights, through the
 // same model code as training (src/model/dinoHead.ts), on the backend given. Gradients only for
-// trainable keys.
+// trainable keys. caseHead also reads the head of a vit_trace case.
 
 import type { StTensor } from "../io/safetensors.js";
 import type { Backend } from "../kernels/backend.js";
-import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, isTrainableHeadParam, resolveDinoHeadConfig } from "../model/dinoHead.js";
-import { ParamStore } from "../model/params.js";
+import type { OpImpl } from "./opImpl.js";
+import {
+  dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, isTrainableHeadParam, resolveDinoHeadConfig, type ResolvedDinoHeadConfig,
+} from "../model/dinoHead.js";
+import { ParamStore, type ParamSpec } from "../model/params.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /**
- * dino_head: y = head(x) for in.head.<key> and in.x [R,Din]; then, for ∂L/∂y = in.grad_y [R,K],
- * grad.head.<key> for every trainable key and grad_x [R,Din].
+ * The DINO head of a case: its config from the params (out_dim, hidden_dim, bottleneck_dim,
+ * nlayers, norm_last_layer) for inputs of width inDim, and the in.head.<key> tensors checked
+ * against it (none missing, none unexpected), in the order of `specs`.
  */
-function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
-  // BatchNorm1d heads (use_bn) are outside the contract's dino_head and not implemented
+export function caseHead(args: OpArgs, inDim: number): { cfg: ResolvedDinoHeadConfig; specs: ParamSpec[]; values: Float32Array[] } {
+  // BatchNorm1d heads (use_bn) are outside the contract and not implemented
   if (args.has("use_bn") && args.boolean("use_bn")) args.fail("param use_bn is true: heads with BatchNorm1d are not supported");
-  const x = args.f32("x", ["R", "Din"]);
-  const [R, inDim] = [args.dim("R"), args.dim("Din")];
   const cfg = resolveDinoHeadConfig({
     inDim,
     outDim: args.number("out_dim", { integer: true, min: 1 }),
@@ -36,6 +39,17 @@ function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
       args.fail(`tensor in.head.${key} is not a parameter of this head (nlayers ${cfg.nlayers}: expected ${specs.map((s) => `in.head.${s.name} ${shapeString(s.shape)}`).join(", ")})`);
     }
   }
+  return { cfg, specs, values };
+}
+
+/**
+ * dino_head: y = head(x) for in.head.<key> and in.x [R,Din]; then, for ∂L/∂y = in.grad_y [R,K],
+ * grad.head.<key> for every trainable key and grad_x [R,Din].
+ */
+function dinoHeadOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
+  const x = args.f32("x", ["R", "Din"]);
+  const [R, inDim] = [args.dim("R"), args.dim("Din")];
+  const { cfg, specs, values } = caseHead(args, inDim);
   const gradY = args.f32("grad_y", ["R", cfg.outDim]);
 
   const mark = be.mark();
@@ -48,7 +62,7 @@ function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
     const gradYT = be.alloc([R, cfg.outDim]);
     gradYT.data.set(gradY);
 
-    const { y, cache } = dinoHeadForward(be, store, cfg, xT, R);
+    const { y, cache } = dinoHeadForward(be, store, cfg, xT, R, bugs);
     const gradX = dinoHeadBackward(be, store, cfg, cache, gradYT);
 
     const out = new Map<string, StTensor>();

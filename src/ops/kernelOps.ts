@@ -3,9 +3,10 @@
 
 import type { StTensor } from "../io/safetensors.js";
 import type { Backend } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 import { f32Out, type OpArgs } from "./args.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /** softmax: probs = softmax(logits / temperature), log_probs = log_softmax(logits / temperature), rows of K. */
 function softmaxOp(args: OpArgs, be: Backend): Map<string, StTensor> {

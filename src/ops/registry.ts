@@ -13,9 +13,10 @@ import { evalOps } from "./evalOps.js";
 import { headOps } from "./headOps.js";
 import { vitOps } from "./vitOps.js";
 import { trainOps } from "./trainOps.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
+import type { OpImpl } from "./opImpl.js";
 
-/** An op computes a case's outputs (names without `out.`) from its inputs and params. */
-export type OpImpl = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+export type { OpImpl } from "./opImpl.js";
 
 /** Every op of the dino-golden/1 contract; each has an implementation in `registry` below. */
 export const CONTRACT_OPS = [
@@ -33,6 +34,7 @@ export const CONTRACT_OPS = [
   "interpolate_pos_encoding",
   "vit_forward",
   "vit_backward",
+  "vit_trace",
   "dino_head",
   "dino_train_steps",
   "knn",
@@ -48,13 +50,13 @@ export interface CaseResult {
 }
 
 /** Runs a case's op on its inputs. Throws DinoRefError for an op outside the contract or bad inputs. */
-export function runCase(c: GoldenCase, be: Backend = selectedBackend()): Map<string, StTensor> {
+export function runCase(c: GoldenCase, be: Backend = selectedBackend(), bugs: Bugs = NO_BUGS): Map<string, StTensor> {
   if (!(CONTRACT_OPS as readonly string[]).includes(c.op)) {
     throw new DinoRefError(`${c.path}: op '${c.op}' is not in the dino-golden/1 contract (known ops: ${CONTRACT_OPS.join(", ")})`);
   }
   const impl = registry.get(c.op);
   if (impl === undefined) throw new Error(`op ${c.op} of the contract has no implementation in the registry`);
-  return impl(new OpArgs(c.op, c.path, c.inputs, c.params), be);
+  return impl(new OpArgs(c.op, c.path, c.inputs, c.params), be, bugs);
 }
 
 /** Recomputes a case and compares every expected output with the case's tolerances. */

@@ -4,6 +4,7 @@
 
 import { tensor, type StTensor } from "../io/safetensors.js";
 import type { Backend, Tensor } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 import { ParamStore } from "../model/params.js";
 import { vitConfig } from "../model/vitConfig.js";
 import { dinoParamSpecs, type DinoModelConfig } from "../model/dino.js";
@@ -11,6 +12,7 @@ import { trainStep } from "../train/trainStep.js";
 import type { TrainState } from "../train/trainState.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, f64Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
 /** The network of the case, from its params; pos_embed's grid g gives the native image size g·p. */
 function modelFrom(args: OpArgs): DinoModelConfig {
@@ -40,17 +42,17 @@ function modelFrom(args: OpArgs): DinoModelConfig {
   };
 }
 
-function trainStepsOp(args: OpArgs, be: Backend): Map<string, StTensor> {
+function trainStepsOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   // the stores live in the backend's memory for this case only
   const mark = be.mark();
   try {
-    return runSteps(args, be);
+    return runSteps(args, be, bugs);
   } finally {
     be.release(mark);
   }
 }
 
-function runSteps(args: OpArgs, be: Backend): Map<string, StTensor> {
+function runSteps(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const model = modelFrom(args);
   const specs = dinoParamSpecs(model);
   const known = new Set(specs.map((s) => s.name));
@@ -91,7 +93,7 @@ function runSteps(args: OpArgs, be: Backend): Map<string, StTensor> {
       const t = args.input(`step${s}.crop${i}`, "F32", ["B", 3, `h${i}`, `w${i}`]);
       crops.push({ shape: t.shape, data: t.data as Float32Array });
     }
-    const r = trainStep(be, state, crops, { epoch: 0, lr: lr[s], weightDecay: wd[s], momentum: momentum[s], teacherTemp: teacherTemp[s] }, settings, undefined, s);
+    const r = trainStep(be, state, crops, { epoch: 0, lr: lr[s], weightDecay: wd[s], momentum: momentum[s], teacherTemp: teacherTemp[s] }, settings, undefined, s, bugs);
     losses[s] = r.loss;
   }
   const out = new Map<string, StTensor>();
@@ -102,4 +104,4 @@ function runSteps(args: OpArgs, be: Backend): Map<string, StTensor> {
   return out;
 }
 
-export const trainOps: [string, (args: OpArgs, be: Backend) => Map<string, StTensor>][] = [["dino_train_steps", trainStepsOp]];
+export const trainOps: [string, OpImpl][] = [["dino_train_steps", trainStepsOp]];

@@ -1,6 +1,7 @@
 // The ViT ops: every golden case under fixtures/golden/{interpolate_pos_encoding,vit_forward,
 // vit_backward} (when present) with both kernel sets, plus synthetic cases: wasm against the ts
 // oracles, and errors that name the missing tensor.
+import { NO_BUGS } from "../tensor/portingBugs.js";
 import { describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ for (const op of ["interpolate_pos_encoding", "vit_forward", "vit_backward"]) {
         it(`${file} (${kernels.name})`, () => {
           const c = readGoldenCase(file);
           expect(c.op).toBe(op);
-          const actual = ops.get(op)!(new OpArgs(c.op, c.path, c.inputs, c.params), kernels);
+          const actual = ops.get(op)!(new OpArgs(c.op, c.path, c.inputs, c.params), kernels, NO_BUGS);
           const failed = compareOutputs(c, actual).filter((o) => !o.pass);
           expect(failed, failed.map((o) => `${o.output}: ${o.problem ?? `max abs ${o.maxAbsError}, max rel ${o.maxRelError}, worst at [${o.worstIndex}]`}`).join("; ")).toEqual([]);
         });
@@ -47,7 +48,7 @@ describe("vit ops on a synthetic case", () => {
   inputs.set("grad_cls", rand([B, 8]));
 
   it("vit_backward: wasm kernels agree with the ts oracles; every backbone key has a gradient", () => {
-    const run = (k: typeof ts32Backend) => ops.get("vit_backward")!(new OpArgs("vit_backward", "synthetic", inputs, params), k);
+    const run = (k: typeof ts32Backend) => ops.get("vit_backward")!(new OpArgs("vit_backward", "synthetic", inputs, params), k, NO_BUGS);
     const a = run(wasmBackend);
     const b = run(ts32Backend);
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
@@ -63,13 +64,13 @@ describe("vit ops on a synthetic case", () => {
 
   it("interpolate_pos_encoding returns [1, 1 + rows·cols, D]", () => {
     const args = new OpArgs("interpolate_pos_encoding", "synthetic", new Map([["pos_embed", rand([1, 10, 4])]]), { patch_size: 8, height: 40, width: 16 });
-    expect(ops.get("interpolate_pos_encoding")!(args, wasmBackend).get("pos_embed")!.shape).toEqual([1, 11, 4]);
+    expect(ops.get("interpolate_pos_encoding")!(args, wasmBackend, NO_BUGS).get("pos_embed")!.shape).toEqual([1, 11, 4]);
   });
 
   it("a missing parameter is named", () => {
     const partial = new Map(inputs);
     partial.delete("model.blocks.1.attn.proj.weight");
-    const run = () => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", partial, params), wasmBackend);
+    const run = () => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", partial, params), wasmBackend, NO_BUGS);
     expect(run).toThrow(DinoRefError);
     expect(run).toThrow(/case\.safetensors: tensor in\.model\.blocks\.1\.attn\.proj\.weight is missing/);
   });
@@ -77,6 +78,6 @@ describe("vit ops on a synthetic case", () => {
   it("wrong image channels are named", () => {
     const bad = new Map(inputs);
     bad.set("images", rand([B, 4, H, W]));
-    expect(() => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", bad, params), ts32Backend)).toThrow(/in\.images has shape \[2, 4, 8, 13\], expected \[B, 3, H, W\]/);
+    expect(() => ops.get("vit_forward")!(new OpArgs("vit_forward", "case.safetensors", bad, params), ts32Backend, NO_BUGS)).toThrow(/in\.images has shape \[2, 4, 8, 13\], expected \[B, 3, H, W\]/);
   });
 });

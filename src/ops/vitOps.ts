@@ -1,27 +1,31 @@
 // Ops of the contract that run the ViT backbone: interpolate_pos_encoding, vit_forward,
-// vit_backward. Weights come from `in.model.<official key>`; the size of pos_embed fixes the grid
+// vit_backward, vit_trace (every intermediate, and the head's when the case has one). Weights come from `in.model.<official key>`; the size of pos_embed fixes the grid
 // it was made for. The parameters live in a ParamStore on the backend given, as in training.
 
 import type { StTensor } from "../io/safetensors.js";
 import type { Backend, Tensor } from "../kernels/backend.js";
+import type { OpImpl } from "./opImpl.js";
 import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
 import { vitBackward, vitForward } from "../model/vit.js";
+import { vitTrace, type TraceHead } from "../model/vitTrace.js";
+import { caseHead } from "./headOps.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
 import { f32Out, type OpArgs } from "./args.js";
+import type { Bugs } from "../tensor/portingBugs.js";
 
-type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
+type Op = OpImpl;
 
 /** interpolate_pos_encoding: pos_embed [1, 1 + N0, D] resampled for an image of height × width pixels. */
-function interpolatePosEncodingOp(args: OpArgs): Map<string, StTensor> {
+function interpolatePosEncodingOp(args: OpArgs, _be: Backend, bugs: Bugs): Map<string, StTensor> {
   const pos = args.f32("pos_embed", [1, "1+N0", "D"]);
   const [N0, D] = [args.dim("1+N0") - 1, args.dim("D")];
   const p = args.number("patch_size", { integer: true, positive: true });
   const height = args.number("height", { integer: true, positive: true });
   const width = args.number("width", { integer: true, positive: true });
-  const plan = posPlan(N0, height, width, p);
+  const plan = posPlan(N0, height, width, p, bugs);
   const shape = [1, 1 + plan.rows * plan.cols, D];
   const out: Tensor = { shape, data: new Float32Array(shape[1] * D) };
   interpolatePosEncoding(out, { shape: [1, 1 + N0, D], data: pos }, plan, D);
@@ -57,7 +61,7 @@ function loadParams(args: OpArgs, cfg: VitConfig, params: ParamStore): ParamStor
 }
 
 /** Runs forward (and backward when gradCls is given) on `be`; copies every output out of wasm memory. */
-function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, StTensor> {
+function runVit(args: OpArgs, be: Backend, bugs: Bugs, withBackward: boolean): Map<string, StTensor> {
   const cfg = configFrom(args);
   const images = args.f32("images", ["B", cfg.inChans, "H", "W"]);
   const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
@@ -67,7 +71,7 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
     const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg)));
     const img = be.alloc([B, cfg.inChans, H, W]);
     img.data.set(images);
-    const { cls, cache } = vitForward(be, params, cfg, img, B, H, W);
+    const { cls, cache } = vitForward(be, params, cfg, img, B, H, W, { bugs });
     const attn = cache!.blocks[cfg.depth - 1].attn;
     const out = new Map<string, StTensor>([
       ["cls", f32Out([B, cfg.embedDim], Float32Array.from(cls.data))],
@@ -87,13 +91,42 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
 }
 
 /** vit_forward: cls [B, D] after the final norm, last_attn [B, H, N, N] (the last block's softmax on norm1 of its input). */
-const vitForwardOp: Op = (args, be) => runVit(args, be, false);
+const vitForwardOp: Op = (args, be, bugs) => runVit(args, be, bugs, false);
 
 /** vit_backward: ∂(Σ grad_cls·cls)/∂ every backbone parameter (grad.model.<key>) and ∂/∂images (grad_images). */
-const vitBackwardOp: Op = (args, be) => runVit(args, be, true);
+const vitBackwardOp: Op = (args, be, bugs) => runVit(args, be, bugs, true);
+
+/**
+ * vit_trace: every intermediate of the backbone on in.x [B, 3, H, W] (model.<key>), and of the
+ * head (head.<key>, when the case has any) on the CLS rows, under the trace names of
+ * src/model/vitTrace.ts.
+ */
+function vitTraceOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
+  const cfg = configFrom(args);
+  const images = args.f32("x", ["B", cfg.inChans, "H", "W"]);
+  const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
+  const head = args.prefixed("head.").size > 0 ? caseHead(args, cfg.embedDim) : null;
+  const mark = be.mark();
+  try {
+    const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg), { grads: false }));
+    let traceHead: TraceHead | null = null;
+    if (head !== null) {
+      const store = ParamStore.create(be, head.specs, { grads: false });
+      head.specs.forEach((s, i) => store.param(s.name).data.set(head.values[i]));
+      traceHead = { params: store, config: head.cfg };
+    }
+    const img = be.alloc([B, cfg.inChans, H, W]);
+    img.data.set(images);
+    const trace = vitTrace(be, params, cfg, img, B, H, W, traceHead, bugs);
+    return new Map([...trace].map(([name, t]) => [name, f32Out(t.shape, t.data)]));
+  } finally {
+    be.release(mark);
+  }
+}
 
 export const vitOps: [string, Op][] = [
   ["interpolate_pos_encoding", interpolatePosEncodingOp],
   ["vit_forward", vitForwardOp],
   ["vit_backward", vitBackwardOp],
+  ["vit_trace", vitTraceOp],
 ];

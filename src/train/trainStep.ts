@@ -16,6 +16,7 @@ import type { TrainState } from "./trainState.js";
 import { DinoRefError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 import type { NamedTensor } from "../tensor/named.js";
+import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 /** The scheduled values of this iteration. */
 export interface StepSchedule {
@@ -51,9 +52,12 @@ export interface StepResult {
 
 /**
  * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
- * Updates the state in place and returns the loss and the collapse signals.
+ * Updates the state in place and returns the loss and the collapse signals. `bugs`: known porting
+ * mistakes switched on, only when `dino-ref compare` diagnoses a dino_train_steps case.
  */
-export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0): StepResult {
+export function trainStep(
+  be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0, bugs: Bugs = NO_BUGS,
+): StepResult {
   const cfg = state.model;
   const ncrops = crops.length;
   const B = crops[0].shape[0];
@@ -61,17 +65,21 @@ export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor
   const mark = be.mark();
   try {
     // ---- teacher: the two global crops only, no gradients ----
-    const { out: teacherOut } = multiCropForward(be, state.teacher, cfg, crops.slice(0, 2), { cache: false });
+    const { out: teacherOut } = multiCropForward(be, state.teacher, cfg, crops.slice(0, 2), { cache: false, bugs });
 
     // ---- student: every crop, one backbone pass per resolution, drop path on ----
-    const { out: studentOut, cache } = multiCropForward(be, state.student, cfg, crops, { cache: true, dropPathRng });
+    const { out: studentOut, cache } = multiCropForward(be, state.student, cfg, crops, { cache: true, dropPathRng, bugs });
+
+    // centre updated before the loss (center.updated_before_loss, diagnosis only)
+    const centerFirst = bugs.has("center.updated_before_loss") && settings.centering !== false;
+    if (centerFirst) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum, bugs);
 
     // ---- loss: H(Pt, Ps) over the 2·ncrops − 2 (teacher crop, other student crop) pairs ----
     const result = dinoLoss(studentOut as { shape: number[]; data: Float32Array }, teacherOut, state.center, {
       studentTemp: settings.studentTemp,
       teacherTemp: s.teacherTemp,
       ncrops,
-    });
+    }, bugs);
     if (!Number.isFinite(result.loss)) throw new DinoRefError(`step ${step}: the loss is ${result.loss}; stopping (the last checkpoint is intact)`);
 
     // ---- backward into the student ----
@@ -83,19 +91,19 @@ export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor
     // ---- per-parameter clipping, then the last layer frozen in the first epochs ----
     const params = state.student.params.filter((p) => isTrainable(p.name, cfg));
     let grads: NamedTensor[] = state.student.grads.filter((g) => isTrainable(g.name, cfg));
-    const gradNorms = clipGradients(be, grads, settings.clipGrad);
+    const gradNorms = clipGradients(be, grads, settings.clipGrad, bugs);
     const bad = gradNorms.find((g) => !Number.isFinite(g.norm));
     if (bad !== undefined) throw new DinoRefError(`step ${step}: the gradient of ${bad.name} is not finite (norm ${bad.norm}); stopping (the last checkpoint is intact)`);
-    grads = cancelLastLayerGradients(s.epoch, settings.freezeLastLayer, grads);
+    grads = cancelLastLayerGradients(s.epoch, settings.freezeLastLayer, grads, bugs);
 
     // ---- AdamW: lr for every parameter, weight decay for the regularized group ----
-    adamwStep(be, params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps });
+    adamwStep(be, params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps }, bugs);
 
     // ---- teacher EMA: θt ← λ·θt + (1 − λ)·θs ----
-    updateTeacher(be, state.teacher.params, state.student.params, s.momentum);
+    updateTeacher(be, state.teacher.params, state.student.params, s.momentum, bugs);
 
     // ---- centre: c ← m·c + (1 − m)·mean of the teacher outputs (after the loss used the old one) ----
-    if (settings.centering !== false) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
+    if (settings.centering !== false && !centerFirst) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum, bugs);
 
     const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
     return { loss: result.loss, signals, gradNorms };
