@@ -861,9 +861,10 @@ CASES["vit_trace"] = [
     dict(name="p8_d32_32x32_b2_head", seed=1702, model="A", batch=2, height=32, width=32, head=(33, 17, 65, 3),
          desc="every intermediate with a head: patch 8, D 32, depth 2, 2 heads; 32x32 images (native), batch 2; "
               "head nlayers 3, hidden 33, bottleneck 17, K 65, norm_last_layer"),
-    dict(name="vits16_depth1_224_b1", seed=1703, model="S16", batch=1, height=224, width=224,
-         desc="the ViT-S/16 widths: patch 16, D 384, 6 heads (Dh 64), mlp 4, 224x224 px (196 patches + CLS), "
-              "one block (the file would pass 10 MB with more), batch 1; Linear weights N(0, (0.85/sqrt(fan_in))^2)"),
+    dict(name="vits16_depth1_112_b1", seed=1703, model="S16", batch=1, height=112, width=112,
+         desc="the ViT-S/16 widths: patch 16, D 384, 6 heads (Dh 64), mlp 4, the 224-px position embedding "
+              "(14x14) resampled for a 112x112 image (7x7 patches + CLS); one block and half the side keep the "
+              "file near 10 MB (16 MB at 224 px), batch 1; Linear weights N(0, (0.85/sqrt(fan_in))^2)"),
     dict(name="p4_d16_16x16_b2_head_k65536", seed=1704, model="T", batch=2, height=16, width=16,
          head=(32, 8, 65536, 2),
          desc="a head of K = 65,536 outputs (the official out_dim): tiny backbone (patch 4, D 16, depth 1, 2 heads), "
