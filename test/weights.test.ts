@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import jpeg from "jpeg-js";
 import { describe, expect, it } from "vitest";
-import { parseSafetensors, readSafetensors, type StTensor } from "../src/io/safetensors.js";
+import { parseSafetensors, readSafetensors, serializeSafetensors, tensor, type StTensor } from "../src/io/safetensors.js";
 import { encodePng } from "../src/data/png.js";
 import { loadMnist } from "../src/data/mnist.js";
 import { readWeightsFile } from "../src/model/weightsFile.js";
@@ -105,7 +105,7 @@ describe("dino-ref convert", () => {
     });
   }
 
-  it("converts a Hugging Face layout file to the official layout and back, bit for bit", async () => {
+  it("converts a Hugging Face layout file to the official layout and back, bit for bit, and trace gives the same numbers on both", async () => {
     const d = tmp();
     const [official, hf] = [join(d, "official.safetensors"), join(d, "hf.safetensors")];
     expect((await runCli("convert", `${W}/hf_backbone.safetensors`, official, "--layout", "official")).code).toBe(0);
@@ -114,6 +114,22 @@ describe("dino-ref convert", () => {
     const [ours, theirs] = [readSafetensors(hf), readSafetensors(`${W}/hf_backbone.safetensors`)];
     sameTensors(ours.tensors, theirs.tensors);
     expect(ours.metadata).toEqual(theirs.metadata);
+    // trace gives the same numbers, bit for bit, on the Hugging Face file and on its official conversion
+    const w = readWeightsFile(`${W}/backbone.pth`).tensors;
+    const [patch, grid] = [w.get("patch_embed.proj.weight")!.shape[2], Math.round(Math.sqrt(w.get("pos_embed")!.shape[1] - 1))];
+    const side = patch * grid;
+    const x = Float32Array.from({ length: 2 * 3 * side * side }, (_, i) => Math.sin(i * 0.37));
+    const input = join(d, "x.safetensors");
+    writeFileSync(input, serializeSafetensors([["x", tensor("F32", [2, 3, side, side], x)]]));
+    const traces = [];
+    for (const weights of [`${W}/hf_backbone.safetensors`, official]) {
+      const out = join(d, `trace-${traces.length}.safetensors`);
+      const t = await runCli("trace", "--weights", weights, "--input", input, "--out", out);
+      expect(t.code, t.err).toBe(0);
+      traces.push(readSafetensors(out).tensors);
+    }
+    expect(traces[0].size).toBeGreaterThan(10);
+    sameTensors(traces[0], traces[1]);
     // a training checkpoint gives its teacher's backbone (or the student's)
     const r = await runCli("convert", `${W}/checkpoint.pth`, join(d, "teacher_hf.safetensors"), "--layout", "hf");
     expect(r.out).toMatch(/took the teacher's backbone, left out 47 other tensor\(s\) \(a DINO head among them\)/);
