@@ -1,14 +1,16 @@
 // Features for the evaluations: the backbone's CLS output (after the final norm) for every image
-// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches.
+// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches; and
+// the last block's tokens after the final norm (get_intermediate_layers(x, n=1)[0]), which the
+// copy-detection and video-segmentation evaluations read.
 
 import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
-import { vitForward } from "../model/vit.js";
+import { vitForward, vitIntermediateLayers } from "../model/vit.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
-import { check } from "../tensor/errors.js";
+import { check, DinoRefError } from "../tensor/errors.js";
 
 /** CLS features [N, D] of every image (images of one size, normalised with the ImageNet statistics). */
 export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
@@ -44,4 +46,47 @@ export function pixelFeatures(ds: ImageDataset): { features: Float32Array; dim: 
   const features = new Float32Array(ds.length * dim);
   for (let i = 0; i < ds.length; i++) normalizeInto(ds.image(i), tables, features, i * dim);
   return { features, dim };
+}
+
+/** The ImageNet statistics of every evaluation, and the std eval_video_segmentation.py uses (0.228 for red). */
+export const IMAGENET_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: DINO_MULTICROP.std } as const;
+export const VIDEO_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: [0.228, 0.224, 0.225] as const } as const;
+
+/**
+ * Calls `use(tokens, start, B, N)` for consecutive batches of images [start, start + B) of `images`
+ * (all of one size), with tokens [B, N, D] = the last block's output after the final norm (CLS
+ * first, then the patches row by row). `tokens` is valid only during the call.
+ */
+export function forEachTokenBatch(
+  be: Backend, backbone: ParamScope, cfg: VitConfig, images: ImageDataset, use: (tokens: Float32Array, start: number, B: number, N: number) => void,
+  opts: { batchSize?: number; normalization?: { mean: readonly number[]; std: readonly number[] } } = {},
+): void {
+  const { batchSize = 128, normalization = IMAGENET_NORMALIZATION } = opts;
+  check(images.length > 0, "forEachTokenBatch: no images");
+  const { width: W, height: H } = images.image(0);
+  const tables = normalizeTables(normalization.mean, normalization.std);
+  for (let start = 0; start < images.length; start += batchSize) {
+    const B = Math.min(batchSize, images.length - start);
+    const mark = be.mark();
+    const batch = be.alloc([B, 3, H, W]);
+    const pixels = new Float32Array(B * 3 * H * W);
+    for (let b = 0; b < B; b++) {
+      const img = images.image(start + b);
+      check(img.width === W && img.height === H, () => `${images.describe(start + b)} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
+      normalizeInto(img, tables, pixels, b * 3 * H * W);
+    }
+    batch.data.set(pixels);
+    const [tokens] = vitIntermediateLayers(be, backbone, cfg, batch, B, H, W, 1);
+    const values = Float32Array.from(tokens.data);
+    checkFinite(values, () => `the network's tokens for ${images.describe(start)}…`);
+    use(values, start, B, tokens.shape[1]);
+    be.release(mark);
+  }
+}
+
+/** Throws a one-line error unless every value is finite (a NaN weight would otherwise rank silently at random). */
+export function checkFinite(values: ArrayLike<number>, what: () => string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new DinoRefError(`${what()} hold ${values[i]} at index ${i}: the weights give non-finite features`);
+  }
 }

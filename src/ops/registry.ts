@@ -13,6 +13,7 @@ import { evalOps } from "./evalOps.js";
 import { headOps } from "./headOps.js";
 import { vitOps } from "./vitOps.js";
 import { trainOps } from "./trainOps.js";
+import { applicationOps } from "./applicationOps.js";
 
 /** An op computes a case's outputs (names without `out.`) from its inputs and params. */
 export type OpImpl = (args: OpArgs, be: Backend) => Map<string, StTensor>;
@@ -37,9 +38,12 @@ export const CONTRACT_OPS = [
   "dino_train_steps",
   "knn",
   "attention_mask",
+  "retrieval_map",
+  "copy_detection",
+  "label_propagation",
 ] as const;
 
-export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps, ...trainOps]);
+export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps, ...trainOps, ...applicationOps]);
 
 export interface CaseResult {
   path: string;
