@@ -1,14 +1,21 @@
 // `dino-ref linear --checkpoint FILE`: the official linear probe (eval_linear.py: CLS tokens of
 // the last blocks, optionally with the average patch token, a linear layer trained with SGD) on
 // frozen features of a training checkpoint's teacher (or student), on its run's evaluation splits.
+// `--labels 1%|10%|N`: the probe trained on a fixed class-balanced subset of the training images
+// (labelSubset.ts, chosen by --seed), beside the same network at initialisation and raw pixels.
 
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { checkpointConfig } from "../train/checkpoint.js";
 import { evaluationSplits } from "../data/splits.js";
-import { labelsOf } from "../data/dataset.js";
+import { labelsOf, subset, type ImageDataset } from "../data/dataset.js";
+import { classBalancedSubset, labelCount } from "../data/labelSubset.js";
 import { loadBackbone } from "../model/loadBackbone.js";
-import { probeFeatures, trainLinearProbe, DEFAULT_PROBE } from "../eval/linearProbe.js";
+import { ParamStore, type ParamScope } from "../model/params.js";
+import { vitParamSpecs } from "../model/vitParams.js";
+import { initBackbone } from "../model/dino.js";
+import { pixelFeatures } from "../eval/features.js";
+import { probeFeatures, trainLinearProbe, DEFAULT_PROBE, type ProbeResult } from "../eval/linearProbe.js";
 import { integerArg, numberArg } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -19,6 +26,9 @@ export interface LinearArgs {
   epochs?: string;
   lr?: string;
   student?: boolean;
+  labels?: string;
+  seed?: string;
+  json?: boolean;
 }
 
 export function linearCommand(a: LinearArgs, io: Io): number {
@@ -27,13 +37,42 @@ export function linearCommand(a: LinearArgs, io: Io): number {
   const n = integerArg("n-last-blocks", a["n-last-blocks"], 1, c.depth) ?? Math.min(4, c.depth);
   const epochs = integerArg("epochs", a.epochs, 1, 100_000) ?? DEFAULT_PROBE.epochs;
   const lr = numberArg("lr", a.lr, (x) => x > 0, "a number > 0") ?? DEFAULT_PROBE.lr;
+  const seed = integerArg("seed", a.seed, 0, 2 ** 40) ?? 0;
   const be = selectedBackend();
   const { backbone, cfg } = loadBackbone(be, a.checkpoint, a.student ? "student" : "teacher");
-  const { train, test } = evaluationSplits(c);
+  const splits = evaluationSplits(c);
+  const { test } = splits;
+  let train: ImageDataset = splits.train;
+  const C = train.classes.length;
+  if (a.labels !== undefined) train = subset(train, classBalancedSubset(labelsOf(train), C, labelCount(a.labels, train.length, C), seed), "labelled training images");
   const opts = { nLastBlocks: n, avgpool: a.avgpool === true };
-  const tr = probeFeatures(be, backbone, cfg, train, opts);
-  const te = probeFeatures(be, backbone, cfg, test, opts);
-  const r = trainLinearProbe(tr.features, labelsOf(train), te.features, labelsOf(test), tr.dim, train.classes.length, { ...DEFAULT_PROBE, epochs, lr });
-  io.out(`linear probe (${a.student ? "student" : "teacher"} of ${a.checkpoint}; CLS of the last ${n} block(s)${opts.avgpool ? " + average patch token" : ""}, ${tr.dim} features, ${epochs} epochs): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% (best epoch ${r.bestEpoch + 1})`);
+  const probe = (trF: Float32Array, teF: Float32Array, dim: number) => trainLinearProbe(trF, labelsOf(train), teF, labelsOf(test), dim, C, { ...DEFAULT_PROBE, epochs, lr });
+  const ofNetwork = (net: ParamScope) => {
+    const tr = probeFeatures(be, net, cfg, train, opts);
+    return { r: probe(tr.features, probeFeatures(be, net, cfg, test, opts).features, tr.dim), dim: tr.dim };
+  };
+  const { r, dim } = ofNetwork(backbone);
+  const side = a.student ? "student" : "teacher";
+  const what = `CLS of the last ${n} block(s)${opts.avgpool ? " + average patch token" : ""}, ${dim} features, ${epochs} epochs`;
+  if (a.labels === undefined) {
+    if (a.json) io.out(JSON.stringify({ top1: r.top1, top5: r.top5, best_epoch: r.bestEpoch + 1, train: train.length, test: test.length }));
+    else io.out(`linear probe (${side} of ${a.checkpoint}; ${what}): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% (best epoch ${r.bestEpoch + 1})`);
+    return 0;
+  }
+  // the low-label protocol: also the same network at initialisation and raw pixels
+  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
+  initBackbone(init, cfg, c.seed);
+  const atInit = ofNetwork(init).r;
+  const [trP, teP] = [pixelFeatures(train), pixelFeatures(test)];
+  const raw = probe(trP.features, teP.features, trP.dim);
+  const row = (x: ProbeResult) => ({ top1: x.top1, top5: x.top5 });
+  if (a.json) {
+    io.out(JSON.stringify({ ...row(r), init: row(atInit), raw_pixels: row(raw), labels: train.length, seed, test: test.length }));
+    return 0;
+  }
+  io.out(`linear probe with ${train.length} labelled images (--labels ${a.labels}, subset seed ${seed}; ${what}), best top-1 on ${test.length} held-out images:`);
+  for (const [label, x] of [[`${side} of ${a.checkpoint}`, r], [`same net at init (seed ${c.seed})`, atInit], ["raw pixels", raw]] as const) {
+    io.out(`  ${label.padEnd(48)} top-1 ${x.top1.toFixed(2).padStart(6)}%   top-5 ${x.top5.toFixed(2).padStart(6)}%`);
+  }
   return 0;
 }
