@@ -3,7 +3,7 @@
 // the last block's tokens after the final norm (get_intermediate_layers(x, n=1)[0]), which the
 // copy-detection and video-segmentation evaluations read.
 
-import type { Backend } from "../kernels/backend.js";
+import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitForward, vitIntermediateLayers } from "../model/vit.js";
@@ -11,6 +11,24 @@ import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
 import { check, DinoRefError } from "../tensor/errors.js";
+
+/**
+ * Images [start, start + B) of `ds` (or ds at `order[start..]`) normalised into a new batch tensor
+ * [B, 3, H, W] of `be` (ToTensor + Normalize with `tables`); every image must have the first one's size.
+ */
+export function normalizedBatch(be: Backend, ds: ImageDataset, start: number, B: number, tables: Float32Array[], order?: ArrayLike<number>): Tensor {
+  const at = (b: number) => (order === undefined ? start + b : order[start + b]);
+  const { width: W, height: H } = ds.image(at(0));
+  const batch = be.alloc([B, 3, H, W]);
+  const pixels = new Float32Array(B * 3 * H * W);
+  for (let b = 0; b < B; b++) {
+    const img = ds.image(at(b));
+    check(img.width === W && img.height === H, () => `${ds.describe(at(b))} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
+    normalizeInto(img, tables, pixels, b * 3 * H * W);
+  }
+  batch.data.set(pixels);
+  return batch;
+}
 
 /** CLS features [N, D] of every image (images of one size, normalised with the ImageNet statistics). */
 export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
@@ -23,14 +41,7 @@ export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfi
   for (let start = 0; start < N; start += batchSize) {
     const B = Math.min(batchSize, N - start);
     const mark = be.mark();
-    const images = be.alloc([B, 3, H, W]);
-    const pixels = new Float32Array(B * 3 * H * W);
-    for (let b = 0; b < B; b++) {
-      const img = ds.image(start + b);
-      check(img.width === W && img.height === H, () => `${ds.describe(start + b)} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
-      normalizeInto(img, tables, pixels, b * 3 * H * W);
-    }
-    images.data.set(pixels);
+    const images = normalizedBatch(be, ds, start, B, tables);
     const { cls } = vitForward(be, backbone, cfg, images, B, H, W, { cache: false });
     features.set(cls.data, start * D);
     be.release(mark);
@@ -68,14 +79,7 @@ export function forEachTokenBatch(
   for (let start = 0; start < images.length; start += batchSize) {
     const B = Math.min(batchSize, images.length - start);
     const mark = be.mark();
-    const batch = be.alloc([B, 3, H, W]);
-    const pixels = new Float32Array(B * 3 * H * W);
-    for (let b = 0; b < B; b++) {
-      const img = images.image(start + b);
-      check(img.width === W && img.height === H, () => `${images.describe(start + b)} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
-      normalizeInto(img, tables, pixels, b * 3 * H * W);
-    }
-    batch.data.set(pixels);
+    const batch = normalizedBatch(be, images, start, B, tables);
     const [tokens] = vitIntermediateLayers(be, backbone, cfg, batch, B, H, W, 1);
     const values = Float32Array.from(tokens.data);
     checkFinite(values, () => `the network's tokens for ${images.describe(start)}…`);

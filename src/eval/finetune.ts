@@ -17,11 +17,11 @@ import { initRng, truncNormalFill } from "../model/init.js";
 import { adamwStep, type AdamWState } from "../dino/adamw.js";
 import { cosineSchedule } from "../dino/schedules.js";
 import type { ImageDataset } from "../data/dataset.js";
-import { normalizeInto, normalizeTables } from "../data/augment.js";
+import { normalizeTables } from "../data/augment.js";
 import { check, DinoRefError } from "../tensor/errors.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { crossEntropy } from "./linearProbe.js";
-import { IMAGENET_NORMALIZATION } from "./features.js";
+import { IMAGENET_NORMALIZATION, normalizedBatch } from "./features.js";
 
 export interface FinetuneOptions {
   readonly epochs: number;
@@ -43,22 +43,13 @@ export interface FinetuneResult {
 
 /** The images [start, start + B) of `order` in `ds` as a normalised batch [B, 3, H, W] (a new tensor of `be`), and their labels. */
 function batchOf(be: Backend, ds: ImageDataset, order: ArrayLike<number>, start: number, B: number, tables: Float32Array[]) {
-  const { width: W, height: H } = ds.image(order[start]);
-  const images = be.alloc([B, 3, H, W]);
-  const pixels = new Float32Array(B * 3 * H * W);
-  const labels = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    const img = ds.image(order[start + b]);
-    check(img.width === W && img.height === H, () => `${ds.describe(order[start + b])} is ${img.width}×${img.height}; expected ${W}×${H}`);
-    normalizeInto(img, tables, pixels, b * 3 * H * W);
-    labels[b] = ds.label(order[start + b]);
-  }
-  images.data.set(pixels);
-  return { images, labels, H, W };
+  const images = normalizedBatch(be, ds, start, B, tables, order);
+  const labels = Int32Array.from({ length: B }, (_, b) => ds.label(order[start + b]));
+  return { images, labels, H: images.shape[2], W: images.shape[3] };
 }
 
 /** logits [B, C] = cls [B, D] · Wᵀ + b. */
-function headForward(cls: ArrayLike<number>, W: Float32Array, bias: Float32Array, B: number, D: number, C: number): Float64Array {
+function headForward(cls: ArrayLike<number>, W: ArrayLike<number>, bias: ArrayLike<number>, B: number, D: number, C: number): Float64Array {
   const logits = new Float64Array(B * C);
   for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) {
     let s = bias[c];
@@ -66,6 +57,28 @@ function headForward(cls: ArrayLike<number>, W: Float32Array, bias: Float32Array
     logits[r * C + c] = s;
   }
   return logits;
+}
+
+/**
+ * The classification head's loss and gradients for one batch: L = mean cross-entropy of
+ * logits = cls·Wᵀ + b; adds ∂L/∂W [C, D] into gW and ∂L/∂b [C] into gb, returns L and ∂L/∂cls [B, D].
+ */
+export function headLossAndGrads(
+  cls: ArrayLike<number>, W: ArrayLike<number>, bias: ArrayLike<number>, labels: ArrayLike<number>, B: number, D: number, C: number, gW: { [i: number]: number }, gb: { [i: number]: number },
+): { loss: number; gradCls: Float64Array } {
+  const { loss, grad } = crossEntropy(headForward(cls, W, bias, B, D, C), labels, B, C);
+  const gradCls = new Float64Array(B * D);
+  for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) {
+    const g = grad[r * C + c];
+    // ∂L/∂b = Σ_r ∂L/∂logits
+    gb[c] += g;
+    for (let d = 0; d < D; d++) {
+      // ∂L/∂W = ∂L/∂logitsᵀ·cls;  ∂L/∂cls = ∂L/∂logits·W
+      gW[c * D + d] += g * cls[r * D + d];
+      gradCls[r * D + d] += g * W[c * D + d];
+    }
+  }
+  return { loss, gradCls };
 }
 
 /**
@@ -102,24 +115,12 @@ export function finetune(
       net.zeroGrads();
       head.zeroGrads();
       const { cls, cache } = vitForward(be, net, cfg, images, B, H, W, { cache: true });
-      const Wh = head.param("head.weight").data as Float32Array;
-      const bh = head.param("head.bias").data as Float32Array;
-      const { loss, grad } = crossEntropy(headForward(cls.data, Wh, bh, B, D, C), labels, B, C);
+      const { loss, gradCls } = headLossAndGrads(cls.data, head.param("head.weight").data, head.param("head.bias").data, labels, B, D, C, head.grad("head.weight").data, head.grad("head.bias").data);
       if (!Number.isFinite(loss)) throw new DinoRefError(`fine-tuning: the loss is ${loss} at epoch ${epoch}, step ${s}; try a smaller --lr`);
       lossSum += loss * B;
-      const gradCls = be.alloc([B, D]);
-      const gW = head.grad("head.weight").data;
-      const gb = head.grad("head.bias").data;
-      for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) {
-        const g = grad[r * C + c];
-        gb[c] += g;
-        for (let d = 0; d < D; d++) {
-          // ∂L/∂W = ∂L/∂logitsᵀ·cls;  ∂L/∂cls = ∂L/∂logits·W
-          gW[c * D + d] += g * cls.data[r * D + d];
-          gradCls.data[r * D + d] += g * Wh[c * D + d];
-        }
-      }
-      vitBackward(be, net, cfg, cache!, gradCls);
+      const g = be.alloc([B, D]);
+      g.data.set(gradCls);
+      vitBackward(be, net, cfg, cache!, g);
       const it = epoch * steps + s;
       adamwStep(be, [...net.params, ...head.params], [...net.grads, ...head.grads], state, { lr: lrs[it], weightDecay });
       be.release(mark);
