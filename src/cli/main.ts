@@ -59,8 +59,8 @@ commands:
 the paper's other applications, on generated data, for any weights (official-key safetensors or a
 dino-ref checkpoint; --checkpoint FILE works too), beside the same net at init [--student] [--json]:
   retrieval --weights FILE image retrieval, revisited Oxford/Paris protocol (mAP Medium/Hard) on
-                           renderings of digit instances [--queries 100] [--easy 2] [--hard 2]
-                           [--junk 1] [--distractors 500] [--seed 0]
+                           renderings of digit instances [--queries 50] [--easy 2] [--hard 2]
+                           [--junk 1] [--distractors 250] [--seed 0]
   copydetect --weights FILE  copy detection, Copydays protocol (CLS + GeM, whitening, mAP) on strong
                            copies among distractors [--originals 100] [--copies 2]
                            [--distractors 1000] [--whitening 1000] [--seed 0]
