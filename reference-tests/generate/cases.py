@@ -983,3 +983,222 @@ CASES["dino_train_steps"] = [
               "(the warm-up start: moments filled, nothing moves), K 17"),
 ]
 BUILDERS["dino_train_steps"] = build_dino_train_steps
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's other applications: retrieval_map, copy_detection, label_propagation
+# ---------------------------------------------------------------------------------------------
+
+def tol_ranked_ap(nq, nres_max):
+    """AP and mAP come from integer positions (the margins below keep the positions exact): each AP
+    is a sum of nres trapezoids of size <= 1/nres, so a float32-or-better evaluation errs by
+    (nres + 2) roundings of size <= 1; a mean over nq queries adds nq more; mP@k is a count over k."""
+    return [(nres_max + 2, 1.0)], [(nq + nres_max + 2, 1.0)]
+
+
+def tol_retrieval_map(nq, nres_max):
+    ap, m = tol_ranked_ap(nq, nres_max)
+    return tolerance_table({"out.map_medium": m, "out.map_hard": m, "out.ap_medium": ap, "out.ap_hard": ap,
+                            "out.mp_medium": [(nq + 12, 1.0)], "out.mp_hard": [(nq + 12, 1.0)]})
+
+
+def tol_copy_detection(nq, nres_max):
+    """indices are integers (exact: the builder keeps a cosine margin of COPY_MARGIN between the
+    top k+1 whitened similarities); ap and map as tol_ranked_ap."""
+    ap, m = tol_ranked_ap(nq, nres_max)
+    t = tolerance_table({"out.ap": ap, "out.map": m})
+    t["out.indices"] = [0.0, 0.0]
+    return t
+
+
+def tol_label_propagation(D, T, kept, lmax):
+    """seg = sum a l / sum a over the kept affinities a = exp(s / T): the cosine s of two normalised
+    D-vectors errs by ~(D + 4) eps (dot product and the two norms), which exp(s / T) turns into a
+    relative error (D + 4) eps / T of each weight, plus the rounding of s / T (|s / T| <= 1 / T);
+    a relative error delta of the weights moves seg by <= 2 delta max|l|; the two sums over <= kept
+    terms and the division add (2 kept + 2) roundings of size max|l|."""
+    return tolerance_table({"out.seg": [(2 * (D + 4) / T + 2 / T, lmax), (2 * kept + 2, lmax)]})
+
+
+APP_MARGIN = 1e-3   # similarity gaps (cosine) / relative affinity gaps the builders keep
+
+
+def _rank_margin_ok(sim_row, codes):
+    """Adjacent items (by decreasing similarity) whose relevance codes differ are >= APP_MARGIN
+    apart, so that float32 cannot swap two items whose order changes an AP."""
+    order = np.argsort(-sim_row)
+    s, c = sim_row[order], np.asarray(codes)[order]
+    return all(s[i] - s[i + 1] >= APP_MARGIN for i in range(len(s) - 1) if c[i] != c[i + 1])
+
+
+def build_retrieval_map(c):
+    """Instances: P prototypes N(0, 1) in D dims. Query q shows instance q (prototype + N(0, 0.3^2));
+    database rows are renderings of instances: easy = prototype + N(0, 0.6^2), hard + N(0, 1.1^2),
+    junk + N(0, 1.6^2), negatives = other prototypes + N(0, 0.8^2); relevance per c["grades"][q] =
+    (easy, hard, junk) counts. The database is shuffled. A case is redrawn until every query's
+    ranking keeps APP_MARGIN between adjacent items of different relevance."""
+    D, neg = c["dim"], c["negatives"]
+    grades = c["grades"]
+    Q = len(grades)
+    for _ in range(1000):
+        protos = _randn(Q + c["other_instances"], D)
+        rows, codes_of = [], []
+        for q, (e, h, j) in enumerate(grades):
+            for code, count, std in ((1, e, 0.6), (2, h, 1.1), (3, j, 1.6)):
+                for _k in range(count):
+                    rows.append(protos[q] + _randn(D, std=std))
+                    codes_of.append((q, code))
+        for k in range(neg):
+            rows.append(protos[Q + k % c["other_instances"]] + _randn(D, std=0.8))
+            codes_of.append((-1, 0))
+        perm = torch.randperm(len(rows)).numpy()
+        database = f32(np.stack([rows[i] for i in perm]))
+        relevance = np.zeros((Q, len(rows)), np.uint8)
+        for pos, i in enumerate(perm):
+            q, code = codes_of[i]
+            if q >= 0:
+                relevance[q, pos] = code
+        queries = f32(protos[:Q] + _randn(Q, D, std=0.3))
+        qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        dn = database / np.linalg.norm(database, axis=1, keepdims=True)
+        sim = qn.astype(np.float64) @ dn.astype(np.float64).T
+        if all(_rank_margin_ok(sim[q], relevance[q]) for q in range(Q)):
+            return {"queries": queries, "database": database, "relevance": relevance}, {}
+    raise RuntimeError("could not draw a retrieval case with a margin")
+
+
+COPY_MARGIN = 1e-4   # cosine gap between the top k+1 whitened similarities of a copy-detection query
+
+
+def build_copy_detection(c):
+    """Token tensors [B, 1 + n, D]: originals N(0, 1) (negative values exercise GeM's clamp at
+    1e-6); query q is a copy of original q % originals: its tokens + N(0, c["noise"]^2); for
+    c["shared"], database row `originals` is a near-duplicate of original 0 (+ N(0, 0.3^2)) and both
+    are positives of its copies;
+    distractors and whitening tokens N(0, 1). Each query's noise is redrawn until its top k+1
+    whitened cosine similarities (float64) are COPY_MARGIN apart, so that the top-k order is decided."""
+    Q, n_orig, n_dis, Nw, N, D = c["queries"], c["originals"], c["distractors"], c["whitening"], c["tokens"], c["dim"]
+    p, topk = c["gem_p"], c["topk"]
+    originals = _randn(n_orig, N, D)
+    extra = f32(originals[:1] + _randn(1, N, D, std=0.3)) if c.get("shared") else _randn(1, N, D)
+    database = np.concatenate([originals, extra, _randn(n_dis - 1, N, D)])
+    white = _randn(Nw, N, D)
+    t = lambda a: torch.from_numpy(np.asarray(a, np.float32)).double()   # noqa: E731
+    mean, dvt = official_pca(official_gem(t(white), p))
+    whiten = lambda x: torch.nn.functional.normalize((dvt @ (official_gem(t(x), p) - mean).t()).t(), dim=1).numpy()   # noqa: E731
+    dw = whiten(database)
+    positives = np.zeros((Q, database.shape[0]), np.uint8)
+    queries = np.zeros((Q, N, D), np.float32)
+    for q in range(Q):
+        src = q % n_orig
+        positives[q, src] = 1
+        if c.get("shared") and src == 0:
+            positives[q, n_orig] = 1
+        for _ in range(1000):
+            queries[q] = f32(originals[src] + _randn(N, D, std=c["noise"]))
+            sim = np.sort(whiten(queries[q:q + 1]) @ dw.T, axis=1)[0, ::-1][:topk + 1]
+            if np.all(-np.diff(sim) >= COPY_MARGIN):
+                break
+        else:
+            raise RuntimeError("could not draw a copy-detection query with a margin")
+    return ({"query_tokens": f32(queries), "database_tokens": f32(database), "whitening_tokens": f32(white),
+             "positives": positives}, {"topk": topk, "gem_p": p})
+
+
+def build_label_propagation(c):
+    """Target and context features N(0, 1) [h, w, D] (context frames = the target + N(0, 0.8^2), so
+    affinities vary); context_seg: frame 0 one-hot of random labels, the others softmax of N(0,
+    2^2) logits (soft propagated labels). The target is redrawn until, for every query patch, the
+    topk-th and (topk+1)-th largest affinities differ by >= APP_MARGIN relatively (or the topk-th
+    is a masked 0)."""
+    h, w, D, M, C = c["h"], c["w"], c["dim"], c["frames"], c["labels"]
+    topk, r, T = c["topk"], c["size_mask_neighborhood"], c["temperature"]
+    labels0 = torch.randint(0, C, (h, w)).numpy()
+    seg = np.zeros((M, C, h, w), np.float32)
+    seg[0] = np.eye(C, dtype=np.float32)[labels0].transpose(2, 0, 1)
+    for m in range(1, M):
+        z = _randn(C, h, w, std=2.0).astype(np.float64)
+        e = np.exp(z - z.max(axis=0))
+        seg[m] = f32(e / e.sum(axis=0))
+    for _ in range(1000):
+        target = _randn(h, w, D)
+        context = f32(target[None] + _randn(M, h, w, D, std=0.8))
+        _, aff = official_label_propagation_aff(target, context, topk, r, T)
+        s = np.sort(aff, axis=0)[::-1]
+        kth, nxt = s[topk - 1], s[topk] if s.shape[0] > topk else np.zeros_like(s[0])
+        if np.all((kth == 0) | (kth - nxt >= APP_MARGIN * kth)):
+            return ({"target": target, "context": context, "context_seg": seg},
+                    {"topk": topk, "size_mask_neighborhood": r, "temperature": T})
+    raise RuntimeError("could not draw a label-propagation case with a margin")
+
+
+def official_gem(tokens, p):
+    import official
+    return official.gem_descriptor(tokens, p)
+
+
+def official_pca(features):
+    import official
+    return official.pca_whitening(features)
+
+
+def official_label_propagation_aff(target, context, topk, r, T):
+    """The affinities [M*hw, hw] before the top-k cut, float64."""
+    import official
+    t = torch.from_numpy(np.asarray(target, np.float32)).double()
+    ctx = torch.from_numpy(np.asarray(context, np.float32)).double()
+    h, w, D = t.shape
+    M = ctx.shape[0]
+    ft = torch.nn.functional.normalize(t.reshape(h * w, D), dim=1)
+    fs = torch.nn.functional.normalize(ctx.reshape(M, h * w, D).transpose(1, 2), dim=1)
+    aff = torch.exp(torch.bmm(ft.unsqueeze(0).repeat(M, 1, 1), fs) / T)
+    if r > 0:
+        aff = aff * official.restrict_neighborhood(h, w, r).unsqueeze(0)
+    return None, aff.transpose(2, 1).reshape(-1, h * w).numpy()
+
+
+CASES.update({
+    "retrieval_map": [
+        dict(name="q6_ndb70_d16", seed=1801, dim=16, negatives=40, other_instances=10,
+             grades=[(2, 2, 1), (1, 3, 0), (3, 0, 2), (0, 2, 2), (2, 1, 1), (0, 0, 2)],
+             desc="6 queries, 70 database rows, D 16: easy/hard/junk renderings per query (2,2,1), (1,3,0), "
+                  "(3,0,2) (no hard: Hard AP NaN, left out), (0,2,2), (2,1,1), (0,0,2) (junk only: NaN in both)"),
+        dict(name="q4_ndb28_d8_mp", seed=1802, dim=8, negatives=16, other_instances=5,
+             grades=[(1, 1, 1), (2, 0, 0), (0, 1, 3), (1, 1, 0)],
+             desc="4 queries, 28 database rows, D 8: few positives, so mP@10 uses kq = min(last positive, 10)"),
+        dict(name="q3_ndb12_d5_no_negatives", seed=1803, dim=5, negatives=1, other_instances=1,
+             grades=[(2, 1, 1), (1, 2, 1), (1, 1, 2)],
+             desc="3 queries, 13 database rows, D 5: every other query's images are negatives of a query"),
+    ],
+    "copy_detection": [
+        dict(name="q8_db30_w20_n5_d4", seed=1901, queries=8, originals=6, distractors=24, whitening=20, tokens=5, dim=4,
+             gem_p=4, topk=5, noise=1.2,
+             desc="8 copies of 6 originals among 24 distractors, tokens [1 + 4, D 4] (descriptors 8), whitening "
+                  "on 20 images, GeM p 4, top 5"),
+        dict(name="q6_db20_w5_rank_deficient", seed=1902, queries=6, originals=4, distractors=16, whitening=5, tokens=4, dim=6,
+             gem_p=4, topk=20, noise=0.4,
+             desc="whitening on 5 images for 12-dim descriptors: a rank-deficient covariance (the floor max * 1e-5 "
+                  "acts), top k = the whole database"),
+        dict(name="q5_shared_original_p3", seed=1903, queries=5, originals=3, distractors=12, whitening=30, tokens=7, dim=3,
+             gem_p=3, topk=6, noise=1.0, shared=True,
+             desc="a near-duplicate of original 0 in the database: its copies have 2 positives (nres 2); GeM p 3"),
+    ],
+    "label_propagation": [
+        dict(name="h5w6_d8_m3_c3_k5_r2", seed=2001, h=5, w=6, dim=8, frames=3, labels=3, topk=5,
+             size_mask_neighborhood=2, temperature=0.1,
+             desc="5x6 patches, D 8, first frame + 2 previous, 3 labels, top 5, neighbourhood radius 2, T 0.1"),
+        dict(name="h4w4_d6_m1_c2_k3_nomask", seed=2002, h=4, w=4, dim=6, frames=1, labels=2, topk=3,
+             size_mask_neighborhood=0, temperature=0.1,
+             desc="4x4 patches, D 6, the first frame only, 2 labels, top 3, no neighbourhood mask (radius 0)"),
+        dict(name="h6w5_d12_m8_c4_k5_r12", seed=2003, h=6, w=5, dim=12, frames=8, labels=4, topk=5,
+             size_mask_neighborhood=12, temperature=0.2,
+             desc="6x5 patches, D 12, first frame + 7 previous (the official n_last_frames), 4 labels, radius 12 "
+                  "(wider than the grid), T 0.2"),
+        dict(name="h5w5_d4_m1_c3_k12_r1_few_neighbours", seed=2004, h=5, w=5, dim=4, frames=1, labels=3, topk=12,
+             size_mask_neighborhood=1, temperature=0.1,
+             desc="5x5, radius 1 gives <= 9 neighbours < top 12: the 12th largest is a masked 0 and every neighbour votes"),
+    ],
+})
+
+BUILDERS.update({"retrieval_map": build_retrieval_map, "copy_detection": build_copy_detection,
+                 "label_propagation": build_label_propagation})

@@ -50,7 +50,8 @@ SCHEDULE_OPS = ("cosine_schedule", "teacher_temp_schedule")
 MODEL_OPS = ("interpolate_pos_encoding", "vit_forward", "vit_backward", "dino_head", "vit_trace")   # float64 -> float32
 EVAL_OPS = ("knn", "attention_mask")                                                 # float64 -> integers
 TRAIN_OPS = ("dino_train_steps",)                                                    # float32 runs
-OPS = F64_OPS + SCHEDULE_OPS + F32_OPS + MODEL_OPS + EVAL_OPS + TRAIN_OPS
+APP_OPS = ("retrieval_map", "copy_detection", "label_propagation")                  # float64 applications
+OPS = F64_OPS + SCHEDULE_OPS + F32_OPS + MODEL_OPS + EVAL_OPS + TRAIN_OPS + APP_OPS
 
 
 def torch_id():
@@ -75,6 +76,7 @@ def producers():
         "schedule": f"numpy {np.__version__} float64 (official utils semantics)",
         "eval": f"{tid} cpu float64 (float32 inputs; integer, mask and percentage outputs)",
         "train": f"{tid} cpu float32 (torch.optim.AdamW foreach=False; loss float32 values stored as F64)",
+        "app": f"{tid} + numpy {np.__version__} cpu float64 (float32 inputs; APs as F64, indices as I64, soft labels rounded to float32)",
     }
 
 
@@ -358,6 +360,37 @@ def run_dino_train_steps(ins, p):
     return outs, cases.tol_train_steps(ref, [f64, perm])
 
 
+# ---------------------------------------------------------------------------------------------
+# The paper's other applications: official.py restatements of eval_image_retrieval.py,
+# eval_copy_detection.py and eval_video_segmentation.py, in float64
+# ---------------------------------------------------------------------------------------------
+
+def run_retrieval_map(ins, p):
+    r = official.retrieval_map(_t64(ins["queries"]), _t64(ins["database"]), ins["relevance"])
+    (map_m, ap_m, mp_m, _), (map_h, ap_h, mp_h, _) = r["medium"], r["hard"]
+    outs = {"map_medium": np.array([map_m]), "map_hard": np.array([map_h]), "ap_medium": ap_m, "ap_hard": ap_h,
+            "mp_medium": mp_m, "mp_hard": mp_h}
+    rel = ins["relevance"]
+    nres = int(max(np.max(np.sum((rel == 1) | (rel == 2), axis=1)), 1))
+    return {k: np.asarray(v, np.float64) for k, v in outs.items()}, cases.tol_retrieval_map(rel.shape[0], nres)
+
+
+def run_copy_detection(ins, p):
+    idx, aps, m = official.copy_detection(_t64(ins["query_tokens"]), _t64(ins["database_tokens"]),
+                                          _t64(ins["whitening_tokens"]), ins["positives"], p["topk"], p["gem_p"])
+    nres = int(np.max(np.sum(ins["positives"], axis=1)))
+    outs = {"indices": idx.numpy().astype(np.int64), "ap": aps.astype(np.float64), "map": np.array([m], np.float64)}
+    return outs, cases.tol_copy_detection(ins["positives"].shape[0], nres)
+
+
+def run_label_propagation(ins, p):
+    seg, aff = official.label_propagation(_t64(ins["target"]), _t64(ins["context"]), _t64(ins["context_seg"]),
+                                          p["topk"], p["size_mask_neighborhood"], p["temperature"])
+    kept = int(torch.max(torch.sum(aff > 0, dim=0)))
+    D = ins["target"].shape[2]
+    return {"seg": _f32(seg)}, cases.tol_label_propagation(D, p["temperature"], kept, cases._amax(ins["context_seg"]))
+
+
 RUN = {op: globals()[f"run_{op}"] for op in OPS}
 
 
@@ -369,7 +402,8 @@ def build_case(op, case, prod):
         ins, params = cases.BUILDERS[op](case)
     outs, tol = RUN[op](ins, params)
     producer = (prod["schedule"] if op in SCHEDULE_OPS else prod["f32"] if op in F32_OPS
-                else prod["eval"] if op in EVAL_OPS else prod["train"] if op in TRAIN_OPS else prod["f64"])
+                else prod["eval"] if op in EVAL_OPS else prod["train"] if op in TRAIN_OPS
+                else prod["app"] if op in APP_OPS else prod["f64"])
     seed = f" (seed {case['seed']})" if "seed" in case else ""
     meta = {"format": FORMAT, "op": op, "params": _json(params), "tolerance": _json(tol),
             "producer": producer, "description": f"{op}: {case['desc']}{seed}; {cases.RULE}."}
@@ -389,7 +423,7 @@ def write_manifest(out_dir, prod):
                         "bytes": len(data)})
     entries.sort(key=lambda e: e["file"].encode())
     manifest = {"format": FORMAT, "generator": GENERATOR, "generator_sha256": generator_sha256(),
-                "producer": f"{torch_id()} cpu; float64 from float32 inputs for {', '.join(F64_OPS + MODEL_OPS + EVAL_OPS)}; "
+                "producer": f"{torch_id()} cpu; float64 from float32 inputs for {', '.join(F64_OPS + MODEL_OPS + EVAL_OPS + APP_OPS)}; "
                             f"float32 for {', '.join(F32_OPS + TRAIN_OPS)}; {prod['schedule']} for the schedules",
                 "cases": entries}
     with open(os.path.join(out_dir, "MANIFEST.json"), "w", encoding="utf-8", newline="\n") as f:

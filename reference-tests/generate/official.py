@@ -598,3 +598,151 @@ def attention_mask(attn, threshold):
     keep = cumval > (1 - threshold)
     inverse = torch.argsort(idx, dim=1)
     return torch.gather(keep, 1, inverse)
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's other applications (@7c446df): eval_image_retrieval.py with utils.compute_map,
+# eval_copy_detection.py with utils.PCA and score_ap_from_ranks_1, eval_video_segmentation.py
+# label_propagation. Restated on tensors, without models or files.
+# ---------------------------------------------------------------------------------------------
+
+def compute_ap(ranks, nres):
+    """utils.compute_ap (also eval_copy_detection.score_ap_from_ranks_1, the same trapezoid rule):
+    ranks = 0-based positions of the positives (ascending), nres = number of positives. The j-th
+    positive at position r adds (p0 + p1) / 2 / nres with p0 = j / r (1 at r = 0), p1 = (j+1)/(r+1)."""
+    ap = 0.0
+    step = 1.0 / nres
+    for j, rank in enumerate(ranks):
+        p0 = 1.0 if rank == 0 else float(j) / rank
+        p1 = float(j + 1) / (rank + 1)
+        ap += (p0 + p1) * step / 2.0
+    return ap
+
+
+def compute_map(ranks, gnd, kappas=(1, 5, 10)):
+    """utils.compute_map: ranks [Ndb, Q] (database indices, best first, per query column); gnd[i] =
+    {'ok': positives, 'junk': junk}. Positives are moved up by the number of junk images ranked
+    before them; a query without positives gets NaN and is left out of the means. mP@k: kq =
+    min(max position (1-based), k), precision = #(positions <= kq) / kq. Returns (map, aps, pr, prs)."""
+    nq = len(gnd)
+    aps = np.zeros(nq)
+    pr = np.zeros(len(kappas))
+    prs = np.zeros((nq, len(kappas)))
+    total, nempty = 0.0, 0
+    for i in range(nq):
+        ok = np.array(gnd[i]["ok"], dtype=np.int64)
+        if ok.shape[0] == 0:
+            aps[i] = float("nan")
+            prs[i, :] = float("nan")
+            nempty += 1
+            continue
+        junk = np.array(gnd[i]["junk"], dtype=np.int64)
+        pos = np.arange(ranks.shape[0])[np.in1d(ranks[:, i], ok)]
+        jpos = np.arange(ranks.shape[0])[np.in1d(ranks[:, i], junk)]
+        # each positive moves up by the junk ranked before it
+        pos = np.array([p - int(np.sum(jpos < p)) for p in pos], dtype=np.int64)
+        ap = compute_ap(pos, len(ok))
+        total += ap
+        aps[i] = ap
+        pos1 = pos + 1
+        for j, k in enumerate(kappas):
+            kq = min(int(pos1.max()), k)
+            prs[i, j] = (pos1 <= kq).sum() / kq
+        pr = pr + prs[i, :]
+    return total / (nq - nempty), aps, pr / (nq - nempty), prs
+
+
+def retrieval_map(queries, database, relevance):
+    """eval_image_retrieval.py after feature extraction: L2-normalise, sim = db @ q^T, ranks =
+    argsort(-sim, dim=0); Medium: ok = easy + hard, junk = junk; Hard: ok = hard, junk = junk + easy.
+    relevance [Q, Ndb]: 0 negative, 1 easy, 2 hard, 3 junk. Returns {'medium': ..., 'hard': ...}
+    of compute_map's (map, aps, pr, prs)."""
+    q = F.normalize(queries, dim=1, p=2)
+    db = F.normalize(database, dim=1, p=2)
+    sim = db @ q.t()
+    ranks = torch.argsort(-sim, dim=0).numpy()
+    rel = np.asarray(relevance)
+    where = lambda i, c: np.nonzero(rel[i] == c)[0]   # noqa: E731
+    medium = [{"ok": np.concatenate([where(i, 1), where(i, 2)]), "junk": where(i, 3)} for i in range(rel.shape[0])]
+    hard = [{"ok": where(i, 2), "junk": np.concatenate([where(i, 3), where(i, 1)])} for i in range(rel.shape[0])]
+    return {"medium": compute_map(ranks, medium), "hard": compute_map(ranks, hard)}
+
+
+def gem_descriptor(tokens, p):
+    """eval_copy_detection.extract_features after get_intermediate_layers(x, n=1)[0]: the CLS token
+    concatenated with GeM of the patch tokens, (mean_j clamp(x_j, 1e-6)^p)^(1/p) per channel (the
+    official avg_pool2d over the h x w grid is the mean over the patch tokens)."""
+    cls = tokens[:, 0, :]
+    patches = tokens[:, 1:, :].clamp(min=1e-6)
+    return torch.cat((cls, patches.pow(p).mean(dim=1).pow(1.0 / p)), dim=1)
+
+
+def pca_whitening(features_w):
+    """eval_copy_detection.py's whitening with utils.PCA(dim=E, whit=0.5): the mean of the whitening
+    features (subtracted from queries and database by the caller), cov = W^T W / n of the UNCENTRED
+    features, eigh, eigenvalues below max * 1e-5 raised to it, sorted by decreasing eigenvalue,
+    dvt = diag(d^-0.5) v^T. Returns (mean [E], dvt [E, E])."""
+    mean = features_w.mean(dim=0)
+    cov = (features_w.t() @ features_w / features_w.shape[0]).numpy()
+    d, v = np.linalg.eigh(cov)
+    eps = d.max() * 1e-5
+    d[d < eps] = eps
+    idx = np.argsort(d)[::-1]
+    d, v = d[idx], v[:, idx]
+    dvt = np.dot(np.diag(1.0 / d ** 0.5), v.T)
+    return mean, torch.from_numpy(dvt)
+
+
+def copy_detection(query_tokens, db_tokens, white_tokens, positives, topk, p):
+    """eval_copy_detection.py on token tensors: GeM descriptors, whitening learned on the whitening
+    set and applied to database and queries (after subtracting its mean), L2 normalisation, cosine
+    similarity, topk (largest, sorted); AP per query from the positions of its positives among the
+    top k (score_ap_from_ranks_1, nres = its number of positives). positives [Q, Ndb] bool.
+    Returns (indices [Q, topk], aps [Q], map)."""
+    q, db, w = (gem_descriptor(t, p) for t in (query_tokens, db_tokens, white_tokens))
+    mean, dvt = pca_whitening(w)
+    db, q = db - mean, q - mean
+    db, q = (dvt @ db.t()).t(), (dvt @ q.t()).t()
+    db, q = F.normalize(db, dim=1, p=2), F.normalize(q, dim=1, p=2)
+    sim = q @ db.t()
+    _, idx = sim.topk(topk, dim=1, largest=True, sorted=True)
+    aps = []
+    for i in range(q.shape[0]):
+        pos = set(np.nonzero(np.asarray(positives[i]))[0].tolist())
+        ranks = [r for r, b in enumerate(idx[i].tolist()) if b in pos]
+        aps.append(compute_ap(ranks, len(pos)))
+    return idx, np.array(aps), float(np.mean(aps))
+
+
+def restrict_neighborhood(h, w, size):
+    """eval_video_segmentation.restrict_neighborhood: mask [h*w (query), h*w (key)] = 1 where
+    |i - i'| <= size and |j - j'| <= size."""
+    mask = torch.zeros(h, w, h, w, dtype=torch.float64)
+    for i in range(h):
+        for j in range(w):
+            mask[i, j, max(0, i - size):min(h, i + size + 1), max(0, j - size):min(w, j + size + 1)] = 1
+    return mask.reshape(h * w, h * w)
+
+
+def label_propagation(target, context, context_seg, topk, size_mask_neighborhood, temperature):
+    """eval_video_segmentation.label_propagation after feature extraction: target [h, w, D],
+    context [M, h, w, D] (the first frame, then the previous frames), context_seg [M, C, h, w].
+    aff = exp(normalised target . normalised context / T) [M, hw(query), hw(key)], times the
+    neighbourhood mask when size > 0; rearranged to [M*hw (keys), hw (queries)]; per query the
+    values below the topk-th largest (over all keys jointly) set to 0; columns normalised to sum 1;
+    seg = segs [C, M*hw] @ aff -> [C, h, w]. (The official code fixes T at 0.1.)"""
+    h, w, D = target.shape
+    M = context.shape[0]
+    feat_tar = F.normalize(target.reshape(h * w, D), dim=1, p=2)
+    feat_sources = F.normalize(context.reshape(M, h * w, D).transpose(1, 2), dim=1, p=2)   # [M, D, hw]
+    aff = torch.exp(torch.bmm(feat_tar.unsqueeze(0).repeat(M, 1, 1), feat_sources) / temperature)
+    if size_mask_neighborhood > 0:
+        aff = aff * restrict_neighborhood(h, w, size_mask_neighborhood).to(aff.dtype).unsqueeze(0)
+    aff = aff.transpose(2, 1).reshape(-1, h * w)
+    tk_val, _ = torch.topk(aff, dim=0, k=topk)
+    tk_val_min, _ = torch.min(tk_val, dim=0)
+    aff[aff < tk_val_min] = 0
+    aff = aff / torch.sum(aff, keepdim=True, axis=0)
+    C = context_seg.shape[1]
+    segs = context_seg.reshape(M, C, -1).transpose(2, 1).reshape(-1, C).t()   # [C, M*hw]
+    return (segs @ aff).reshape(C, h, w), aff

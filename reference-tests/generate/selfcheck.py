@@ -57,13 +57,20 @@ CONTRACT = {
                           "hidden_dim", "bottleneck_dim", "nlayers", "norm_last_layer", "student_temp",
                           "center_momentum", "clip_grad", "freeze_last_layer", "beta1", "beta2", "eps"],
                          ["student.*", "teacher.*", "center", "loss"]),
+    "retrieval_map": (["queries", "database", "relevance"], [],
+                      ["map_medium", "map_hard", "ap_medium", "ap_hard", "mp_medium", "mp_hard"]),
+    "copy_detection": (["query_tokens", "database_tokens", "whitening_tokens", "positives"], ["topk", "gem_p"],
+                       ["indices", "ap", "map"]),
+    "label_propagation": (["target", "context", "context_seg"], ["topk", "size_mask_neighborhood", "temperature"],
+                          ["seg"]),
 }
-INT_OUTPUTS = {"out.predictions", "out.mask"}
+INT_OUTPUTS = {"out.predictions", "out.mask", "out.indices"}
 VIT_KEYS_PER_BLOCK = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
                       "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
                       "mlp.fc2.weight", "mlp.fc2.bias"]
 F64_OPS = ("matmul", "layer_norm", "gelu", "softmax", "attention", "dino_loss", "interpolate_pos_encoding",
-           "vit_forward", "vit_backward", "dino_head", "knn", "attention_mask", "vit_trace")
+           "vit_forward", "vit_backward", "dino_head", "knn", "attention_mask", "vit_trace", "retrieval_map",
+           "copy_detection", "label_propagation")
 
 
 class Fail(Exception):
@@ -135,6 +142,14 @@ def check_names_and_shapes(op, T, P):
             need(a.dtype == np.float64, f"{n} must be F64")
         elif op == "adamw_step" and n.startswith("in.decay."):
             need(a.dtype == np.uint8 and a.shape == (1,) and a[0] in (0, 1), f"{n} must be U8 [1] of 0/1")
+        elif op == "retrieval_map" and n == "in.relevance":
+            need(a.dtype == np.uint8 and set(np.unique(a)) <= {0, 1, 2, 3}, f"{n} must be U8 of 0..3")
+        elif op == "copy_detection" and n == "in.positives":
+            need(a.dtype == np.uint8 and set(np.unique(a)) <= {0, 1}, f"{n} must be U8 of 0/1")
+        elif op == "copy_detection" and n == "out.indices":
+            need(a.dtype == np.int64, f"{n} must be I64")
+        elif (op == "retrieval_map" and n.startswith("out.")) or (op == "copy_detection" and n in ("out.ap", "out.map")):
+            need(a.dtype == np.float64, f"{n} must be F64")
         else:
             need(a.dtype == np.float32, f"{n} must be F32")
     sh = {n: a.shape for n, a in T.items()}
@@ -215,6 +230,18 @@ def check_names_and_shapes(op, T, P):
              sh["out.predictions"] == (Nte,), "knn shapes")
     elif op == "attention_mask":
         need(sh["out.mask"] == sh["in.attn"] and len(sh["in.attn"]) == 2, "attention_mask shapes")
+    elif op == "retrieval_map":
+        (Q, D), (Ndb, D2) = sh["in.queries"], sh["in.database"]
+        need(D == D2 and sh["in.relevance"] == (Q, Ndb) and sh["out.ap_medium"] == (Q,) == sh["out.ap_hard"] and
+             sh["out.mp_medium"] == (3,) == sh["out.mp_hard"], "retrieval_map shapes")
+    elif op == "copy_detection":
+        (Q, N, D), (Ndb, N2, D2), (_, N3, D3) = sh["in.query_tokens"], sh["in.database_tokens"], sh["in.whitening_tokens"]
+        need(N == N2 == N3 and D == D2 == D3 and sh["in.positives"] == (Q, Ndb) and sh["out.indices"] == (Q, P["topk"])
+             and sh["out.ap"] == (Q,), "copy_detection shapes")
+    elif op == "label_propagation":
+        (h, w, D), (M, C) = sh["in.target"], sh["in.context_seg"][:2]
+        need(sh["in.context"] == (M, h, w, D) and sh["in.context_seg"] == (M, C, h, w) and sh["out.seg"] == (C, h, w),
+             "label_propagation shapes")
     elif op == "dino_train_steps":
         S = sh["in.lr"][0]
         need(all(sh[f"in.{n}"] == (S,) for n in ("lr", "wd", "momentum", "teacher_temp")) and sh["out.loss"] == (S,),
@@ -345,7 +372,69 @@ def float32_torch(op, T, P):
         return {"mask": official.attention_mask(t["attn"], P["threshold"]).to(torch.uint8)}
     if op == "dino_train_steps":
         return official.train_steps_case({n[3:]: a for n, a in T.items() if n.startswith("in.")}, P)[0]
+    if op in APP_F32:
+        return APP_F32[op](t, P)
     raise Fail(f"no float32 computation for {op}")
+
+
+# ---- the paper's other applications: float32 torch (numpy eigh in float32, as the official
+# whitening of a float32 covariance), and plausible mistakes the golden cases must catch
+
+def _retrieval_outputs(r):
+    (mm, am, pm, _), (mh, ah, ph, _) = r["medium"], r["hard"]
+    return {"map_medium": np.array([mm]), "map_hard": np.array([mh]), "ap_medium": am, "ap_hard": ah,
+            "mp_medium": pm, "mp_hard": ph}
+
+
+def _copy_outputs(r):
+    idx, aps, m = r
+    return {"indices": idx, "ap": aps, "map": np.array([m])}
+
+
+APP_F32 = {
+    "retrieval_map": lambda t, P: _retrieval_outputs(official.retrieval_map(t["queries"], t["database"], t["relevance"].numpy())),
+    "copy_detection": lambda t, P: _copy_outputs(official.copy_detection(
+        t["query_tokens"], t["database_tokens"], t["whitening_tokens"], t["positives"].numpy(), P["topk"], P["gem_p"])),
+    "label_propagation": lambda t, P: {"seg": official.label_propagation(
+        t["target"], t["context"], t["context_seg"], P["topk"], P["size_mask_neighborhood"], P["temperature"])[0]},
+}
+
+
+def _retrieval_variants(t, P):
+    rel = t["relevance"].numpy()
+    no_junk = np.where(rel == 3, 0, rel).astype(np.uint8)          # junk left in the ranking as negatives
+    easy_hard = np.where(rel == 1, 2, rel).astype(np.uint8)        # easy images counted as positives of Hard
+    q, db = t["queries"], t["database"]
+    return {"junk not removed (ranked as negatives)": _retrieval_outputs(official.retrieval_map(q, db, no_junk)),
+            "Hard protocol with easy as positives": _retrieval_outputs(official.retrieval_map(q, db, easy_hard))}
+
+
+def _copy_variants(t, P):
+    q, db, w, pos = t["query_tokens"], t["database_tokens"], t["whitening_tokens"], t["positives"].numpy()
+    out = {"GeM p = 1 (average pooling)": _copy_outputs(official.copy_detection(q, db, w, pos, P["topk"], 1.0))}
+    orig = official.pca_whitening
+    try:
+        # the covariance of CENTRED whitening features (the official code uses the uncentred one)
+        official.pca_whitening = lambda f: (f.mean(0), orig(f - f.mean(0))[1])
+        out["covariance of centred whitening features"] = _copy_outputs(official.copy_detection(q, db, w, pos, P["topk"], P["gem_p"]))
+        official.pca_whitening = lambda f: (torch.zeros(f.shape[1], dtype=f.dtype), torch.eye(f.shape[1], dtype=f.dtype))
+        out["no whitening"] = _copy_outputs(official.copy_detection(q, db, w, pos, P["topk"], P["gem_p"]))
+    finally:
+        official.pca_whitening = orig
+    return out
+
+
+def _propagation_variants(t, P):
+    args = (t["target"], t["context"], t["context_seg"])
+    out = {"temperature 1 (not the given T)": {"seg": official.label_propagation(*args, P["topk"], P["size_mask_neighborhood"], 1.0)[0]},
+           "top-k over all patches (k = every context patch)": {"seg": official.label_propagation(
+               *args, t["context"].shape[0] * t["target"].shape[0] * t["target"].shape[1], P["size_mask_neighborhood"], P["temperature"])[0]}}
+    if P["size_mask_neighborhood"] > 0:
+        out["no neighbourhood mask"] = {"seg": official.label_propagation(*args, P["topk"], 0, P["temperature"])[0]}
+    return out
+
+
+APP_VARIANTS = {"retrieval_map": _retrieval_variants, "copy_detection": _copy_variants, "label_propagation": _propagation_variants}
 
 
 def _external_train():
@@ -491,6 +580,8 @@ def variants(op, T, P):
             if name == "global (not per-parameter) clipping" and not P["clip_grad"]:
                 continue
             out[name] = official.train_steps_case(ins, P, hooks=hooks)[0]
+    if op in APP_VARIANTS:
+        out.update(APP_VARIANTS[op](t, P))
     if op == "attention_mask":
         a = t["attn"]
         out["threshold on the raw (not renormalised) mass"] = {

@@ -17,6 +17,10 @@ import { segmentCommand } from "./segment.js";
 import { datasetCommand } from "./dataset.js";
 import { convertCommand } from "./convert.js";
 import { featuresCommand } from "./features.js";
+import { retrievalCommand } from "./retrieval.js";
+import { copyDetectCommand } from "./copydetect.js";
+import { videosegCommand } from "./videoseg.js";
+import { finetuneCommand } from "./finetune.js";
 import { preset } from "../train/config.js";
 import { noPositionals, parse } from "./args.js";
 import { consoleIo, type Io } from "./io.js";
@@ -72,13 +76,31 @@ commands:
   linear --weights FILE    the official linear probe on frozen teacher features
                            [--n-last-blocks 4] [--avgpool] [--epochs 100] [--lr 0.001] [--student]
                            [--data DIR [--image-size S] [--eval-transform resize|imagenet]]
+                           [--labels 1%|10%|N [--seed N]] (few labels: beside init and raw pixels) [--json]
   preset NAME              print a training preset's full configuration as JSON
   knn --weights FILE       weighted k-NN accuracy of a backbone's (a checkpoint's teacher's) features
                            [--k 20] [--temperature 0.07] [--student] [--data DIR: train/ and val/
                            class folders [--image-size S] [--eval-transform resize|imagenet]]
+                           [--labels 1%|10%|N [--seed N]] (few labels: beside init and raw pixels) [--json]
                            --weights FILE (any command): an official backbone or checkpoint
                            (.pth or converted), a Hugging Face ViTModel file, a dino-ref
                            checkpoint (teacher; --student); --checkpoint FILE is the same option
+
+the paper's other applications, on generated data, for any weights, beside the same net at init
+[--student] [--json]:
+  retrieval --weights FILE image retrieval, revisited Oxford/Paris protocol (mAP Medium/Hard) on
+                           renderings of digit instances [--queries 50] [--easy 2] [--hard 2]
+                           [--junk 1] [--distractors 250] [--seed 0]
+  copydetect --weights FILE  copy detection, Copydays protocol (CLS + GeM, whitening, mAP) on strong
+                           copies among distractors [--originals 100] [--copies 2]
+                           [--distractors 1000] [--whitening 1000] [--seed 0]
+  videoseg --weights FILE  video object segmentation by label propagation, DAVIS J&F, on clips of
+                           moving digits [--clips 20] [--frames 12] [--size 48] [--objects 2]
+                           [--n-last-frames 7] [--topk 5] [--neighborhood 12] [--seed 0] [--figure FILE.png]
+  finetune --weights FILE  backbone + linear head trained with labels, beside the linear probe and
+                           the net at init fine-tuned [--epochs 2] [--lr 0.001] [--batch-size 64]
+                           [--weight-decay 0.05] [--labels 1%|10%|N | --train-count N] [--test-count N]
+                           [--probe-epochs 100] [--probe-lr 1] [--seed 0]
   help                     this text
 
 environment:
@@ -93,6 +115,8 @@ function noPositionalsThen(positionals: readonly string[]): string[] {
   noPositionals("trace", positionals);
   return [];
 }
+/** The options every application command takes: the weights file (--checkpoint is the same), the network, --json. */
+const WEIGHTS_OPTIONS = { weights: { type: "string" }, checkpoint: { type: "string" }, student: { type: "boolean" }, json: { type: "boolean" } } as const;
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
@@ -155,7 +179,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "linear": {
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, "n-last-blocks": { type: "string" }, avgpool: { type: "boolean" }, epochs: { type: "string" }, lr: { type: "string" }, student: { type: "boolean" },
-          ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS,
+          ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS, labels: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
         });
         noPositionals("linear", positionals);
         return linearCommand(values, io);
@@ -174,9 +198,42 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         return featuresCommand(values, io);
       }
       case "knn": {
-        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS });
+        const { values, positionals } = parse(rest, {
+          checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS,
+          labels: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+        });
         noPositionals("knn", positionals);
         return knnCommand(values, io);
+      }
+      case "retrieval": {
+        const { values, positionals } = parse(rest, {
+          ...WEIGHTS_OPTIONS, queries: { type: "string" }, easy: { type: "string" }, hard: { type: "string" }, junk: { type: "string" }, distractors: { type: "string" }, seed: { type: "string" },
+        });
+        noPositionals("retrieval", positionals);
+        return retrievalCommand(values, io);
+      }
+      case "copydetect": {
+        const { values, positionals } = parse(rest, {
+          ...WEIGHTS_OPTIONS, originals: { type: "string" }, copies: { type: "string" }, distractors: { type: "string" }, whitening: { type: "string" }, seed: { type: "string" },
+        });
+        noPositionals("copydetect", positionals);
+        return copyDetectCommand(values, io);
+      }
+      case "videoseg": {
+        const { values, positionals } = parse(rest, {
+          ...WEIGHTS_OPTIONS, clips: { type: "string" }, frames: { type: "string" }, size: { type: "string" }, objects: { type: "string" }, "n-last-frames": { type: "string" },
+          topk: { type: "string" }, neighborhood: { type: "string" }, seed: { type: "string" }, figure: { type: "string" },
+        });
+        noPositionals("videoseg", positionals);
+        return videosegCommand(values, io);
+      }
+      case "finetune": {
+        const { values, positionals } = parse(rest, {
+          ...WEIGHTS_OPTIONS, epochs: { type: "string" }, lr: { type: "string" }, "batch-size": { type: "string" }, "weight-decay": { type: "string" }, labels: { type: "string" },
+          "train-count": { type: "string" }, "test-count": { type: "string" }, "probe-epochs": { type: "string" }, "probe-lr": { type: "string" }, seed: { type: "string" },
+        });
+        noPositionals("finetune", positionals);
+        return finetuneCommand(values, io);
       }
       case "explain":
         return await explainCommand(rest, io);
@@ -187,7 +244,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, trace, bench, explain, train, knn, linear, inspect, convert, features, attention, segment, dataset, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, trace, bench, explain, train, knn, linear, retrieval, copydetect, videoseg, finetune, inspect, convert, features, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

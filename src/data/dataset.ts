@@ -49,16 +49,42 @@ export function labelsOf(ds: ImageDataset): Int32Array {
 }
 
 /**
+ * `items` reordered class by class in turn (the first item of class 0, of class 1, …, then the
+ * second of each, …; a class that runs out is skipped), so that any prefix shows every class.
+ */
+export function interleaveByLabel(items: ArrayLike<number>, labelOf: (item: number) => number, numClasses: number): Int32Array {
+  const perClass: number[][] = Array.from({ length: numClasses }, () => []);
+  for (let i = 0; i < items.length; i++) perClass[labelOf(items[i])].push(items[i]);
+  const out: number[] = [];
+  for (let round = 0; out.length < items.length; round++) {
+    for (const members of perClass) if (round < members.length) out.push(members[round]);
+  }
+  return Int32Array.from(out);
+}
+
+/**
  * The first `count` indices of `ds` taken class by class in turn (the 1st image of class 0, of
  * class 1, …, then the 2nd of each, …; a class that runs out is skipped), so that a prefix of a
  * class-sorted split still shows every class.
  */
 export function classInterleaved(ds: ImageDataset, count = ds.length): Int32Array {
-  const perClass: number[][] = ds.classes.map(() => []);
-  for (let i = 0; i < ds.length; i++) perClass[ds.label(i)].push(i);
-  const out: number[] = [];
-  for (let round = 0; out.length < Math.min(count, ds.length); round++) {
-    for (const members of perClass) if (round < members.length && out.length < count) out.push(members[round]);
-  }
-  return Int32Array.from(out);
+  const all = Int32Array.from({ length: ds.length }, (_, i) => i);
+  return interleaveByLabel(all, (i) => ds.label(i), ds.classes.length).slice(0, Math.min(count, ds.length));
+}
+
+/** A data set `name` of `length` generated images, each made on first use by `make` and then kept. */
+export function generatedDataset(name: string, length: number, classes: readonly string[], make: (i: number) => Image, label: (i: number) => number, describe: (i: number) => string): ImageDataset {
+  const cache = new Map<number, Image>();
+  return {
+    length,
+    classes,
+    image(i) {
+      checkIndex(this, i, name);
+      let img = cache.get(i);
+      if (img === undefined) cache.set(i, (img = make(i)));
+      return img;
+    },
+    label: (i) => label(i),
+    describe,
+  };
 }

@@ -102,3 +102,19 @@ export function upscaleNearest(img: Image, factor: number): Image {
   }
   return out;
 }
+
+/** Tiles laid out in rows on white, `gap` pixels apart; every tile must have the size of the first. */
+export function tileGrid(tiles: readonly (readonly Image[])[], gap = 4): Image {
+  if (tiles.length === 0 || tiles[0].length === 0) throw new DinoRefError("tileGrid: no tiles");
+  const { width: tw, height: th } = tiles[0][0];
+  const cols = Math.max(...tiles.map((r) => r.length));
+  const fig = makeImage(cols * tw + (cols - 1) * gap, tiles.length * th + (tiles.length - 1) * gap);
+  fig.data.fill(255);
+  tiles.forEach((row, r) =>
+    row.forEach((tile, c) => {
+      if (tile.width !== tw || tile.height !== th) throw new DinoRefError(`tileGrid: a ${tile.width}x${tile.height} tile among ${tw}x${th} ones`);
+      for (let y = 0; y < th; y++) fig.data.set(tile.data.subarray(y * tw * 3, (y + 1) * tw * 3), ((r * (th + gap) + y) * fig.width + c * (tw + gap)) * 3);
+    }),
+  );
+  return fig;
+}

@@ -22,7 +22,14 @@ describe("mnist-clutter", () => {
     const again = loadMnistClutter();
     expect(again.test.image(17)).toEqual(img);
     expect(again.test.mask(17)).toEqual(mask);
-    expect(renderMnistClutter(c.testIndices[17], c.testIndices, 0)).toEqual({ image: img, mask });
+    const r = renderMnistClutter(c.testIndices[17], c.testIndices, 0);
+    expect({ image: r.image, mask: r.mask }).toEqual({ image: img, mask });
+    // drawing the digit at the box it was drawn at anyway changes nothing; another box moves only the digit
+    expect(renderMnistClutter(c.testIndices[17], c.testIndices, 0, undefined, r.box)).toEqual(r);
+    const moved = renderMnistClutter(c.testIndices[17], c.testIndices, 0, undefined, { ...r.box, x: r.box.x === 0 ? 1 : 0 });
+    expect(moved.image.data).not.toEqual(img.data);
+    expect(moved.box.side).toBe(r.box.side);
+    expect(() => renderMnistClutter(c.testIndices[17], c.testIndices, 0, undefined, { side: 30, x: 5, y: 0 })).toThrow(/does not fit/);
     expect(loadMnistClutter({ seed: 1 }).test.image(17).data).not.toEqual(img.data);
     expect(c.test.image(18).data).not.toEqual(img.data);
   });

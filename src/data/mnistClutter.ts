@@ -111,18 +111,31 @@ export interface MaskedImage {
   image: Image;
   /** 255 on the digit's pixels, 0 elsewhere. */
   mask: GreyImage;
+  /** Where the digit was drawn: its side and top-left corner. */
+  box: DigitBox;
+}
+
+/** A digit's side and top-left corner on the canvas. */
+export interface DigitBox {
+  side: number;
+  x: number;
+  y: number;
 }
 
 /** The grey levels [side, side] of MNIST digit g resized (antialiased bicubic) to side × side. */
-function resizedDigit(g: number, side: number): Uint8Array {
+export function resizedDigit(g: number, side: number): Uint8Array {
   const rgb = resizeBicubic(greyToRgb(MNIST_SIZE, MNIST_SIZE, mnistGrey(g)), side, side);
   const grey = new Uint8Array(side * side);
   for (let p = 0; p < side * side; p++) grey[p] = rgb.data[3 * p];
   return grey;
 }
 
-/** Image and mask of MNIST digit g; fragments come from the digits listed in `pool`. */
-export function renderMnistClutter(g: number, pool: ArrayLike<number>, seed: number, cfg: MnistClutterConfig = MNIST_CLUTTER_DEFAULTS): MaskedImage {
+/**
+ * Image and mask of MNIST digit g; fragments come from the digits listed in `pool`. With `place`,
+ * the digit is drawn at that side and corner instead of the drawn ones (the draws still happen,
+ * so everything else is the same image).
+ */
+export function renderMnistClutter(g: number, pool: ArrayLike<number>, seed: number, cfg: MnistClutterConfig = MNIST_CLUTTER_DEFAULTS, place?: DigitBox): MaskedImage {
   const S = cfg.size;
   const rng = new Rng(seed, STREAM.data, CLUTTER_KEY_OFFSET + g);
   const u = (r: readonly [number, number]) => rng.uniformIn(r[0], r[1]);
@@ -193,27 +206,42 @@ export function renderMnistClutter(g: number, pool: ArrayLike<number>, seed: num
 
   // 5. the digit
   const ink = foreground(cfg.contrast);
-  const d = side();
-  const dx = rng.int(S - d + 1);
-  const dy = rng.int(S - d + 1);
+  let d = side();
+  let dx = rng.int(S - d + 1);
+  let dy = rng.int(S - d + 1);
+  if (place !== undefined) {
+    if (!(Number.isInteger(place.side) && place.side >= 1 && Number.isInteger(place.x) && Number.isInteger(place.y) && place.x >= 0 && place.y >= 0 && place.x + place.side <= S && place.y + place.side <= S)) {
+      throw new DinoRefError(`mnist-clutter: a digit of side ${place.side} at (${place.x}, ${place.y}) does not fit the ${S}×${S} canvas`);
+    }
+    [d, dx, dy] = [place.side, place.x, place.y];
+  }
   const digit = resizedDigit(g, d);
   paint(dx, dy, d, d, ink, (x, y) => digit[y * d + x] / 255);
   const mask: GreyImage = { width: S, height: S, channels: 1, data: new Uint8Array(S * S) };
   for (let y = 0; y < d; y++) for (let x = 0; x < d; x++) if (digit[y * d + x] >= cfg.maskThreshold) mask.data[(dy + y) * S + dx + x] = 255;
 
   // 6. noise
+  return { image: withNoise(canvas, S, cfg.noise, rng), mask, box: { side: d, x: dx, y: dy } };
+}
+
+/**
+ * The S×S canvas [S, S, 3] (float grey levels) with per-pixel noise, the same for the 3 channels,
+ * rounded and clamped to 8 bits: ⌈S²/4⌉ 32-bit draws of `rng`, byte k of draw q gives pixel 4q + k
+ * the value noise·(2b/255 − 1).
+ */
+export function withNoise(canvas: Float64Array, S: number, noise: number, rng: Rng): Image {
   const image = makeImage(S, S);
   let bits = 0;
   for (let p = 0; p < S * S; p++) {
     // one 32-bit draw gives the noise of 4 pixels: byte b → noise·(2b/255 − 1)
     if (p % 4 === 0) bits = rng.nextUint32();
-    const n = cfg.noise * ((2 * ((bits >>> (8 * (p % 4))) & 255)) / 255 - 1);
+    const n = noise * ((2 * ((bits >>> (8 * (p % 4))) & 255)) / 255 - 1);
     for (let c = 0; c < 3; c++) {
       const v = Math.round(canvas[3 * p + c] + n);
       image.data[3 * p + c] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
-  return { image, mask };
+  return image;
 }
 
 /** The clutter images of the MNIST digits at `indices` (into the full 10,000), fragments from the same list. */

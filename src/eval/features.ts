@@ -1,5 +1,7 @@
 // Features for the evaluations: the backbone's CLS output (after the final norm) for every image
-// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches.
+// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches; and
+// the last block's tokens after the final norm (get_intermediate_layers(x, n=1)[0]), which the
+// copy-detection and video-segmentation evaluations read.
 
 import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
@@ -8,7 +10,25 @@ import { vitForward, vitIntermediateLayers } from "../model/vit.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
-import { check } from "../tensor/errors.js";
+import { check, DinoRefError } from "../tensor/errors.js";
+
+/**
+ * Images [start, start + B) of `ds` (or ds at `order[start..]`) normalised into a new batch tensor
+ * [B, 3, H, W] of `be` (ToTensor + Normalize with `tables`); every image must have the first one's size.
+ */
+export function normalizedBatch(be: Backend, ds: ImageDataset, start: number, B: number, tables: Float32Array[], order?: ArrayLike<number>): Tensor {
+  const at = (b: number) => (order === undefined ? start + b : order[start + b]);
+  const { width: W, height: H } = ds.image(at(0));
+  const batch = be.alloc([B, 3, H, W]);
+  const pixels = new Float32Array(B * 3 * H * W);
+  for (let b = 0; b < B; b++) {
+    const img = ds.image(at(b));
+    check(img.width === W && img.height === H, () => `${ds.describe(at(b))} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
+    normalizeInto(img, tables, pixels, b * 3 * H * W);
+  }
+  batch.data.set(pixels);
+  return batch;
+}
 
 /**
  * Runs `fn` on the images of `ds` in batches: `images` [B, 3, H, W] normalised with the ImageNet
@@ -21,14 +41,7 @@ export function forEachBatch(be: Backend, ds: ImageDataset, batchSize: number, f
   for (let start = 0; start < ds.length; start += batchSize) {
     const B = Math.min(batchSize, ds.length - start);
     const mark = be.mark();
-    const images = be.alloc([B, 3, H, W]);
-    const pixels = new Float32Array(B * 3 * H * W);
-    for (let b = 0; b < B; b++) {
-      const img = ds.image(start + b);
-      check(img.width === W && img.height === H, () => `${ds.describe(start + b)} is ${img.width}×${img.height}; expected ${W}×${H} like the first image`);
-      normalizeInto(img, tables, pixels, b * 3 * H * W);
-    }
-    images.data.set(pixels);
+    const images = normalizedBatch(be, ds, start, B, tables);
     fn(images, start, B, H, W);
     be.release(mark);
   }
@@ -75,4 +88,40 @@ export function extractTokens(be: Backend, backbone: ParamScope, cfg: VitConfig,
     }
   });
   return { cls, patches, n };
+}
+
+/** The ImageNet statistics of every evaluation, and the std eval_video_segmentation.py uses (0.228 for red). */
+export const IMAGENET_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: DINO_MULTICROP.std } as const;
+export const VIDEO_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: [0.228, 0.224, 0.225] as const } as const;
+
+/**
+ * Calls `use(tokens, start, B, N)` for consecutive batches of images [start, start + B) of `images`
+ * (all of one size), with tokens [B, N, D] = the last block's output after the final norm (CLS
+ * first, then the patches row by row). `tokens` is valid only during the call.
+ */
+export function forEachTokenBatch(
+  be: Backend, backbone: ParamScope, cfg: VitConfig, images: ImageDataset, use: (tokens: Float32Array, start: number, B: number, N: number) => void,
+  opts: { batchSize?: number; normalization?: { mean: readonly number[]; std: readonly number[] } } = {},
+): void {
+  const { batchSize = 128, normalization = IMAGENET_NORMALIZATION } = opts;
+  check(images.length > 0, "forEachTokenBatch: no images");
+  const { width: W, height: H } = images.image(0);
+  const tables = normalizeTables(normalization.mean, normalization.std);
+  for (let start = 0; start < images.length; start += batchSize) {
+    const B = Math.min(batchSize, images.length - start);
+    const mark = be.mark();
+    const batch = normalizedBatch(be, images, start, B, tables);
+    const [tokens] = vitIntermediateLayers(be, backbone, cfg, batch, B, H, W, 1);
+    const values = Float32Array.from(tokens.data);
+    checkFinite(values, () => `the network's tokens for ${images.describe(start)}…`);
+    use(values, start, B, tokens.shape[1]);
+    be.release(mark);
+  }
+}
+
+/** Throws a one-line error unless every value is finite (a NaN weight would otherwise rank silently at random). */
+export function checkFinite(values: ArrayLike<number>, what: () => string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new DinoRefError(`${what()} hold ${values[i]} at index ${i}: the weights give non-finite features`);
+  }
 }

@@ -4,7 +4,7 @@
 // scored against the truth: kept patches grey, object pixels inside them white (hits), object
 // pixels outside them red (misses).
 
-import { type GreyImage, type Image, greyToRgb, makeImage, upscaleNearest } from "../data/image.js";
+import { type GreyImage, type Image, greyToRgb, makeImage, tileGrid, upscaleNearest } from "../data/image.js";
 import { check } from "../tensor/errors.js";
 import { heatMap, type AttentionMaps } from "./attentionMaps.js";
 import { attentionMask } from "./attentionMask.js";
@@ -46,14 +46,5 @@ export function segmentationFigure(rows: readonly FigureRow[], p: number, thresh
     }
     return out.map((t) => upscaleNearest(t, zoom));
   });
-  const [tw, th] = [w * zoom, h * zoom];
-  const cols = tiles[0].length;
-  const fig = makeImage(cols * tw + (cols - 1) * GAP, rows.length * th + (rows.length - 1) * GAP);
-  fig.data.fill(255);
-  tiles.forEach((rowTiles, r) =>
-    rowTiles.forEach((tile, c) => {
-      for (let y = 0; y < th; y++) fig.data.set(tile.data.subarray(y * tw * 3, (y + 1) * tw * 3), ((r * (th + GAP) + y) * fig.width + c * (tw + GAP)) * 3);
-    }),
-  );
-  return fig;
+  return tileGrid(tiles, GAP);
 }

@@ -15,6 +15,7 @@ import { vitOps } from "./vitOps.js";
 import { trainOps } from "./trainOps.js";
 import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 import type { OpImpl } from "./opImpl.js";
+import { applicationOps } from "./applicationOps.js";
 
 export type { OpImpl } from "./opImpl.js";
 
@@ -39,9 +40,12 @@ export const CONTRACT_OPS = [
   "dino_train_steps",
   "knn",
   "attention_mask",
+  "retrieval_map",
+  "copy_detection",
+  "label_propagation",
 ] as const;
 
-export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps, ...trainOps]);
+export const registry: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([...kernelOps, ...dinoOps, ...evalOps, ...headOps, ...vitOps, ...trainOps, ...applicationOps]);
 
 export interface CaseResult {
   path: string;

@@ -56,6 +56,11 @@ export const STREAM = {
   split: 5,
   data: 6,
   probe: 7,
+  labelSubset: 8,
+  retrieval: 9,
+  copyDetection: 10,
+  video: 11,
+  finetune: 12,
 } as const;
 
 /**
