@@ -3,7 +3,7 @@
 import { DinoRefError } from "../tensor/errors.js";
 import { findCaseFiles, readGoldenCase } from "../io/golden.js";
 import { readSafetensors, type StTensor } from "../io/safetensors.js";
-import { casePassed, checkCase, compareOutputs, type CaseResult } from "../ops/registry.js";
+import { casePassed, checkCase, checkContractOp, compareOutputs, type CaseResult } from "../ops/registry.js";
 import { formatTable, reportRows } from "./report.js";
 import type { Io } from "./io.js";
 
@@ -19,6 +19,7 @@ export function compareCommand(paths: readonly string[], io: Io): number {
   if (paths.length !== 2) throw new DinoRefError(`compare: expected CASE and ACTUAL, got ${paths.length} argument(s)`);
   const [casePath, actualPath] = paths;
   const c = readGoldenCase(casePath);
+  checkContractOp(c);
   const actualFile = readSafetensors(actualPath);
   const actual = new Map<string, StTensor>();
   for (const [name, t] of actualFile.tensors) if (name.startsWith("out.")) actual.set(name.slice(4), t);

@@ -5,6 +5,7 @@
 import { DinoRefError } from "../tensor/errors.js";
 import { tensor, type DType, type StTensor } from "../io/safetensors.js";
 import { numel } from "../tensor/named.js";
+import { checkMemory } from "../tensor/limits.js";
 
 export type Dim = number | string;
 
@@ -73,6 +74,15 @@ export class OpArgs {
   /** Whether the param is present. */
   has(name: string): boolean {
     return this.params[name] !== undefined;
+  }
+
+  /**
+   * Throws, naming the case and what would need the memory, unless `bytes` fits the --max-memory
+   * limit. Ops whose outputs or work grow faster than their inputs (N² attention weights, a
+   * schedule of epochs × iterations, an image size given as a param) call it before allocating.
+   */
+  budget(bytes: number, what: string, hint?: string): void {
+    checkMemory(bytes, `${this.source}: op ${this.op}: ${what}`, hint);
   }
 
   fail(what: string): never {

@@ -7,6 +7,7 @@ import type { Backend } from "../kernels/backend.js";
 import { dinoHeadBackward, dinoHeadForward, dinoHeadParamSpecs, isTrainableHeadParam, resolveDinoHeadConfig } from "../model/dinoHead.js";
 import { ParamStore } from "../model/params.js";
 import { shapeString } from "../tensor/named.js";
+import { headActivationBytes } from "../model/memory.js";
 import { f32Out, type OpArgs } from "./args.js";
 
 type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
@@ -28,6 +29,7 @@ function dinoHeadOp(args: OpArgs, be: Backend): Map<string, StTensor> {
     nlayers: args.has("nlayers") ? args.number("nlayers", { integer: true }) : undefined,
     normLastLayer: args.has("norm_last_layer") ? args.boolean("norm_last_layer") : undefined,
   });
+  args.budget(headActivationBytes(cfg, R), `the head's activations on ${R} rows`);
   const specs = dinoHeadParamSpecs(cfg);
   const values = specs.map((s) => args.f32(`head.${s.name}`, s.shape));
   const known = new Set(specs.map((s) => s.name));

@@ -10,6 +10,7 @@ import { dinoParamSpecs, type DinoModelConfig } from "../model/dino.js";
 import { trainStep } from "../train/trainStep.js";
 import type { TrainState } from "../train/trainState.js";
 import { shapeString } from "../tensor/named.js";
+import { trainStepBytes } from "../model/memory.js";
 import { f32Out, f64Out, type OpArgs } from "./args.js";
 
 /** The network of the case, from its params; pos_embed's grid g gives the native image size g·p. */
@@ -84,6 +85,9 @@ function runSteps(args: OpArgs, be: Backend): Map<string, StTensor> {
     beta2: args.number("beta2", { min: 0, max: 1 }),
     eps: args.number("eps", { positive: true }),
   };
+  const cropShapes = Array.from({ length: ncrops }, (_, i) => args.input(`step0.crop${i}`, "F32").shape);
+  if (cropShapes.some((s) => s.length !== 4)) args.fail("tensors in.step0.crop<i> must be [B, 3, h, w]");
+  args.budget(trainStepBytes(model, cropShapes[0][0], cropShapes.map((s) => [s[2], s[3]] as const)), `a training step on ${ncrops} crops of ${cropShapes[0][0]} image(s)`);
   const losses = new Float64Array(S);
   for (let s = 0; s < S; s++) {
     const crops: Tensor[] = [];

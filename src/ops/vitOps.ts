@@ -10,6 +10,7 @@ import { vitBackward, vitForward } from "../model/vit.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
+import { tokensOf, vitActivationBytes } from "../model/memory.js";
 import { f32Out, type OpArgs } from "./args.js";
 
 type Op = (args: OpArgs, be: Backend) => Map<string, StTensor>;
@@ -21,6 +22,8 @@ function interpolatePosEncodingOp(args: OpArgs): Map<string, StTensor> {
   const p = args.number("patch_size", { integer: true, positive: true });
   const height = args.number("height", { integer: true, positive: true });
   const width = args.number("width", { integer: true, positive: true });
+  const n = Math.floor(height / p) * Math.floor(width / p);
+  args.budget(4 * (1 + n) * D, `the position embedding of ${n} patches for a ${height}×${width} image`);
   const plan = posPlan(N0, height, width, p);
   const shape = [1, 1 + plan.rows * plan.cols, D];
   const out: Tensor = { shape, data: new Float32Array(shape[1] * D) };
@@ -62,6 +65,8 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
   const images = args.f32("images", ["B", cfg.inChans, "H", "W"]);
   const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
   const gradCls = withBackward ? args.f32("grad_cls", [B, cfg.embedDim]) : null;
+  const N = tokensOf(cfg, H, W);
+  args.budget(vitActivationBytes(cfg, B, N, withBackward), `the backbone's activations on ${B} image(s) of ${N} tokens`);
   const mark = be.mark();
   try {
     const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg)));
