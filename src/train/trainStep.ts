@@ -51,9 +51,10 @@ export interface StepResult {
 
 /**
  * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
- * Updates the state in place and returns the loss and the collapse signals.
+ * Updates the state in place and returns the loss and the collapse signals. `step` numbers the
+ * iteration in error messages (from 1, as the progress lines).
  */
-export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0): StepResult {
+export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 1): StepResult {
   const cfg = state.model;
   const ncrops = crops.length;
   const B = crops[0].shape[0];
