@@ -1,12 +1,12 @@
 // `dino-ref attention IMAGE... --checkpoint FILE --out DIR`: the last block's CLS attention per
 // head as PNG heat maps, their mean, and the threshold masks over the image.
 
-import { mkdirSync } from "node:fs";
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { loadBackbone } from "../model/loadBackbone.js";
 import { writeAttentionPictures } from "../eval/attentionPictures.js";
-import { integerArg, numberArg } from "./args.js";
+import { integerArg, numberArg, oneLine } from "./args.js";
+import { prepareOutputFolder } from "../io/outputPath.js";
 import type { Io } from "./io.js";
 
 export interface AttentionArgs {
@@ -14,6 +14,7 @@ export interface AttentionArgs {
   out?: string;
   threshold?: string;
   zoom?: string;
+  "max-side"?: string;
   student?: boolean;
 }
 
@@ -28,13 +29,14 @@ export function attentionCommand(images: readonly string[], a: AttentionArgs, io
   if (a.out === undefined) throw new DinoRefError("attention: --out DIR is required");
   const threshold = thresholdArg(a.threshold);
   const zoom = integerArg("zoom", a.zoom, 0, 64) ?? 0;
+  const maxSide = integerArg("max-side", a["max-side"], 1, 1 << 20) ?? 0;
+  prepareOutputFolder(a.out, "--out");
   const be = selectedBackend();
   const { backbone, cfg } = loadBackbone(be, a.checkpoint, a.student ? "student" : "teacher");
-  mkdirSync(a.out, { recursive: true });
   for (const path of images) {
-    const written = writeAttentionPictures(be, backbone, cfg, path, a.out, threshold, zoom);
-    if (written.cropped) io.err(written.cropped);
-    io.out(`${path}: ${written.count} pictures in ${a.out}`);
+    const written = writeAttentionPictures(be, backbone, cfg, path, a.out, threshold, zoom, maxSide);
+    for (const note of [written.resized, written.cropped]) if (note) io.err(oneLine(note));
+    io.out(oneLine(`${path}: ${written.count} pictures in ${a.out}`));
   }
   return 0;
 }

@@ -16,6 +16,8 @@ import { datasetCommand } from "./dataset.js";
 import { preset } from "../train/config.js";
 import { noPositionals, parse } from "./args.js";
 import { consoleIo, type Io } from "./io.js";
+import { limitArgs, oneLine } from "./args.js";
+import { DEFAULT_LIMITS, formatBytes, setLimits } from "../tensor/limits.js";
 
 const USAGE = `usage: dino-ref <command> [options]
 
@@ -42,6 +44,7 @@ commands:
   attention IMAGE... --checkpoint FILE --out DIR
                            the last block's CLS attention per head as PNG heat maps, their mean,
                            and the masks keeping --threshold (0.6) of the mass [--zoom N] [--student]
+                           [--max-side S]  shrink larger images to S px on the longer side first
   segment --checkpoint FILE  Jaccard of the attention masks against ground-truth masks, per head,
                            beside the same net at init [--data DIR | --dataset mnist-clutter]
                            [--count N] [--threshold 0.6] [--student] [--figure FILE.png]
@@ -53,13 +56,18 @@ commands:
   knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
   help                     this text
 
+limits (any command; README "Errors and limits"):
+  --max-pixels N           pixels of one image (default ${DEFAULT_LIMITS.maxPixels.toLocaleString("en-US")}, 4096 × 4096)
+  --max-memory SIZE        memory one computation or file read may take, e.g. 512M, 4G (default ${formatBytes(DEFAULT_LIMITS.maxMemory)})
+
 environment:
   DINO_REF_KERNELS=ts      run the plain-TypeScript oracles instead of the SIMD wasm kernels`;
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
+  const previous = setLimits(DEFAULT_LIMITS);
   try {
-    const [command, ...rest] = argv;
+    const [command, ...rest] = limitArgs(argv);
     switch (command) {
       case "check":
         return checkCommand(parse(rest, {}).positionals, io);
@@ -88,7 +96,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         return 0;
       }
       case "attention": {
-        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" } });
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, "max-side": { type: "string" }, student: { type: "boolean" } });
         return attentionCommand(positionals, values, io);
       }
       case "segment": {
@@ -119,19 +127,24 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "explain":
         return await explainCommand(rest, io);
       case undefined:
+        // no command: the usage is an error message (stderr, exit 2)
+        for (const line of USAGE.split("\n")) io.err(line);
+        return 2;
       case "help":
       case "--help":
       case "-h":
         io.out(USAGE);
-        return command === undefined ? 2 : 0;
+        return 0;
       default:
         throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {
-      io.err(`dino-ref: ${e.message}`);
+      io.err(`dino-ref: ${oneLine(e.message)}`);
       return 2;
     }
     throw e;
+  } finally {
+    setLimits(previous);
   }
 }

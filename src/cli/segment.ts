@@ -18,6 +18,7 @@ import { segmentationFigure } from "../eval/segmentationFigure.js";
 import { thresholdArg } from "./attention.js";
 import { maskedDataset } from "./dataset.js";
 import { integerArg } from "./args.js";
+import { prepareOutputFile } from "../io/outputPath.js";
 import type { Io } from "./io.js";
 
 export interface SegmentArgs {
@@ -35,7 +36,9 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   if (a.checkpoint === undefined) throw new DinoRefError("segment: --checkpoint FILE is required");
   const threshold = thresholdArg(a.threshold);
   if (a.data !== undefined && a.dataset !== undefined) throw new DinoRefError("segment: give --data DIR or --dataset NAME, not both");
-  const figureCount = integerArg("figure-count", a["figure-count"], 1) ?? 6;
+  const figureCount = integerArg("figure-count", a["figure-count"], 1, 1000) ?? 6;
+  const count = integerArg("count", a.count, 1);
+  if (a.figure !== undefined) prepareOutputFile(a.figure, "--figure");
   const side = a.student ? "student" : "teacher";
   const be = selectedBackend();
   const { backbone, cfg, metadata } = loadBackbone(be, a.checkpoint, side);
@@ -45,7 +48,7 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   // the data: a folder of images and masks, or a generated data set's held-out split (rendered with the run's seed)
   const name = a.dataset ?? "mnist-clutter";
   const ds: MaskedImageDataset = a.data !== undefined ? openMaskFolder(a.data) : maskedDataset(name, seed).test;
-  const indices = classInterleaved(ds, integerArg("count", a.count, 1) ?? ds.length);
+  const indices = classInterleaved(ds, count ?? ds.length);
   const what = a.data !== undefined ? `${indices.length} images of ${a.data}` : `${indices.length} held-out images of ${name} (seed ${seed})`;
 
   const trained = segmentationScores(be, backbone, cfg, ds, indices, threshold);

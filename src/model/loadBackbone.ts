@@ -2,7 +2,7 @@
 // (`dino_deitsmall16_pretrain.pth` converted), a converted training checkpoint (`student.` /
 // `teacher.`, `module.`, `backbone.` prefixes), or a dino-ref training checkpoint. The architecture
 // comes from the shapes (inferArchitecture.ts); the head count from the checkpoint's recorded
-// config when there is one. Every parameter must be present with its exact shape.
+// config when there is one. Every parameter must be present with its exact shape, and finite.
 
 import { readSafetensors } from "../io/safetensors.js";
 import { DinoRefError } from "../tensor/errors.js";
@@ -61,7 +61,17 @@ function checkRecordedArchitecture(metadata: Readonly<Record<string, string>>, c
   }
 }
 
-/** The `side` network's backbone of the weights file at `path`, loaded on `be`. */
+/** Throws, naming the parameter, when a loaded weight is NaN or infinite: no evaluation computes with such weights. */
+function checkFinite(backbone: ParamStore, specs: readonly { name: string }[], path: string, side: Side): void {
+  for (const { name } of specs) {
+    const data = backbone.param(name).data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new DinoRefError(`${path}: the ${side} backbone's ${name} holds ${data[i]} at index ${i}; refusing to compute with non-finite weights`);
+    }
+  }
+}
+
+/** The `side` network's backbone of the weights file at `path`, loaded on `be`; every weight must be finite. */
 export function loadBackbone(be: Backend, path: string, side: Side = "teacher"): LoadedBackbone {
   const file = readSafetensors(path);
   const vit = inferVit(networkTensors(file.tensors, side).backbone, recordedHeadCount(file.metadata));
@@ -71,5 +81,6 @@ export function loadBackbone(be: Backend, path: string, side: Side = "teacher"):
   const match = matchStateDict(file.tensors, specs, path, side);
   const backbone = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, specs, (n) => backbone.param(n), path);
+  checkFinite(backbone, specs, path, side);
   return { backbone, cfg: vit.cfg, metadata: file.metadata, notes: vit.notes };
 }
