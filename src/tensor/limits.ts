@@ -32,8 +32,9 @@ export function setLimits(next: Partial<Limits>): Limits {
 
 /** A byte count for people: 1.6 GB, 380 MB, 12 kB (decimal units), 1 GiB when a power of two. */
 export function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30 && Number.isInteger(Math.log2(bytes))) return `${bytes / 2 ** 30} GiB`;
-  if (bytes >= 2 ** 20 && Number.isInteger(Math.log2(bytes))) return `${bytes / 2 ** 20} MiB`;
+  // the limits' own values (powers of two) in binary units
+  if (bytes >= 2 ** 30 && bytes < 2 ** 40 && Number.isInteger(Math.log2(bytes))) return `${bytes / 2 ** 30} GiB`;
+  if (bytes >= 2 ** 20 && bytes < 2 ** 30 && Number.isInteger(Math.log2(bytes))) return `${bytes / 2 ** 20} MiB`;
   const units: [number, string][] = [[1e12, "TB"], [1e9, "GB"], [1e6, "MB"], [1e3, "kB"]];
   for (const [size, unit] of units) if (bytes >= size) return `${(bytes / size).toPrecision(3).replace(/\.?0+$/, "")} ${unit}`;
   return `${bytes} bytes`;
