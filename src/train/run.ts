@@ -109,6 +109,8 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
 
   const be = opts.backend ?? selectedBackend();
   const { train, test, skipped } = datasetSplits(c);
+  // the k-NN at the end needs k training images: say so before training, not after
+  if (!opts.skipEval && c.knnK > train.length) throw new DinoRefError(`config knnK = ${c.knnK}: the k-NN evaluation needs at least that many training images, and there are ${train.length} (lower knnK or use --no-eval)`);
   const loader = new MultiCropLoader(train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops, globalScale: c.globalScale, localScale: c.localScale }, c.seed, c.batchSize);
   const itersPerEpoch = loader.batchesPerEpoch;
   // per iteration, never stored for the whole run: a run of a million epochs starts at once
