@@ -336,9 +336,35 @@ describe("leftovers of a killed run", () => {
     const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
     writeFileSync(join(out, `checkpoint.safetensors.tmp-${dead}`), "half a checkpoint");
     writeFileSync(join(out, `summary.json.tmp-${process.ppid}`), "a live writer's");
+    writeFileSync(join(out, `notes.txt.tmp-${dead}`), "not one of ours");
     const r = await runCli(...train("--data", DATA, "--out", out, "--resume"));
     expect(r.code).toBe(0);
-    expect(readdirSync(out).filter((f) => f.includes(".tmp-"))).toEqual([`summary.json.tmp-${process.ppid}`]);
+    expect(readdirSync(out).filter((f) => f.includes(".tmp-")).sort()).toEqual([`notes.txt.tmp-${dead}`, `summary.json.tmp-${process.ppid}`]);
+  });
+
+  it("kill -9 during a run: the checkpoint left is loadable, and the resumed run ends with the uninterrupted run's bytes, no step logged twice", async () => {
+    const args = [...train("--data", DATA, "--epochs", "50")];
+    const ref = await runCli(...args, "--out", at("kill-ref"));
+    expect(ref.code).toBe(0);
+    const out = at("kill");
+    // killed at some point after its first checkpoint (during an iteration or a checkpoint write)
+    await new Promise<void>((resolve) => {
+      const p = spawn(process.execPath, ["bin/dino-ref.js", ...args, "--out", out]);
+      p.stderr.on("data", (d) => {
+        if (String(d).includes("checkpoint (epoch 1)")) setTimeout(() => p.kill("SIGKILL"), 50);
+      });
+      p.on("close", () => resolve());
+    });
+    const r = await runCli(...args, "--out", out, "--resume");
+    expect(r.code, r.err).toBe(0);
+    // the kill landed before the end (100 iterations), after the first checkpoint
+    const resumedAt = Number(/resumed at iteration (\d+)/.exec(r.out)![1]);
+    expect(resumedAt >= 2 && resumedAt < 100, r.out).toBe(true);
+    expect(readFileSync(join(out, "checkpoint.safetensors")).equals(readFileSync(at("kill-ref", "checkpoint.safetensors")))).toBe(true);
+    expect(readdirSync(out).filter((f) => f.includes(".tmp-"))).toEqual([]);
+    const steps = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).step as number);
+    expect(steps.every((s, i) => i === 0 || s > steps[i - 1]), steps.join(", ")).toBe(true);
+    expect(steps.at(-1)).toBe(100);
   });
 
   it("metrics.jsonl never repeats a step after a resume from an earlier checkpoint", () => {

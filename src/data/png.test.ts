@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
@@ -155,6 +155,31 @@ describe("openImageFolder", () => {
   it("raises on the first bad file, naming it", () => {
     expect(() => openImageFolder(root)).toThrow(DinoRefError);
     expect(() => openImageFolder(root)).toThrow(/cats\/broken\.png: not a readable PNG file: truncated/);
+  });
+
+  it("past half the memory limit keeps paths only and decodes on use: the same images", () => {
+    const kept = openImageFolder(root, { skipBad: true, warn: () => {} });
+    // 300 bytes: each file and its pixels fit, the folder's 4 images (45 bytes each) pass half of it
+    const previous = setLimits({ maxMemory: 300 });
+    try {
+      const lazy = openImageFolder(root, { skipBad: true, warn: () => {} });
+      expect(Array.from({ length: lazy.length }, (_, i) => lazy.image(i))).toEqual(Array.from({ length: kept.length }, (_, i) => kept.image(i)));
+    } finally {
+      setLimits(previous);
+    }
+  });
+
+  it("a broken symlink or a symlink loop is a bad entry: an error naming it, or skipped", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dino-ref-links-"));
+    mkdirSync(join(dir, "a"));
+    writeFileSync(join(dir, "a", "ok.png"), rgb(7));
+    symlinkSync("/nonexistent.png", join(dir, "a", "broken.png"));
+    symlinkSync("loop.png", join(dir, "a", "loop.png"));
+    expect(() => openImageFolder(dir)).toThrow(/a\/broken\.png: cannot read \(ENOENT: a broken symlink\)/);
+    const warnings: string[] = [];
+    const ds = openImageFolder(dir, { skipBad: true, warn: (m) => warnings.push(m) });
+    expect(ds.length).toBe(1);
+    expect(ds.skipped.map((s) => s.reason.replace(dir, ""))).toEqual(["/a/broken.png: cannot read (ENOENT: a broken symlink)", "/a/loop.png: cannot read (ELOOP: a symlink loop)"]);
   });
 
   it("skipBad: warns, counts the bad files, keeps sorted classes and files", () => {

@@ -32,22 +32,23 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
 
 /**
  * Removes the temporary files (`NAME.tmp-PID`) that writeFileAtomic calls of processes no longer
- * running left in `dir` (killed during a write); returns their names. A live writer's are kept.
+ * running left in `dir` (killed during a write), for the given file names only (a folder may hold
+ * other programs' files); returns their names. A live writer's are kept.
  */
-export function removeStaleTemporaries(dir: string): string[] {
-  let names: string[];
+export function removeStaleTemporaries(dir: string, names: readonly string[]): string[] {
+  let entries: string[];
   try {
-    names = readdirSync(dir);
+    entries = readdirSync(dir);
   } catch {
     return [];
   }
   const removed: string[] = [];
-  for (const name of names) {
-    const m = /\.tmp-(\d+)$/.exec(name);
-    if (m === null || processRunning(Number(m[1]))) continue;
+  for (const entry of entries) {
+    const m = /^(.*)\.tmp-(\d+)$/.exec(entry);
+    if (m === null || !names.includes(m[1]) || processRunning(Number(m[2]))) continue;
     try {
-      unlinkSync(join(dir, name));
-      removed.push(name);
+      unlinkSync(join(dir, entry));
+      removed.push(entry);
     } catch {
       // gone already, or not ours to remove
     }

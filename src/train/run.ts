@@ -96,7 +96,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     "lower batchSize, the crop sizes or the network's size");
   // room for a checkpoint and its temporary copy, before an hour of training
   prepareOutputFolder(opts.outDir, "--out", 2 * checkpointBytes(model) + (1 << 20));
-  removeStaleTemporaries(opts.outDir);
+  removeStaleTemporaries(opts.outDir, ["checkpoint.safetensors", "metrics.jsonl", "summary.json"]);
   const ckptPath = join(opts.outDir, "checkpoint.safetensors");
   const metricsPath = join(opts.outDir, "metrics.jsonl");
   const appendMetrics = (line: object) => {
