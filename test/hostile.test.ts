@@ -49,6 +49,14 @@ function caseFile(name: string, op: string, params: object, tensors: Record<stri
   return at(name);
 }
 
+/** The first committed golden case of `op` with some params replaced. */
+function withParams(op: string, params: object): string {
+  const source = join("fixtures/golden", op, readdirSync(join("fixtures/golden", op)).sort()[0]);
+  const f = parseSafetensors(readFileSync(source), source);
+  writeFileSync(at(`${op}.safetensors`), serializeSafetensors(f.tensors, { ...f.metadata, params: JSON.stringify({ ...JSON.parse(f.metadata.params), ...params }) }));
+  return at(`${op}.safetensors`);
+}
+
 const f32 = (shape: number[]) => tensor("F32", shape, new Float32Array(shape.reduce((a, b) => a * b, 1)));
 
 /** A training folder: DATA plus `extra` files in class c0. */
@@ -438,6 +446,8 @@ describe("tiny files that asked for gigabytes: refused before allocating (child 
       [["check", caseFile("interpolate.safetensors", "interpolate_pos_encoding", { patch_size: 1, height: 1e6, width: 1e6 }, { "in.pos_embed": f32([1, 5, 2]), "out.pos_embed": f32([1]) })], /op interpolate_pos_encoding: the position embedding of 1000000000000 patches/],
       [["check", caseFile("knn-classes.safetensors", "knn", { k: 1, temperature: 0.07, num_classes: 2e9 }, { "in.train_features": f32([2, 2]), "in.test_features": f32([2, 2]), "in.train_labels": tensor("I64", [2], new BigInt64Array(2)), "in.test_labels": tensor("I64", [2], new BigInt64Array(2)), "out.top1": f32([1]) })], /op knn: the votes of 2000000000 classes/],
       [["check", sparse], /sparse-2g\.safetensors: not a valid safetensors file: bytes 4\.\.\d+ of the data belong to no tensor/],
+      [["check", withParams("vit_forward", { depth: 1e9 })], /vit_forward\.safetensors: param depth must be ≤ \d+, got 1000000000/],
+      [["check", withParams("dino_train_steps", { nlayers: 1e9 })], /dino_train_steps\.safetensors: param nlayers must be ≤ \d+, got 1000000000/],
       [["attention", hugePng, "--checkpoint", CK, "--out", at("att")], /huge-20000\.png: 20000×20000 px \(400,000,000 pixels\) is above the --max-pixels limit of 16,777,216 pixels/],
       [["train", "--config", at("tiny.json"), "--no-eval", "--data", hugeData, "--out", at("o-huge")], /data-huge\/c0\/zz\.png: 20000×20000 px/],
       [["train", "--config", at("tiny.json"), "--no-eval", "--data", DATA, "--out", at("o-big"), "--set", "globalSize=4096", "--set", "patchSize=1", "--set", "localSize=8"], /one training step \(batch 4, 2 × 4096 px and 2 × 8 px crops, patch 1, width 16, depth 2\) would need about [\d.]+e\+\d+ TB/],

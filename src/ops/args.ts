@@ -45,6 +45,15 @@ export class OpArgs {
     return found;
   }
 
+  /**
+   * How many distinct sub-modules the inputs under `prefix` hold (`model.blocks.` → the block
+   * indices present): the bound of a count param (depth, nlayers), so that a param of 10^9 is an
+   * error instead of 10^9 parameter descriptions.
+   */
+  modulesUnder(prefix: string): number {
+    return new Set([...this.prefixed(prefix).keys()].map((k) => k.split(".")[0])).size;
+  }
+
   /** The size bound to a symbolic dimension (after the tensors that use it were read). */
   dim(letter: string): number {
     const d = this.dims.get(letter);

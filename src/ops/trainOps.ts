@@ -24,7 +24,7 @@ function modelFrom(args: OpArgs): DinoModelConfig {
     vit: vitConfig({
       patchSize,
       embedDim,
-      depth: args.number("depth", { integer: true, positive: true }),
+      depth: args.number("depth", { integer: true, positive: true, max: Math.max(1, args.modulesUnder("student.backbone.blocks.")) }),
       numHeads: args.number("num_heads", { integer: true, positive: true }),
       mlpRatio: args.has("mlp_ratio") ? args.number("mlp_ratio", { positive: true }) : 4,
       qkvBias: args.has("qkv_bias") ? args.boolean("qkv_bias") : true,
@@ -35,7 +35,7 @@ function modelFrom(args: OpArgs): DinoModelConfig {
       outDim: args.number("out_dim", { integer: true, positive: true }),
       hiddenDim: args.number("hidden_dim", { integer: true, positive: true }),
       bottleneckDim: args.number("bottleneck_dim", { integer: true, positive: true }),
-      nlayers: args.number("nlayers", { integer: true, positive: true }),
+      nlayers: args.number("nlayers", { integer: true, positive: true, max: Math.max(1, args.modulesUnder("student.head.mlp.")) }),
       normLastLayer: args.boolean("norm_last_layer"),
     },
   };

@@ -40,7 +40,7 @@ function configFrom(args: OpArgs): VitConfig {
   return vitConfig({
     patchSize,
     embedDim: args.number("embed_dim", { integer: true, positive: true }),
-    depth: args.number("depth", { integer: true, positive: true }),
+    depth: args.number("depth", { integer: true, positive: true, max: Math.max(1, args.modulesUnder("model.blocks.")) }),
     numHeads: args.number("num_heads", { integer: true, positive: true }),
     mlpRatio: args.has("mlp_ratio") ? args.number("mlp_ratio", { positive: true }) : 4,
     qkvBias: args.has("qkv_bias") ? args.boolean("qkv_bias") : true,
