@@ -397,6 +397,17 @@ describe("valid input gets the right answer", () => {
     expect(tiny.out.match(/top-1 [\d.]+%/)![0]).toBe(nearest.out.match(/top-1 [\d.]+%/)![0]);
   });
 
+  it("knn and linear under a small --max-memory extract features in smaller batches: the same numbers", async () => {
+    for (const command of [["knn"], ["linear", "--epochs", "3"]]) {
+      const usual = await runCli(...command, "--checkpoint", CK);
+      const small = await runCli(...command, "--checkpoint", CK, "--max-memory", "100K");
+      expect(usual.code, usual.err).toBe(0);
+      expect(small.code, small.err).toBe(0);
+      expect(small.out).toBe(usual.out);
+    }
+    await refused(["knn", "--checkpoint", CK, "--max-memory", "10K"], /features: the backbone's forward on one 16×16 px image \(17 tokens\) would need about [\d.]+ kB, above the --max-memory limit of 10\.2 kB; lower globalSize/);
+  });
+
   it("attention --max-side shrinks an image whose attention would not fit, and says so", async () => {
     const big = at("big-448.png");
     writeFileSync(big, pngOf(ihdr(448, 448), chunk("IDAT", deflateSync(rawRows(448, 448, 3))), IEND));

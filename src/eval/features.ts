@@ -1,10 +1,12 @@
 // Features for the evaluations: the backbone's CLS output (after the final norm) for every image
-// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches.
+// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches that
+// fit the --max-memory limit.
 
 import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitForward } from "../model/vit.js";
+import { inferenceBatch } from "../model/memory.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
@@ -18,6 +20,8 @@ export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfi
   const { width: W, height: H } = ds.image(0);
   const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
   const features = new Float32Array(N * D);
+  // fewer images per batch when a batch would not fit --max-memory (the same features)
+  batchSize = inferenceBatch(cfg, H, W, batchSize, "features");
   for (let start = 0; start < N; start += batchSize) {
     const B = Math.min(batchSize, N - start);
     const mark = be.mark();

@@ -10,6 +10,7 @@ import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitIntermediateLayers } from "../model/vit.js";
+import { inferenceBatch, tokensOf } from "../model/memory.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
@@ -32,6 +33,8 @@ export function probeFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig,
   const { width: W, height: H } = ds.image(0);
   const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
   const features = new Float32Array(ds.length * dim);
+  // fewer images per batch when a batch would not fit --max-memory (the same features); the n kept layers [N, D] per image
+  batchSize = inferenceBatch(cfg, H, W, batchSize, "probe features", 4 * n * tokensOf(cfg, H, W) * D);
   for (let start = 0; start < ds.length; start += batchSize) {
     const B = Math.min(batchSize, ds.length - start);
     const mark = be.mark();

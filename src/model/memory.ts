@@ -5,6 +5,7 @@
 // [B, H, N, N] dominate for large images.
 
 import { numel } from "../tensor/named.js";
+import { checkMemory, limits } from "../tensor/limits.js";
 import type { VitConfig } from "./vitConfig.js";
 import { dinoParamSpecs, type DinoModelConfig } from "./dino.js";
 import { resolveDinoHeadConfig, type DinoHeadConfig } from "./dinoHead.js";
@@ -60,4 +61,19 @@ export function trainStepBytes(model: DinoModelConfig, B: number, crops: readonl
   for (const [N, count] of perSize) student += vitActivationBytes(model.vit, count * B, N, true);
   const teacher = vitActivationBytes(model.vit, 2 * B, tokensOf(model.vit, crops[0][0], crops[0][1]), false);
   return 5 * F32 * P + student + teacher + headActivationBytes(model.head, crops.length * B);
+}
+
+/**
+ * The largest batch (≤ maxBatch) of H × W images whose inference forward fits the --max-memory
+ * limit, keeping `extraPerImage` more bytes per image (the pixels, kept layers). A sample's outputs
+ * do not depend on its batch (vit.ts), so a smaller batch changes no number. Throws, naming `what`,
+ * when not even one image fits.
+ */
+export function inferenceBatch(cfg: VitConfig, H: number, W: number, maxBatch: number, what: string, extraPerImage = 0): number {
+  const N = tokensOf(cfg, H, W);
+  const bytes = (B: number) => vitActivationBytes(cfg, B, N, false) + B * (F32 * 2 * 3 * H * W + extraPerImage);
+  checkMemory(bytes(1), `${what}: the backbone's forward on one ${W}×${H} px image (${N.toLocaleString("en-US")} tokens)`, "lower globalSize");
+  let B = maxBatch;
+  while (B > 1 && bytes(B) > limits().maxMemory) B = Math.ceil(B / 2);
+  return B;
 }
