@@ -17,7 +17,7 @@ import { segmentationScores, referenceScores, cropMask, type SegmentationScores 
 import { segmentationFigure } from "../eval/segmentationFigure.js";
 import { thresholdArg } from "./attention.js";
 import { maskedDataset } from "./dataset.js";
-import { integerArg } from "./args.js";
+import { integerArg, oneLine } from "./args.js";
 import { prepareOutputFile } from "../io/outputPath.js";
 import type { Io } from "./io.js";
 
@@ -58,7 +58,7 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   const refs = referenceScores(ds, indices, cfg.patchSize);
 
   if (trained.cropped.length > 0) {
-    for (const line of trained.cropped.slice(0, 3)) io.err(`note: ${line}`);
+    for (const line of trained.cropped.slice(0, 3)) io.err(oneLine(`note: ${line}`));
     if (trained.cropped.length > 3) io.err(`note: ... and ${trained.cropped.length - 3} more images cropped to a multiple of the patch size ${cfg.patchSize}`);
   }
   io.out(`segmentation from attention: ${what}; masks keep ${threshold} of the last block's CLS attention (${side} of ${a.checkpoint}), Jaccard against the ground truth:`);

@@ -12,7 +12,7 @@ import { datasetSplits } from "../data/splits.js";
 import { writePng } from "../data/png.js";
 import { loadBackbone } from "../model/loadBackbone.js";
 import { writeAttentionPictures } from "../eval/attentionPictures.js";
-import { integerArg } from "./args.js";
+import { integerArg, oneLine } from "./args.js";
 import { parseStrictJson } from "../io/strictJson.js";
 import { readFileBounded } from "../io/readFile.js";
 import type { Io } from "./io.js";
@@ -123,7 +123,7 @@ function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
     const path = join(dir, `heldout${i}-${test.classes[y]}.png`);
     writePng(path, test.image(i));
     const written = writeAttentionPictures(be, backbone, cfg, path, dir, 0.6, 0);
-    if (written.cropped) io.err(written.cropped);
+    if (written.cropped) io.err(oneLine(written.cropped));
   }
   return dir;
 }
