@@ -96,7 +96,7 @@ describe("dino-ref train --set / --config / --no-eval", () => {
       [["--set", "dataset=imagenet"], /^dino-ref: --set dataset=imagenet: expected one of mnist, mnist-clutter, folder$/],
       [["--set", "__proto__=1"], /^dino-ref: --set: unknown config key '__proto__'/],
       [["--set", "embedDim=30"], /^dino-ref: train: embedDim 30 is not divisible by numHeads 4$/],
-      [["--config", join(dir, "missing.json")], /^dino-ref: --config \S+missing\.json: cannot read the file \(ENOENT\)$/],
+      [["--config", join(dir, "missing.json")], /^dino-ref: --config \S+missing\.json: cannot read file \(ENOENT\)$/],
       [["--config", notJson], /^dino-ref: --config \S+bad\.json: not valid JSON/],
       [["--config", array], /^dino-ref: \S+array\.json: expected a JSON object of config keys \(got an array\)$/],
       [["--config", wrongType], /^dino-ref: \S+type\.json: config depth = "four"; expected an integer in \[1, 1024\]$/],

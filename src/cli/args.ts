@@ -4,6 +4,8 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DinoRefError } from "../tensor/errors.js";
+export { oneLine } from "../tensor/errors.js";
+import { parseByteSize, setLimits } from "../tensor/limits.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -66,4 +68,29 @@ export function shown(value: string): string {
 
 function firstLine(text: string): string {
   return text.split("\n")[0].trim();
+}
+
+/**
+ * Takes the limit options (`--max-pixels N`, `--max-memory SIZE`; any command, anywhere on the
+ * line) out of `argv`, sets the limits (src/tensor/limits.ts) and returns the other arguments.
+ */
+export function limitArgs(argv: readonly string[]): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--(max-pixels|max-memory)(?:=(.*))?$/s.exec(argv[i]);
+    if (m === null) {
+      rest.push(argv[i]);
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new DinoRefError(`--${m[1]}: expected a value`);
+    if (m[1] === "max-pixels") {
+      setLimits({ maxPixels: integerArg("max-pixels", value, 1)! });
+    } else {
+      const bytes = parseByteSize(value);
+      if (bytes === null) throw new DinoRefError(`--max-memory ${shown(value)}: expected a size such as 512M or 4G (bytes, or K, M, G, T)`);
+      setLimits({ maxMemory: bytes });
+    }
+  }
+  return rest;
 }

@@ -2,18 +2,19 @@
 // of any backbone (evalInput.ts) as PNG heat maps, their mean, and the threshold masks over the
 // image (PNG or JPEG).
 
-import { mkdirSync } from "node:fs";
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { writeAttentionPictures } from "../eval/attentionPictures.js";
-import { integerArg, numberArg } from "./args.js";
+import { integerArg, numberArg, oneLine } from "./args.js";
 import { loadWeights, weightsPath, type WeightsArgs } from "./evalInput.js";
+import { prepareOutputFolder } from "../io/outputPath.js";
 import type { Io } from "./io.js";
 
 export interface AttentionArgs extends WeightsArgs {
   out?: string;
   threshold?: string;
   zoom?: string;
+  "max-side"?: string;
 }
 
 /** --threshold: the share of the attention mass a mask keeps (0.6 in the paper). */
@@ -27,13 +28,14 @@ export function attentionCommand(images: readonly string[], a: AttentionArgs, io
   if (a.out === undefined) throw new DinoRefError("attention: --out DIR is required");
   const threshold = thresholdArg(a.threshold);
   const zoom = integerArg("zoom", a.zoom, 0, 64) ?? 0;
+  const maxSide = integerArg("max-side", a["max-side"], 1, 1 << 20) ?? 0;
+  prepareOutputFolder(a.out, "--out");
   const be = selectedBackend();
   const { backbone, cfg } = loadWeights("attention", be, a, io).loaded;
-  mkdirSync(a.out, { recursive: true });
   for (const path of images) {
-    const written = writeAttentionPictures(be, backbone, cfg, path, a.out, threshold, zoom);
-    if (written.cropped) io.err(written.cropped);
-    io.out(`${path}: ${written.count} pictures in ${a.out}`);
+    const written = writeAttentionPictures(be, backbone, cfg, path, a.out, threshold, zoom, maxSide);
+    for (const note of [written.resized, written.cropped]) if (note) io.err(oneLine(note));
+    io.out(oneLine(`${path}: ${written.count} pictures in ${a.out}`));
   }
   return 0;
 }

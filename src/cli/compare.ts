@@ -7,6 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
 import { findCaseFiles, readGoldenCase } from "../io/golden.js";
+import { checkContractOp } from "../ops/registry.js";
 import { readSafetensors } from "../io/safetensors.js";
 import { actualOutputs, compareCase, type CaseComparison, type CompareOptions } from "../ops/comparison.js";
 import { PRECISIONS, type Precision } from "../ops/precision.js";
@@ -62,6 +63,8 @@ function precisionArg(value: string | undefined): Precision | undefined {
 /** One pair compared; an ACTUAL lacking outputs is an error unless opts.partial. */
 function comparePair(p: Pair & { actualPath: string }, opts: CompareOptions): CaseComparison {
   const c = readGoldenCase(p.casePath);
+  // a case whose op the format does not have cannot be judged (nor diagnosed)
+  checkContractOp(c);
   const actual = actualOutputs(readSafetensors(p.actualPath));
   const lacking = [...c.outputs.keys()].filter((n) => !actual.has(n));
   if (lacking.length === c.outputs.size) {

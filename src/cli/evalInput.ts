@@ -44,8 +44,10 @@ export function loadWeights(command: string, be: Backend, a: WeightsArgs, io: Io
   const path = weightsPath(command, a);
   const side: Side = a.student ? "student" : "teacher";
   const loaded = loadBackbone(be, path, side);
+  // a dino-ref checkpoint's recorded config is checked before anything is said about the weights
+  const config = trainingConfigOf(loaded.metadata, path);
   for (const n of loaded.notes) io.err(`note: ${n}`);
-  return { path, side, loaded, config: trainingConfigOf(loaded.metadata, path) };
+  return { path, side, loaded, config };
 }
 
 /** --eval-transform and --image-size, checked (the size defaults to 224 for imagenet, else to `fallback`). */

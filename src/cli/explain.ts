@@ -3,7 +3,7 @@
 // trainings, a CSV, a plot and a verdict per run).
 
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { prepareOutputFolder } from "../io/outputPath.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { explain, EXPLAIN_TOPICS, type ExplainTopic } from "../explain/equations.js";
 import { topicFigures } from "../explain/figures.js";
@@ -28,9 +28,9 @@ export async function explainCommand(args: readonly string[], io: Io): Promise<n
   for (const opt of ["preset", "seed", "steps"] as const) {
     if (values[opt] !== undefined) throw new DinoRefError(`explain ${topic}: --${opt} applies to 'explain collapse' only`);
   }
+  if (values.out !== undefined) prepareOutputFolder(values.out, "--out");
   io.out(explain(topic as ExplainTopic));
   if (values.out !== undefined) {
-    mkdirSync(values.out, { recursive: true });
     for (const [name, figure] of Object.entries(topicFigures(topic as ExplainTopic))) {
       const path = join(values.out, `${name}.png`);
       writeFileAtomic(path, await figurePng(figure));
@@ -47,6 +47,7 @@ async function collapseCommand(a: { out?: string; preset?: string; seed?: string
   const seed = integerArg("seed", a.seed, 0);
   const steps = integerArg("steps", a.steps, 1);
   const c = { ...preset(name), ...(seed !== undefined ? { seed } : {}) };
+  prepareOutputFolder(a.out, "--out");
   const start = performance.now();
   const tty = process.stderr.isTTY === true;
   io.out(`dino-ref explain collapse: preset ${name}, seed ${c.seed}, K = ${c.outDim}; three runs from the same initial weights and batches: ${COLLAPSE_RUNS.join(", ")}`);

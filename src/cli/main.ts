@@ -24,6 +24,8 @@ import { finetuneCommand } from "./finetune.js";
 import { preset } from "../train/config.js";
 import { noPositionals, parse } from "./args.js";
 import { consoleIo, type Io } from "./io.js";
+import { limitArgs, oneLine } from "./args.js";
+import { DEFAULT_LIMITS, formatBytes, setLimits } from "../tensor/limits.js";
 
 const USAGE = `usage: dino-ref <command> [options]
 
@@ -68,6 +70,7 @@ commands:
   attention IMAGE... --weights FILE --out DIR
                            the last block's CLS attention per head as PNG heat maps, their mean,
                            and the masks keeping --threshold (0.6) of the mass [--zoom N] [--student]
+                           [--max-side S]  shrink larger images to S px on the longer side first
   segment --weights FILE   Jaccard of the attention masks against ground-truth masks, per head,
                            beside the same net at init [--data DIR | --dataset mnist-clutter]
                            [--count N] [--threshold 0.6] [--student] [--figure FILE.png]
@@ -103,6 +106,10 @@ the paper's other applications, on generated data, for any weights, beside the s
                            [--probe-epochs 100] [--probe-lr 1] [--seed 0]
   help                     this text
 
+limits (any command; README "Errors and limits"):
+  --max-pixels N           pixels of one image (default ${DEFAULT_LIMITS.maxPixels.toLocaleString("en-US")}, 4096 × 4096)
+  --max-memory SIZE        memory one computation or file read may take, e.g. 512M, 4G (default ${formatBytes(DEFAULT_LIMITS.maxMemory)})
+
 environment:
   DINO_REF_KERNELS=ts      run the plain-TypeScript oracles instead of the SIMD wasm kernels`;
 
@@ -120,8 +127,9 @@ const WEIGHTS_OPTIONS = { weights: { type: "string" }, checkpoint: { type: "stri
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
+  const previous = setLimits(DEFAULT_LIMITS);
   try {
-    const [command, ...rest] = argv;
+    const [command, ...rest] = limitArgs(argv);
     switch (command) {
       case "check":
         return checkCommand(parse(rest, {}).positionals, io);
@@ -161,7 +169,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         return 0;
       }
       case "attention": {
-        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION });
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, out: { type: "string" }, threshold: { type: "string" }, zoom: { type: "string" }, "max-side": { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION });
         return attentionCommand(positionals, values, io);
       }
       case "segment": {
@@ -238,19 +246,24 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "explain":
         return await explainCommand(rest, io);
       case undefined:
+        // no command: the usage is an error message (stderr, exit 2)
+        for (const line of USAGE.split("\n")) io.err(line);
+        return 2;
       case "help":
       case "--help":
       case "-h":
         io.out(USAGE);
-        return command === undefined ? 2 : 0;
+        return 0;
       default:
         throw new DinoRefError(`unknown command '${command}' (expected check, compare, trace, bench, explain, train, knn, linear, retrieval, copydetect, videoseg, finetune, inspect, convert, features, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {
-      io.err(`dino-ref: ${e.message}`);
+      io.err(`dino-ref: ${oneLine(e.message)}`);
       return 2;
     }
     throw e;
+  } finally {
+    setLimits(previous);
   }
 }

@@ -15,8 +15,9 @@ import { segmentationScores, referenceScores, cropMask, type SegmentationScores 
 import { segmentationFigure } from "../eval/segmentationFigure.js";
 import { thresholdArg } from "./attention.js";
 import { maskedDataset } from "../data/maskedDatasets.js";
-import { integerArg } from "./args.js";
+import { integerArg, oneLine } from "./args.js";
 import { loadWeights, weightsPath, type WeightsArgs } from "./evalInput.js";
+import { prepareOutputFile } from "../io/outputPath.js";
 import type { Io } from "./io.js";
 
 export interface SegmentArgs extends WeightsArgs {
@@ -32,7 +33,9 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   const path = weightsPath("segment", a);
   const threshold = thresholdArg(a.threshold);
   if (a.data !== undefined && a.dataset !== undefined) throw new DinoRefError("segment: give --data DIR or --dataset NAME, not both");
-  const figureCount = integerArg("figure-count", a["figure-count"], 1) ?? 6;
+  const figureCount = integerArg("figure-count", a["figure-count"], 1, 1000) ?? 6;
+  const count = integerArg("count", a.count, 1);
+  if (a.figure !== undefined) prepareOutputFile(a.figure, "--figure");
   const side = a.student ? "student" : "teacher";
   const be = selectedBackend();
   const { loaded, config } = loadWeights("segment", be, a, io);
@@ -43,7 +46,7 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   // the data: a folder of images and masks, or a generated data set's held-out split (rendered with the run's seed)
   const name = a.dataset ?? "mnist-clutter";
   const ds: MaskedImageDataset = a.data !== undefined ? openMaskFolder(a.data) : maskedDataset(name, seed).test;
-  const indices = classInterleaved(ds, integerArg("count", a.count, 1) ?? ds.length);
+  const indices = classInterleaved(ds, count ?? ds.length);
   const what = a.data !== undefined ? `${indices.length} images of ${a.data}` : `${indices.length} held-out images of ${name} (seed ${seed})`;
 
   const trained = segmentationScores(be, backbone, cfg, ds, indices, threshold);
@@ -53,7 +56,7 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   const refs = referenceScores(ds, indices, cfg.patchSize);
 
   if (trained.cropped.length > 0) {
-    for (const line of trained.cropped.slice(0, 3)) io.err(`note: ${line}`);
+    for (const line of trained.cropped.slice(0, 3)) io.err(oneLine(`note: ${line}`));
     if (trained.cropped.length > 3) io.err(`note: ... and ${trained.cropped.length - 3} more images cropped to a multiple of the patch size ${cfg.patchSize}`);
   }
   io.out(`segmentation from attention: ${what}; masks keep ${threshold} of the last block's CLS attention (${side} of ${path}), Jaccard against the ground truth:`);

@@ -2,18 +2,20 @@
 // pictures of the trained teacher on a few held-out images.
 
 import { join } from "node:path";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { preset, DEFAULT_PRESET, PRESETS, type TrainConfig } from "../train/config.js";
-import { parseSetting, partialConfig, validateConfig } from "../train/configCheck.js";
+import { normalizeDataPath, parseSetting, partialConfig, validateConfig } from "../train/configCheck.js";
 import { runTraining, type RunEvent, type Summary } from "../train/run.js";
 import { datasetSplits } from "../data/splits.js";
 import { writePng } from "../data/png.js";
 import { loadBackbone } from "../model/loadBackbone.js";
 import { writeAttentionPictures } from "../eval/attentionPictures.js";
 import { INIT_ARCHITECTURE_FIELDS, readInitSource, type InitSource } from "../train/initFrom.js";
-import { integerArg } from "./args.js";
+import { integerArg, oneLine } from "./args.js";
+import { parseStrictJson } from "../io/strictJson.js";
+import { readFileBounded } from "../io/readFile.js";
 import type { Io } from "./io.js";
 
 export interface TrainArgs {
@@ -56,7 +58,7 @@ export function trainConfigFrom(a: TrainArgs, init?: InitSource): TrainConfig {
     ...(seed !== undefined ? { seed } : {}),
     // --epochs asks for whole epochs: the preset's early stop no longer applies
     ...(epochs !== undefined ? { epochs, stopAfterSteps: 0 } : {}),
-    ...(a.data !== undefined ? { dataset: "folder" as const, dataPath: a.data, skipBad: a["skip-bad"] === true } : {}),
+    ...(a.data !== undefined ? { dataset: "folder" as const, dataPath: normalizeDataPath(a.data), skipBad: a["skip-bad"] === true } : {}),
   };
   if (init !== undefined) {
     const explicit: Partial<TrainConfig> = { ...fromFile, ...settings };
@@ -75,15 +77,14 @@ export function trainConfigFrom(a: TrainArgs, init?: InitSource): TrainConfig {
 function readJson(path: string): unknown {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = new TextDecoder("utf-8", { fatal: true }).decode(readFileBounded(path));
   } catch (e) {
-    throw new DinoRefError(`--config ${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DinoRefError(`--config ${e instanceof DinoRefError ? e.message : `${path}: not UTF-8 text`}`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new DinoRefError(`--config ${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
-  }
+  // a config is an object of numbers, texts, booleans and [min, max] ranges; a key given twice is an error
+  const json = parseStrictJson(text, 2);
+  if (!json.ok) throw new DinoRefError(`--config ${path}: ${json.syntax ? `not valid JSON (${json.why})` : `not acceptable: ${json.why}`}`);
+  return json.value;
 }
 
 export function trainCommand(a: TrainArgs, io: Io): number {
@@ -141,7 +142,7 @@ function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
     const path = join(dir, `heldout${i}-${test.classes[y]}.png`);
     writePng(path, test.image(i));
     const written = writeAttentionPictures(be, backbone, cfg, path, dir, 0.6, 0);
-    if (written.cropped) io.err(written.cropped);
+    if (written.cropped) io.err(oneLine(written.cropped));
   }
   return dir;
 }

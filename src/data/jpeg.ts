@@ -7,7 +7,7 @@
 
 import jpeg from "jpeg-js";
 import { DinoRefError } from "../tensor/errors.js";
-import { readBytes } from "../io/readBytes.js";
+import { readFileBounded } from "../io/readFile.js";
 import { type Image, makeImage } from "./image.js";
 
 /** Images larger than this many megapixels are refused rather than decoded (a 100 MP photo needs 400 MB). */
@@ -34,6 +34,6 @@ export function decodeJpeg(bytes: Uint8Array, source: string): Image {
 
 /** Reads and decodes a JPEG file. */
 export function readJpeg(path: string): Image {
-  const bytes = readBytes(path);
+  const bytes = readFileBounded(path);
   return decodeJpeg(bytes, path);
 }

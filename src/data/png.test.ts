@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
@@ -7,6 +7,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DinoRefError } from "../tensor/errors.js";
 import { openImageFolder } from "./imageFolder.js";
 import { decodePng, encodePng, readPng } from "./png.js";
+import { setLimits } from "../tensor/limits.js";
+import fc from "fast-check";
+import { chunk, goodPng, hostilePngs, ihdr, IEND, pngOf } from "../../test/hostileFiles.js";
 
 const W = 5;
 const H = 3; // awkward sizes on purpose
@@ -21,25 +24,7 @@ function pngjsEncode(colorType: 0 | 2 | 4 | 6, bitDepth: 8 | 16, values: number[
   return PNG.sync.write(png, { colorType, inputColorType: colorType, bitDepth, inputHasAlpha: colorType >= 4 });
 }
 
-// A minimal PNG writer for what pngjs cannot write (palette, 1/2/4-bit, tRNS): chunks with CRC-32.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  Buffer.from(data).copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
+// A minimal PNG writer for what pngjs cannot write (palette, 1/2/4-bit, tRNS): chunks with CRC-32 (test/hostileFiles.ts).
 /** A PNG from rows of samples packed at `bitDepth` (≤ 8), filter type 0 on every row. */
 function handPng(colorType: number, bitDepth: number, samplesPerPixel: number, rows: number[][], extra: Buffer[] = []): Buffer {
   const ihdr = Buffer.alloc(13);
@@ -172,6 +157,31 @@ describe("openImageFolder", () => {
     expect(() => openImageFolder(root)).toThrow(/cats\/broken\.png: not a readable PNG file: truncated/);
   });
 
+  it("past half the memory limit keeps paths only and decodes on use: the same images", () => {
+    const kept = openImageFolder(root, { skipBad: true, warn: () => {} });
+    // 300 bytes: each file and its pixels fit, the folder's 4 images (45 bytes each) pass half of it
+    const previous = setLimits({ maxMemory: 300 });
+    try {
+      const lazy = openImageFolder(root, { skipBad: true, warn: () => {} });
+      expect(Array.from({ length: lazy.length }, (_, i) => lazy.image(i))).toEqual(Array.from({ length: kept.length }, (_, i) => kept.image(i)));
+    } finally {
+      setLimits(previous);
+    }
+  });
+
+  it("a broken symlink or a symlink loop is a bad entry: an error naming it, or skipped", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dino-ref-links-"));
+    mkdirSync(join(dir, "a"));
+    writeFileSync(join(dir, "a", "ok.png"), rgb(7));
+    symlinkSync("/nonexistent.png", join(dir, "a", "broken.png"));
+    symlinkSync("loop.png", join(dir, "a", "loop.png"));
+    expect(() => openImageFolder(dir)).toThrow(/a\/broken\.png: cannot read \(ENOENT: a broken symlink\)/);
+    const warnings: string[] = [];
+    const ds = openImageFolder(dir, { skipBad: true, warn: (m) => warnings.push(m) });
+    expect(ds.length).toBe(1);
+    expect(ds.skipped.map((s) => s.reason.replace(dir, ""))).toEqual(["/a/broken.png: cannot read (ENOENT: a broken symlink)", "/a/loop.png: cannot read (ELOOP: a symlink loop)"]);
+  });
+
   it("skipBad: warns, counts the bad files, keeps sorted classes and files", () => {
     for (const mode of ["memory", "lazy"] as const) {
       const warnings: string[] = [];
@@ -185,3 +195,106 @@ describe("openImageFolder", () => {
     }
   });
 });
+
+describe("hostile PNGs fail closed: one error naming the file, the same on every call", () => {
+  for (const [name, bytes, why] of hostilePngs()) {
+    it(name, () => {
+      const messages = new Set<string>();
+      for (let i = 0; i < 50; i++) {
+        try {
+          decodePng(bytes, "/in/hostile.png");
+          messages.add("decoded");
+        } catch (e) {
+          expect(e).toBeInstanceOf(DinoRefError);
+          messages.add((e as Error).message);
+        }
+      }
+      expect([...messages]).toHaveLength(1);
+      const [message] = messages;
+      expect(message).toMatch(/^\/in\/hostile\.png: not a readable PNG file: /);
+      expect(message).toMatch(why);
+    });
+  }
+
+  it("checks the pixel count from IHDR before inflating anything (--max-pixels)", () => {
+    const huge = pngOf(ihdr(20000, 20000, 8, 0), chunk("IDAT", deflateSync(Buffer.alloc(10))), IEND);
+    expect(() => decodePng(huge, "big.png")).toThrow(/^big\.png: 20000×20000 px \(400,000,000 pixels\) is above the --max-pixels limit of 16,777,216 pixels/);
+    const previous = setLimits({ maxPixels: 4e8, maxMemory: 2 ** 40 });
+    try {
+      // with the limit raised, the (short) data is what is wrong
+      expect(() => decodePng(huge, "big.png")).toThrow(/inflate to 10 bytes; the IHDR size needs 400020000/);
+    } finally {
+      setLimits(previous);
+    }
+  });
+
+  it("refuses a file larger than --max-memory before reading it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dino-ref-png-"));
+    writeFileSync(join(dir, "a.png"), goodPng());
+    const previous = setLimits({ maxMemory: 100 });
+    try {
+      expect(() => readPng(join(dir, "a.png"))).toThrow(/reading \S+a\.png would need about \d+ bytes, above the --max-memory limit of 100 bytes/);
+    } finally {
+      setLimits(previous);
+    }
+  });
+});
+
+describe("decodePng on valid files: every filter type, interlacing", () => {
+  it("agrees with pngjs's reader on valid images of every colour type, depth and filter (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 9 }), fc.constantFrom(0, 2, 4, 6), fc.constantFrom(8, 16), fc.integer({ min: -1, max: 4 }), fc.integer({ min: 0, max: 2 ** 30 }),
+        (w, h, colorType, bitDepth, filterType, seed) => {
+          const channels = { 0: 1, 2: 3, 4: 2, 6: 4 }[colorType]!;
+          const max = bitDepth === 8 ? 255 : 65535;
+          const values = Array.from({ length: w * h * channels }, (_, i) => ((i + seed) * 2654435761) % (max + 1));
+          const png = new PNG({ width: w, height: h, colorType: colorType as 0, inputColorType: colorType as 0, bitDepth: bitDepth as 8, inputHasAlpha: colorType >= 4 });
+          png.data = bitDepth === 16 ? Buffer.from(Uint16Array.from(values).buffer) : Buffer.from(values);
+          const bytes = PNG.sync.write(png, { colorType: colorType as 0, inputColorType: colorType as 0, bitDepth: bitDepth as 8, inputHasAlpha: colorType >= 4, filterType });
+          const ours = decodePng(bytes, "x.png");
+          const theirs = PNG.sync.read(bytes).data;
+          expect(Array.from(ours.data)).toEqual(Array.from({ length: w * h * 3 }, (_, i) => theirs[4 * Math.floor(i / 3) + (i % 3)]));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("decodes an Adam7-interlaced image (every filter type in its passes) to the same pixels as the plain one", () => {
+    for (const [w, h] of [[13, 11], [1, 1], [3, 9], [8, 8]]) {
+      const pixel = (x: number, y: number, c: number) => (x * 37 + y * 101 + c * 59 + ((x * y) % 13)) & 255;
+      const raw: number[] = [];
+      let filter = 0;
+      for (const [x0, y0, dx, dy] of [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]]) {
+        const pw = w > x0 ? Math.ceil((w - x0) / dx) : 0;
+        const ph = h > y0 ? Math.ceil((h - y0) / dy) : 0;
+        if (pw === 0 || ph === 0) continue;
+        let prev = new Array<number>(3 * pw).fill(0);
+        for (let j = 0; j < ph; j++) {
+          const row = Array.from({ length: 3 * pw }, (_, k) => pixel(x0 + Math.floor(k / 3) * dx, y0 + j * dy, k % 3));
+          filter = (filter + 1) % 5;
+          raw.push(filter, ...row.map((v, k) => (v - predictor(filter, k >= 3 ? row[k - 3] : 0, prev[k], k >= 3 ? prev[k - 3] : 0)) & 255));
+          prev = row;
+        }
+      }
+      const interlaced = pngOf(ihdr(w, h, 8, 2, 1), chunk("IDAT", deflateSync(Buffer.from(raw))), IEND);
+      const img = decodePng(interlaced, "adam7.png");
+      expect([img.width, img.height]).toEqual([w, h]);
+      expect(Array.from(img.data)).toEqual(Array.from({ length: w * h * 3 }, (_, i) => pixel(Math.floor(i / 3) % w, Math.floor(i / 3 / w), i % 3)));
+    }
+  });
+});
+
+/** The PNG filters' predictions from left a, up b, up-left c (the encoder side of unfilterRow). */
+function predictor(filter: number, a: number, b: number, c: number): number {
+  if (filter === 1) return a;
+  if (filter === 2) return b;
+  if (filter === 3) return (a + b) >> 1;
+  if (filter === 4) {
+    const p = a + b - c;
+    const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+  }
+  return 0;
+}

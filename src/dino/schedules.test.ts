@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { cosineSchedule, dinoSchedules, DEFAULT_SCHEDULE_ARGS, hyperparamsAt, linspace, teacherTempSchedule } from "./schedules.js";
+import { cosineSchedule, dinoSchedules, DEFAULT_SCHEDULE_ARGS, hyperparamsAt, linspace, scheduleAt, teacherTempSchedule } from "./schedules.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { cosineScheduleViolations, teacherTempIndexViolations } from "../../test/dinoChecks.js";
 
@@ -109,5 +109,27 @@ describe("hyperparamsAt: iteration-indexed lr, wd, momentum; epoch-indexed teach
     expect(h.wd).toBe(s.wd[13]);
     expect(h.momentum).toBe(s.momentum[13]);
     expect(() => hyperparamsAt(s, 30)).toThrow(/iteration 30; expected an integer in \[0, 30\)/);
+  });
+});
+
+describe("scheduleAt: the schedules per iteration, never stored", () => {
+  it("gives every iteration's values bit for bit as the stored schedules", () => {
+    fc.assert(
+      fc.property(cosineArgs, fc.integer({ min: 0, max: 12 }), value(1), (a, warmTT, lr) => {
+        const args = {
+          ...DEFAULT_SCHEDULE_ARGS, epochs: a.epochs, nitersPerEpoch: a.niter, warmupEpochs: a.warmup, lr: Math.abs(lr) + 1e-6, totalBatchSize: 64,
+          minLr: Math.abs(a.final), weightDecay: a.base, weightDecayEnd: a.final, momentumTeacher: a.start, warmupTeacherTempEpochs: Math.min(warmTT, a.epochs), teacherTemp: 0.07,
+        };
+        const stored = dinoSchedules(args);
+        const at = scheduleAt(args);
+        for (let it = 0; it < a.epochs * a.niter; it++) expect(at(it)).toEqual(hyperparamsAt(stored, it));
+      }),
+    );
+  });
+  it("starts a run of a million epochs at once and checks the iteration", () => {
+    const at = scheduleAt({ ...DEFAULT_SCHEDULE_ARGS, epochs: 1_000_000, nitersPerEpoch: 1250 });
+    expect(at(1_249_999_999).epoch).toBe(999_999);
+    expect(() => at(1_250_000_000)).toThrow(/iteration 1250000000; expected an integer in \[0, 1250000000\)/);
+    expect(() => scheduleAt({ ...DEFAULT_SCHEDULE_ARGS, warmupEpochs: 101 })).toThrow(/warmupEpochs 101 is longer than training/);
   });
 });

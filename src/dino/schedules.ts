@@ -1,5 +1,6 @@
 // The training schedules (official `utils.cosine_scheduler` and the teacher temperature of
-// `DINOLoss`), precomputed as float64 arrays like numpy. The learning rate warms up linearly (large
+// `DINOLoss`) in float64 like numpy: as arrays (the golden cases, the playground's plots), and per
+// iteration for training (`scheduleAt`: the same numbers, never stored for the whole run). The learning rate warms up linearly (large
 // early steps would wreck a randomly initialised ViT), then lr and weight decay follow a cosine;
 // the teacher momentum rises on a cosine from 0.996 towards 1, so the teacher changes ever more
 // slowly and acts as an ensemble of past students. The teacher temperature may warm up from 0.04
@@ -15,19 +16,18 @@ import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
 
 /** numpy.linspace(start, stop, num, endpoint) (endpoint true by default), bit for bit (1 point gives `start`). */
 export function linspace(start: number, stop: number, num: number, endpoint = true): Float64Array {
-  const y = new Float64Array(num);
-  if (num === 0) return y;
-  if (num === 1) {
-    y[0] = start;
-    return y;
-  }
+  return Float64Array.from({ length: num }, (_, i) => linspaceAt(start, stop, num, i, endpoint));
+}
+
+/** Element i of linspace(start, stop, num, endpoint), computed alone (numpy's evaluation order). */
+export function linspaceAt(start: number, stop: number, num: number, i: number, endpoint = true): number {
+  if (num === 1) return start;
+  if (endpoint && i === num - 1) return stop;
   const div = endpoint ? num - 1 : num;
   const delta = stop - start;
   const step = delta / div;
-  // y_i = start + i·(stop − start)/(num − 1)  (numpy's evaluation order; step 0 handled as numpy)
-  for (let i = 0; i < num; i++) y[i] = (step === 0 ? (i / div) * delta : i * step) + start;
-  if (endpoint) y[num - 1] = stop;
-  return y;
+  // y_i = start + i·(stop − start)/(num − 1)  (step 0 handled as numpy)
+  return (step === 0 ? (i / div) * delta : i * step) + start;
 }
 
 /**
@@ -52,19 +52,20 @@ export function cosineSchedule(
   for (const [name, v] of [["baseValue", baseValue], ["finalValue", finalValue], ["startWarmupValue", startWarmupValue]] as const) {
     check(Number.isFinite(v), () => `cosineSchedule: ${name} ${v}; expected a finite number`);
   }
+  return Float64Array.from({ length: epochs * nitersPerEpoch }, (_, it) => cosineAt(baseValue, finalValue, epochs, nitersPerEpoch, warmupEpochs, startWarmupValue, it, bugs));
+}
+
+/** Element `it` of cosineSchedule(...) computed alone, bit for bit (arguments as checked there). */
+function cosineAt(baseValue: number, finalValue: number, epochs: number, nitersPerEpoch: number, warmupEpochs: number, startWarmupValue: number, it: number, bugs: Bugs = NO_BUGS): number {
   const warmupIters = warmupEpochs * nitersPerEpoch;
-  const total = epochs * nitersPerEpoch;
-  const out = new Float64Array(total);
   // warm-up: linspace(startWarmupValue, baseValue, warmupIters)
-  out.set(linspace(startWarmupValue, baseValue, warmupIters, !bugs.has("schedule.warmup_excludes_end")));
-  const T = total - warmupIters;
+  if (it < warmupIters) return linspaceAt(startWarmupValue, baseValue, warmupIters, it, !bugs.has("schedule.warmup_excludes_end"));
+  const T = epochs * nitersPerEpoch - warmupIters;
   const cosineLength = bugs.has("schedule.cosine_reaches_final") ? T - 1 : T;
+  const i = it - warmupIters;
   const half = 0.5 * (baseValue - finalValue);
-  for (let i = 0; i < T; i++) {
-    // v_i = final + ½(base − final)·(1 + cos(π·i/T))
-    out[warmupIters + i] = finalValue + half * (1 + Math.cos((Math.PI * i) / cosineLength));
-  }
-  return out;
+  // v_i = final + ½(base − final)·(1 + cos(π·i/T))
+  return finalValue + half * (1 + Math.cos((Math.PI * i) / cosineLength));
 }
 
 /**
@@ -78,10 +79,12 @@ export function teacherTempSchedule(warmupTeacherTemp: number, teacherTemp: numb
     () => `teacherTempSchedule: warmupTeacherTempEpochs ${warmupTeacherTempEpochs} is longer than training (nepochs ${nepochs})`);
   check(warmupTeacherTemp > 0 && Number.isFinite(warmupTeacherTemp), () => `teacherTempSchedule: warmupTeacherTemp ${warmupTeacherTemp}; expected a finite value > 0`);
   check(teacherTemp > 0 && Number.isFinite(teacherTemp), () => `teacherTempSchedule: teacherTemp ${teacherTemp}; expected a finite value > 0`);
-  const out = new Float64Array(nepochs).fill(teacherTemp);
-  // τt(epoch) = linspace(warm-up τt, τt, warm-up epochs)[epoch], then constant τt
-  out.set(linspace(warmupTeacherTemp, teacherTemp, warmupTeacherTempEpochs));
-  return out;
+  return Float64Array.from({ length: nepochs }, (_, epoch) => teacherTempAt(warmupTeacherTemp, teacherTemp, warmupTeacherTempEpochs, epoch));
+}
+
+// τt(epoch) = linspace(warm-up τt, τt, warm-up epochs)[epoch], then constant τt
+function teacherTempAt(warmupTeacherTemp: number, teacherTemp: number, warmupTeacherTempEpochs: number, epoch: number): number {
+  return epoch < warmupTeacherTempEpochs ? linspaceAt(warmupTeacherTemp, teacherTemp, warmupTeacherTempEpochs, epoch) : teacherTemp;
 }
 
 /** The four schedules of a run. */
@@ -140,12 +143,56 @@ export function dinoSchedules(a: ScheduleArgs): DinoSchedules {
   };
 }
 
+/** The hyperparameters of one iteration. */
+export interface Hyperparams {
+  readonly epoch: number;
+  readonly lr: number;
+  readonly wd: number;
+  readonly momentum: number;
+  readonly teacherTemp: number;
+}
+
 /** The hyperparameters of global iteration `it`: lr, wd, momentum at `it`; teacher temperature at its EPOCH. */
-export function hyperparamsAt(s: DinoSchedules, it: number): { epoch: number; lr: number; wd: number; momentum: number; teacherTemp: number } {
+export function hyperparamsAt(s: DinoSchedules, it: number): Hyperparams {
   check(Number.isInteger(it) && it >= 0 && it < s.lr.length, () => `hyperparamsAt: iteration ${it}; expected an integer in [0, ${s.lr.length})`);
   // epoch = ⌊it / nitersPerEpoch⌋
   const epoch = Math.floor(it / s.nitersPerEpoch);
   return { epoch, lr: s.lr[it], wd: s.wd[it], momentum: s.momentum[it], teacherTemp: s.teacherTemp[epoch] };
+}
+
+/**
+ * The four schedules of dinoSchedules(a) computed per iteration instead of stored: the same
+ * numbers bit for bit, in constant memory however long the run (a training run of a million
+ * epochs starts at once). The arguments are checked once, here.
+ */
+export function scheduleAt(a: ScheduleArgs): (it: number) => Hyperparams {
+  const peakLr = (a.lr * a.totalBatchSize) / 256;
+  // the checks of cosineSchedule and teacherTempSchedule
+  checkCount("scheduleAt", "epochs", a.epochs, 0);
+  checkCount("scheduleAt", "nitersPerEpoch", a.nitersPerEpoch, 1);
+  checkCount("scheduleAt", "warmupEpochs", a.warmupEpochs, 0);
+  checkCount("scheduleAt", "warmupTeacherTempEpochs", a.warmupTeacherTempEpochs, 0);
+  check(a.warmupEpochs <= a.epochs, () => `scheduleAt: warmupEpochs ${a.warmupEpochs} is longer than training (epochs ${a.epochs})`);
+  check(a.warmupTeacherTempEpochs <= a.epochs, () => `scheduleAt: warmupTeacherTempEpochs ${a.warmupTeacherTempEpochs} is longer than training (epochs ${a.epochs})`);
+  for (const [name, v] of [["lr", peakLr], ["minLr", a.minLr], ["weightDecay", a.weightDecay], ["weightDecayEnd", a.weightDecayEnd], ["momentumTeacher", a.momentumTeacher]] as const) {
+    check(Number.isFinite(v), () => `scheduleAt: ${name} ${v}; expected a finite number`);
+  }
+  for (const [name, v] of [["warmupTeacherTemp", a.warmupTeacherTemp], ["teacherTemp", a.teacherTemp]] as const) {
+    check(v > 0 && Number.isFinite(v), () => `scheduleAt: ${name} ${v}; expected a finite value > 0`);
+  }
+  const total = a.epochs * a.nitersPerEpoch;
+  const n = a.nitersPerEpoch;
+  return (it) => {
+    check(Number.isInteger(it) && it >= 0 && it < total, () => `scheduleAt: iteration ${it}; expected an integer in [0, ${total})`);
+    const epoch = Math.floor(it / n);
+    return {
+      epoch,
+      lr: cosineAt(peakLr, a.minLr, a.epochs, n, a.warmupEpochs, 0, it),
+      wd: cosineAt(a.weightDecay, a.weightDecayEnd, a.epochs, n, 0, 0, it),
+      momentum: cosineAt(a.momentumTeacher, 1, a.epochs, n, 0, 0, it),
+      teacherTemp: teacherTempAt(a.warmupTeacherTemp, a.teacherTemp, a.warmupTeacherTempEpochs, epoch),
+    };
+  };
 }
 
 function checkCount(fn: string, name: string, v: number, min: number): void {

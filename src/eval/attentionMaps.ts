@@ -12,6 +12,8 @@ import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
 import { attentionMask } from "./attentionMask.js";
 import { DinoRefError } from "../tensor/errors.js";
+import { checkMemory, limits } from "../tensor/limits.js";
+import { tokensOf, vitActivationBytes } from "../model/memory.js";
 
 export interface AttentionMaps {
   /** The image as the network saw it (cropped to a multiple of the patch size). */
@@ -25,6 +27,43 @@ export interface AttentionMaps {
   cropped: string | null;
 }
 
+/** Bytes of the backbone's forward with the last block's attention kept, on one W × H image. */
+function attentionBytes(cfg: VitConfig, W: number, H: number): number {
+  return vitActivationBytes(cfg, 1, tokensOf(cfg, H, W), false);
+}
+
+/**
+ * The longest side (px) an image of W × H px may be resized to, keeping its aspect ratio, for its
+ * attention to fit the --max-memory limit (at least one patch).
+ */
+export function maxAttentionSide(cfg: VitConfig, W: number, H: number): number {
+  const long = Math.max(W, H);
+  const fits = (side: number) => {
+    const [w, h] = resizedSize(W, H, side);
+    return attentionBytes(cfg, w, h) <= limits().maxMemory;
+  };
+  let [lo, hi] = [cfg.patchSize, long];
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi + 1) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** W × H scaled so that the longer side is `side` px (the shorter rounded, at least 1). */
+export function resizedSize(W: number, H: number, side: number): [number, number] {
+  const s = side / Math.max(W, H);
+  return [Math.max(1, Math.round(W * s)), Math.max(1, Math.round(H * s))];
+}
+
+/** Refuses, before allocating, an image whose attention would not fit the --max-memory limit, saying how far to shrink it. */
+function checkAttentionMemory(cfg: VitConfig, W: number, H: number, source: string): void {
+  const N = tokensOf(cfg, H, W);
+  checkMemory(attentionBytes(cfg, W, H), `${source}: the attention of a ${W}×${H} px image (${N.toLocaleString("en-US")} tokens of ${cfg.patchSize}×${cfg.patchSize} px, ${cfg.numHeads} heads × N² weights)`,
+    `resize it so that its longer side is at most ${maxAttentionSide(cfg, W, H)} px (dino-ref attention --max-side does it)`);
+}
+
 /** The last block's CLS attention of one image; its size is cropped down to multiples of p (top-left kept, as the official script). */
 export function clsAttention(be: Backend, backbone: ParamScope, cfg: VitConfig, img: Image, source: string): AttentionMaps {
   const p = cfg.patchSize;
@@ -32,6 +71,7 @@ export function clsAttention(be: Backend, backbone: ParamScope, cfg: VitConfig, 
   const H = img.height - (img.height % p);
   if (W === 0 || H === 0) throw new DinoRefError(`${source}: ${img.width}×${img.height} px is smaller than one ${p}×${p} patch`);
   const cropped = W !== img.width || H !== img.height ? `${source}: cropped from ${img.width}×${img.height} to ${W}×${H} px (a multiple of the patch size ${p}), top-left kept` : null;
+  checkAttentionMemory(cfg, W, H, source);
   const image = cropped ? cropImage(img, 0, 0, W, H) : img;
   const mark = be.mark();
   try {

@@ -1,12 +1,14 @@
 // Features for the evaluations: the backbone's CLS output (after the final norm) for every image
-// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches; and
-// the last block's tokens after the final norm (get_intermediate_layers(x, n=1)[0]), which the
-// copy-detection and video-segmentation evaluations read.
+// of a dataset, as the official eval_knn.py extracts them (model(x) = CLS token), in batches that
+// fit the --max-memory limit; and the last block's tokens after the final norm
+// (get_intermediate_layers(x, n=1)[0]), which the copy-detection and video-segmentation
+// evaluations read.
 
 import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitForward, vitIntermediateLayers } from "../model/vit.js";
+import { inferenceBatch } from "../model/memory.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { normalizeInto, normalizeTables } from "../data/augment.js";
 import { DINO_MULTICROP } from "../data/multiCrop.js";
@@ -51,6 +53,9 @@ export function forEachBatch(be: Backend, ds: ImageDataset, batchSize: number, f
 export function extractFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig, ds: ImageDataset, batchSize = 256): Float32Array {
   const D = cfg.embedDim;
   const features = new Float32Array(ds.length * D);
+  const { width: W0, height: H0 } = ds.image(0);
+  // fewer images per batch when a batch would not fit --max-memory (the same features)
+  batchSize = inferenceBatch(cfg, H0, W0, batchSize, "features");
   forEachBatch(be, ds, batchSize, (images, start, B, H, W) => {
     const { cls } = vitForward(be, backbone, cfg, images, B, H, W, { cache: false });
     features.set(cls.data, start * D);
@@ -78,6 +83,7 @@ export function extractTokens(be: Backend, backbone: ParamScope, cfg: VitConfig,
   const n = Math.floor(height / cfg.patchSize) * Math.floor(width / cfg.patchSize);
   const cls = new Float32Array(ds.length * D);
   const patches = new Float32Array(ds.length * n * D);
+  batchSize = inferenceBatch(cfg, height, width, batchSize, "tokens");
   forEachBatch(be, ds, batchSize, (images, start, B, H, W) => {
     // tokens [B, 1 + n, D]: row 0 the CLS token, rows 1..n the patches
     const [tokens] = vitIntermediateLayers(be, backbone, cfg, images, B, H, W, 1);
@@ -103,9 +109,11 @@ export function forEachTokenBatch(
   be: Backend, backbone: ParamScope, cfg: VitConfig, images: ImageDataset, use: (tokens: Float32Array, start: number, B: number, N: number) => void,
   opts: { batchSize?: number; normalization?: { mean: readonly number[]; std: readonly number[] } } = {},
 ): void {
-  const { batchSize = 128, normalization = IMAGENET_NORMALIZATION } = opts;
+  const { normalization = IMAGENET_NORMALIZATION } = opts;
   check(images.length > 0, "forEachTokenBatch: no images");
   const { width: W, height: H } = images.image(0);
+  // fewer images per batch when a batch would not fit --max-memory (the same tokens)
+  const batchSize = inferenceBatch(cfg, H, W, opts.batchSize ?? 128, "tokens");
   const tables = normalizeTables(normalization.mean, normalization.std);
   for (let start = 0; start < images.length; start += batchSize) {
     const B = Math.min(batchSize, images.length - start);

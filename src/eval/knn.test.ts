@@ -36,6 +36,33 @@ describe.each([{ be: wasmBackend }, { be: ts32Backend }])("knnClassify (kernels:
     );
   });
 
+  it("with a temperature so small that exp(sim / T) overflows or underflows float32, votes as k = 1 (the limit T → 0)", () => {
+    fc.assert(
+      fc.property(fc.nat(1000), fc.constantFrom(1e-320, 1e-30, 1e-5), fc.boolean(), (seed, T, negate) => {
+        const D = 4;
+        const train = data(seed, 40, D, 5);
+        const test = data(seed + 1, 9, D, 5);
+        // negated test features: every top similarity may be negative (exp underflows to 0 without the shift)
+        if (negate) test.x.forEach((v, i) => (test.x[i] = -Math.abs(v)));
+        const tiny = knnClassify(be, train.x, train.y, test.x, test.y, D, { k: 10, temperature: T, numClasses: 5 });
+        const nearest = knnClassify(be, train.x, train.y, test.x, test.y, D, { k: 1, numClasses: 5 });
+        expect(Array.from(tiny.predictions)).toEqual(Array.from(nearest.predictions));
+        expect(Number.isFinite(tiny.top1) && Number.isFinite(tiny.top5)).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("ranks classes without sorting all of them: a million classes, most without votes", () => {
+    const D = 3;
+    const train = data(5, 20, D, 3);
+    const test = data(6, 4, D, 3);
+    const few = knnClassify(be, train.x, train.y, test.x, test.y, D, { k: 7, numClasses: 3 });
+    const many = knnClassify(be, train.x, train.y, test.x, test.y, D, { k: 7, numClasses: 1_000_000 });
+    expect(Array.from(many.predictions)).toEqual(Array.from(few.predictions));
+    expect([many.top1, many.top5]).toEqual([few.top1, few.top5]);
+  });
+
   it("does not change when features are scaled or the training set is permuted", () => {
     const D = 5;
     const train = data(3, 60, D, 3);

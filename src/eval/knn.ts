@@ -89,16 +89,21 @@ export function knnClassify(
       const simRow = sim.subarray(r * Ntr, (r + 1) * Ntr);
       topK(simRow, k, neighbours);
       votes.fill(0);
+      // when exp(max sim / T) overflows or underflows float32 (a tiny T), every weight is divided
+      // by it: w_j = exp((sim_j − max sim) / T), the same vote up to one factor per image
+      const top = simRow[neighbours[0]];
+      const wTop = Math.fround(Math.exp(Math.fround(top / temperature)));
+      const shift = wTop === Infinity || wTop === 0 ? top : 0;
       for (let j = 0; j < k; j++) {
         const n = neighbours[j];
         // w_j = exp(sim_j / T), summed per class
-        votes[trainLabels[n]] += unweighted ? 1 : Math.fround(Math.exp(Math.fround(simRow[n] / temperature)));
+        votes[trainLabels[n]] += unweighted ? 1 : Math.fround(Math.exp(Math.fround((simRow[n] - shift) / temperature))); // x − 0 is x, bit for bit
       }
-      const ranked = rankClasses(votes);
+      const ranked = topClasses(votes, Math.min(5, k));
       const y = testLabels[start + r];
       predictions[start + r] = ranked[0];
       if (ranked[0] === y) correct1++;
-      if (ranked.slice(0, Math.min(5, k)).includes(y)) correct5++;
+      if (ranked.includes(y)) correct5++;
     }
   }
   return { predictions, top1: (100 * correct1) / Nte, top5: (100 * correct5) / Nte };
@@ -120,7 +125,17 @@ function topK(values: Float32Array, k: number, out: Int32Array): void {
   }
 }
 
-/** Class indices by decreasing vote (ties: lower class first). */
-function rankClasses(votes: Float64Array): number[] {
-  return Array.from(votes.keys()).sort((a, b) => votes[b] - votes[a] || a - b);
+/** The m classes with the largest votes, largest first (ties: lower class first), without sorting every class. */
+function topClasses(votes: Float64Array, m: number): number[] {
+  const best: number[] = [];
+  for (let c = 0; c < votes.length; c++) {
+    const v = votes[c];
+    if (best.length === m && !(v > votes[best[m - 1]])) continue;
+    // insert after every class with a vote ≥ v (earlier classes win ties)
+    let at = best.length;
+    while (at > 0 && v > votes[best[at - 1]]) at--;
+    best.splice(at, 0, c);
+    if (best.length > m) best.pop();
+  }
+  return best;
 }

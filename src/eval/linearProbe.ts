@@ -10,6 +10,7 @@ import type { Backend } from "../kernels/backend.js";
 import type { ParamScope } from "../model/params.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import { vitIntermediateLayers } from "../model/vit.js";
+import { inferenceBatch, tokensOf } from "../model/memory.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { forEachBatch } from "./features.js";
 import { Rng, STREAM } from "../tensor/rng.js";
@@ -29,6 +30,11 @@ export function probeFeatures(be: Backend, backbone: ParamScope, cfg: VitConfig,
   const D = cfg.embedDim;
   const dim = D * (n + (avgpool ? 1 : 0));
   const features = new Float32Array(ds.length * dim);
+  if (ds.length > 0) {
+    // fewer images per batch when a batch would not fit --max-memory (the same features); the n kept layers [N, D] per image
+    const { width, height } = ds.image(0);
+    batchSize = inferenceBatch(cfg, height, width, batchSize, "probe features", 4 * n * tokensOf(cfg, height, width) * D);
+  }
   forEachBatch(be, ds, batchSize, (images, start, B, H, W) => {
     const layers = vitIntermediateLayers(be, backbone, cfg, images, B, H, W, n); // n × [B, N, D]
     const N = layers[0].shape[1];

@@ -3,10 +3,11 @@
 // reads them and compares outputs with numpy's allclose rule:
 //   |actual − expected| ≤ atol + rtol·|expected|   (NaN = NaN, equal infinities equal; integers exact)
 
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, realpathSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
 import { readSafetensors, type StTensor, type SafetensorsFile } from "./safetensors.js";
+import { brief, parseStrictJson } from "./strictJson.js";
 
 export const GOLDEN_FORMAT = "dino-golden/1";
 
@@ -29,9 +30,9 @@ export interface GoldenCase {
   outputs: Map<string, StTensor>;
 }
 
-/** Reads a case file and checks its metadata against the contract. */
+/** Reads a case file (its tensors within the --max-memory limit) and checks its metadata against the contract. */
 export function readGoldenCase(path: string): GoldenCase {
-  return goldenCaseFrom(readSafetensors(path), path);
+  return goldenCaseFrom(readSafetensors(path, { limitMemory: true }), path);
 }
 
 export function goldenCaseFrom(file: SafetensorsFile, path: string): GoldenCase {
@@ -45,7 +46,7 @@ export function goldenCaseFrom(file: SafetensorsFile, path: string): GoldenCase 
   const tolerance: Record<string, Tolerance> = {};
   for (const [key, value] of Object.entries(parseJsonObject(meta.tolerance ?? "", "tolerance", fail))) {
     if (!Array.isArray(value) || value.length !== 2 || !value.every((x) => typeof x === "number" && x >= 0)) {
-      fail(`tolerance.${key} must be [atol, rtol] with non-negative numbers, got ${JSON.stringify(value)}`);
+      fail(`tolerance.${key} must be [atol, rtol] with non-negative numbers, got ${brief(value)}`);
     }
     tolerance[key] = value as Tolerance;
   }
@@ -73,12 +74,10 @@ export function goldenCaseFrom(file: SafetensorsFile, path: string): GoldenCase 
 }
 
 function parseJsonObject(text: string, key: string, fail: (what: string) => never): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    fail(`__metadata__.${key} is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`);
-  }
+  // params and tolerance are flat objects of numbers, booleans and [atol, rtol] pairs
+  const json = parseStrictJson(text, 2);
+  if (!json.ok) fail(`__metadata__.${key} is ${json.syntax ? `not valid JSON: ${brief(text)}` : `not acceptable: ${json.why}`}`);
+  const value = json.value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`__metadata__.${key} must be a JSON object`);
   return value as Record<string, unknown>;
 }
@@ -88,26 +87,44 @@ export function toleranceFor(c: GoldenCase, name: string): Tolerance {
   return c.tolerance[`out.${name}`] ?? c.tolerance.default;
 }
 
-/** All `.safetensors` files under the given files or folders, sorted, folders searched recursively. */
+/**
+ * All `.safetensors` files under the given files or folders, sorted, folders searched recursively
+ * (a folder reached twice through symlinks is searched once). An entry that cannot be read (a
+ * broken symlink, a symlink loop) is an error naming it.
+ */
 export function findCaseFiles(paths: readonly string[]): string[] {
   const found: string[] = [];
-  const visit = (p: string) => {
-    let st;
+  const searched = new Set<string>(); // real paths of the folders searched
+  const statOf = (p: string, given: boolean) => {
     try {
-      st = statSync(p);
-    } catch {
-      throw new DinoRefError(`${p}: no such file or folder`);
-    }
-    if (st.isDirectory()) {
-      for (const entry of readdirSync(p).sort()) {
-        const child = join(p, entry);
-        if (statSync(child).isDirectory() || entry.endsWith(".safetensors")) visit(child);
-      }
-    } else {
-      found.push(p);
+      return statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (given && code === "ENOENT") throw new DinoRefError(`${p}: no such file or folder`);
+      throw new DinoRefError(`${p}: cannot read (${code === "ELOOP" ? "ELOOP: a symlink loop" : code === "ENOENT" ? "ENOENT: a broken symlink" : code ?? (e as Error).message})`);
     }
   };
-  for (const p of paths) visit(p);
+  const visit = (p: string, st: Stats) => {
+    if (!st.isDirectory()) {
+      found.push(p);
+      return;
+    }
+    const real = realpathSync(p);
+    if (searched.has(real)) return;
+    searched.add(real);
+    let entries: string[];
+    try {
+      entries = readdirSync(p).sort();
+    } catch (e) {
+      throw new DinoRefError(`${p}: cannot list folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    for (const entry of entries) {
+      const child = join(p, entry);
+      const cst = statOf(child, false);
+      if (cst.isDirectory() || (entry.endsWith(".safetensors") && cst.isFile())) visit(child, cst);
+    }
+  };
+  for (const p of paths) visit(p, statOf(p, true));
   return found;
 }
 

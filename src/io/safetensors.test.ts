@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { parseSafetensors, serializeSafetensors, tensor, type StTensor, type DType } from "./safetensors.js";
+import { mkdtempSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseSafetensors, readSafetensors, readSafetensorsHeader, serializeSafetensors, tensor, type StTensor, type DType } from "./safetensors.js";
+import { setLimits } from "../tensor/limits.js";
+import { nested, rawSafetensors } from "../../test/hostileFiles.js";
 
 const dtypes: DType[] = ["F32", "F64", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"];
 
@@ -104,6 +109,11 @@ describe("safetensors", () => {
     ["trailing bytes no tensor owns", rawFile({ a: { dtype: "U8", shape: [1], data_offsets: [0, 1] } }, new Uint8Array(3)), /bytes 1\.\.3 of the data belong to no tensor/],
     ["non-string metadata", rawFile({ __metadata__: { k: 1 } }), /__metadata__\.k must be a string/],
     ["a tensor entry that is not an object", rawFile({ t: 5 }), /tensor 't': expected \{dtype, shape, data_offsets\}/],
+    ["a metadata key given twice (JSON.parse would keep the last)", rawSafetensors('{"__metadata__":{"format":"dino-golden/1","format":"x"}}'), /the key "format" appears twice in the object "__metadata__"/],
+    ["a tensor given twice", rawSafetensors('{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}', new Uint8Array(2)), /the key "t" appears twice in the top-level object/],
+    ["a shape nested 200,000 deep", rawSafetensors(`{"t":{"dtype":"F32","shape":${nested(200_000)},"data_offsets":[0,0]}}`), /nested more than 3 levels deep/],
+    ["a dtype nested 200,000 deep", rawSafetensors(`{"t":{"dtype":${nested(200_000)},"shape":[1],"data_offsets":[0,4]}}`, new Uint8Array(4)), /nested more than 3 levels deep/],
+    ["a huge shape array", rawFile({ t: { dtype: "F32", shape: Array.from({ length: 10_000 }, () => 1), data_offsets: [0, 8] } }, new Uint8Array(8)), /F32 \[(1, )+1,…\] needs 4 bytes, data_offsets give 8$/],
   ];
   for (const [what, bytes, message] of malformed) {
     it(`rejects ${what}, naming the file`, () => {
@@ -111,4 +121,36 @@ describe("safetensors", () => {
       expect(() => parseSafetensors(bytes, "bad.safetensors")).toThrow(/^bad\.safetensors: not a valid safetensors file/);
     });
   }
+});
+
+describe("readSafetensors on files", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dino-ref-st-"));
+
+  it("rejects a 2 GB sparse file from its header and size, without reading the data", () => {
+    const path = join(dir, "sparse.safetensors");
+    writeFileSync(path, rawSafetensors('{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4)));
+    truncateSync(path, 2 ** 31 - 4096);
+    const before = process.resourceUsage().maxRSS;
+    expect(() => readSafetensors(path)).toThrow(/sparse\.safetensors: not a valid safetensors file: bytes 4\.\.\d+ of the data belong to no tensor/);
+    // far less than the file's 2 GB (the process's peak, so only a loose bound)
+    expect(process.resourceUsage().maxRSS - before).toBeLessThan(200_000);
+  });
+
+  it("with limitMemory (case files) refuses a data section above --max-memory before reading it", () => {
+    const path = join(dir, "big.safetensors");
+    writeFileSync(path, serializeSafetensors([["x", tensor("F32", [1000], new Float32Array(1000))]]));
+    expect(readSafetensors(path).tensors.get("x")!.data.length).toBe(1000);
+    const previous = setLimits({ maxMemory: 1000 });
+    try {
+      expect(() => readSafetensors(path, { limitMemory: true })).toThrow(/reading the tensors of \S+big\.safetensors would need about 4 kB, above the --max-memory limit of 1 kB/);
+      expect(readSafetensorsHeader(path).entries[0].shape).toEqual([1000]);
+    } finally {
+      setLimits(previous);
+    }
+  });
+
+  it("names a folder or a missing file in one line", () => {
+    expect(() => readSafetensors(dir)).toThrow(/cannot read file \(a folder\)/);
+    expect(() => readSafetensors(join(dir, "none"))).toThrow(/none: cannot read file \(ENOENT\)/);
+  });
 });

@@ -2,15 +2,20 @@
 // ({name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}), then raw
 // little-endian data. The reader rejects, with the file and tensor named, anything that breaks
 // the format: a header that runs past the file, non-JSON, unknown dtypes, dtype size × shape not
-// equal to the byte range, ranges outside the data, overlapping ranges or holes.
+// equal to the byte range, ranges outside the data, overlapping ranges or holes, a key given twice
+// (JSON.parse would keep the last), nesting deeper than a header has. A file's header is checked
+// against its size before any tensor data is read.
 // F16 and BF16 tensors are held as their raw 16-bit patterns (Uint16Array), BOOL as bytes: this
 // layer moves bits, it never converts them (src/model/weightsFile.ts widens F16/BF16 to F32).
 
+import { closeSync } from "node:fs";
 import { endianness } from "node:os";
 import { DinoRefError } from "../tensor/errors.js";
-import { readBytes } from "./readBytes.js";
 import { numel } from "../tensor/named.js";
 import { writeFileAtomic } from "./writeFileAtomic.js";
+import { openRegularFile, readAt } from "./readFile.js";
+import { parseStrictJson, brief } from "./strictJson.js";
+import { checkMemory } from "../tensor/limits.js";
 
 export type DType = "F32" | "F64" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint16Array | Uint8Array;
@@ -42,60 +47,72 @@ export function tensor(dtype: DType, shape: readonly number[], data: TensorData)
   return { dtype, shape: [...shape], data };
 }
 
-/** Parses a whole safetensors file held in memory. `source` names it in error messages. */
-export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
-  if (endianness() !== "LE") throw new DinoRefError("safetensors: this reader needs a little-endian machine");
-  const fail = (what: string): never => {
-    throw new DinoRefError(`${source}: not a valid safetensors file: ${what}`);
-  };
-  if (bytes.length < 8) fail(`${bytes.length} bytes, expected at least 8 (the header length)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(bytes.length - 8)) fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
-  const n = Number(headerLength);
-  if (n > MAX_HEADER_BYTES) fail(`header length ${n} is above the ${MAX_HEADER_BYTES}-byte limit`);
-  if (n < 2 || bytes[8] !== 0x7b /* { */) fail("the JSON header must start with '{'");
+/** A tensor's entry in the header: where its bytes are in the data section. */
+interface HeaderEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
-  let header: unknown;
+/** What a header says, checked against the size of the data section that follows it. */
+export interface SafetensorsHeader {
+  entries: HeaderEntry[];
+  metadata: Record<string, string>;
+  /** Bytes of the data section (the file's size minus 8 minus the header). */
+  dataLength: number;
+}
+
+/**
+ * Checks the 8-byte length and the JSON header (`header` holds its bytes) against a data section of
+ * `dataLength` bytes: every entry well formed, no key twice, the byte ranges tiling the data exactly.
+ */
+function parseHeader(header: Uint8Array, dataLength: number, fail: (what: string) => never): SafetensorsHeader {
+  if (header.length < 2 || header[0] !== 0x7b /* { */) fail("the JSON header must start with '{'");
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
-  } catch (e) {
-    fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(header);
+  } catch {
+    return fail("the header is not valid UTF-8");
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("the header must be a JSON object");
+  // {name: {dtype, shape: [...], data_offsets: [...]}}: three levels of objects and arrays at most
+  const json = parseStrictJson(text, 3);
+  if (!json.ok) return fail(json.syntax ? `the header is not valid UTF-8 JSON (${json.why})` : `the JSON header is not acceptable: ${json.why}`);
+  const parsed = json.value;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("the header must be a JSON object");
 
-  const dataStart = 8 + n;
-  const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
-
-  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+  const entries: HeaderEntry[] = [];
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (typeof value !== "object" || value === null || Array.isArray(value)) fail("__metadata__ must be an object of strings");
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== "string") fail(`__metadata__.${k} must be a string, got ${typeof v}`);
+        if (typeof v !== "string") fail(`__metadata__.${k} must be a string, got ${Array.isArray(v) ? "an array" : v === null ? "null" : typeof v}`);
         setOwn(metadata, k, v);
       }
       continue;
     }
     const where = `tensor '${name}'`;
-    if (typeof value !== "object" || value === null) fail(`${where}: expected {dtype, shape, data_offsets}`);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`${where}: expected {dtype, shape, data_offsets}`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (typeof dtype !== "string" || !(dtype in BYTES)) {
-      fail(`${where}: dtype ${JSON.stringify(dtype)} is not supported (expected one of ${Object.keys(BYTES).join(", ")})`);
+    if (typeof dtype !== "string" || !Object.hasOwn(BYTES, dtype)) {
+      fail(`${where}: dtype ${brief(dtype)} is not supported (expected one of ${Object.keys(BYTES).join(", ")})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      fail(`${where}: shape must be an array of non-negative integers, got ${brief(shape)}`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`${where}: data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
+      fail(`${where}: data_offsets must be [begin, end] with non-negative integers, got ${brief(offsets)}`);
     }
     const [begin, end] = offsets as number[];
     if (begin > end) fail(`${where}: data_offsets [${begin}, ${end}] has begin after end`);
     if (end > dataLength) fail(`${where}: data_offsets [${begin}, ${end}] runs past the ${dataLength} data bytes`);
+    // elements × element size, computed so that a huge shape cannot overflow to a small number
     const expectedBytes = numel(shape as number[]) * BYTES[dtype as DType];
     if (end - begin !== expectedBytes) {
-      fail(`${where}: ${dtype} [${(shape as number[]).join(", ")}] needs ${expectedBytes} bytes, data_offsets give ${end - begin}`);
+      const dims = (shape as number[]).join(", ");
+      fail(`${where}: ${dtype} [${dims.length > 60 ? `${dims.slice(0, 59)}…` : dims}] needs ${expectedBytes} bytes, data_offsets give ${end - begin}`);
     }
     entries.push({ name, dtype: dtype as DType, shape: shape as number[], begin, end });
   }
@@ -109,18 +126,80 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
     at = e.end;
   }
   if (at !== dataLength) fail(`bytes ${at}..${dataLength} of the data belong to no tensor`);
-
-  const tensors = new Map<string, StTensor>();
-  for (const e of entries) {
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: viewOrCopy(bytes, dataStart + e.begin, e.end - e.begin, e.dtype) });
-  }
-  return { tensors, metadata };
+  return { entries, metadata, dataLength };
 }
 
-/** Reads and parses a safetensors file; errors name the path. */
-export function readSafetensors(path: string): SafetensorsFile {
-  const bytes = readBytes(path);
-  return parseSafetensors(bytes, path);
+/** The header length of a file of `fileSize` bytes whose first 8 bytes are `first8`, checked. */
+function headerLengthOf(first8: Uint8Array, fileSize: number, fail: (what: string) => never): number {
+  if (first8.length < 8) fail(`${fileSize} bytes, expected at least 8 (the header length)`);
+  const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(fileSize - 8)) fail(`header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
+  const n = Number(headerLength);
+  if (n > MAX_HEADER_BYTES) fail(`header length ${n} is above the ${MAX_HEADER_BYTES}-byte limit`);
+  return n;
+}
+
+function failerFor(source: string): (what: string) => never {
+  return (what: string): never => {
+    throw new DinoRefError(`${source}: not a valid safetensors file: ${what}`);
+  };
+}
+
+function checkEndianness(): void {
+  if (endianness() !== "LE") throw new DinoRefError("safetensors: this reader needs a little-endian machine");
+}
+
+/** The tensors of a header over `data` (the data section's bytes, at its own offset 0). */
+function tensorsOf(h: SafetensorsHeader, data: Uint8Array): Map<string, StTensor> {
+  const tensors = new Map<string, StTensor>();
+  for (const e of h.entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: viewOrCopy(data, e.begin, e.end - e.begin, e.dtype) });
+  return tensors;
+}
+
+/** Parses a whole safetensors file held in memory. `source` names it in error messages. */
+export function parseSafetensors(bytes: Uint8Array, source: string): SafetensorsFile {
+  checkEndianness();
+  const fail = failerFor(source);
+  const n = headerLengthOf(bytes.subarray(0, 8), bytes.length, fail);
+  const h = parseHeader(bytes.subarray(8, 8 + n), bytes.length - 8 - n, fail);
+  return { tensors: tensorsOf(h, bytes.subarray(8 + n)), metadata: h.metadata };
+}
+
+/** Reads only the header of a safetensors file (tensor names, dtypes, shapes, metadata), checked against the file's size. */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  checkEndianness();
+  const { fd, size } = openRegularFile(path);
+  try {
+    return headerOf(fd, size, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function headerOf(fd: number, size: number, path: string): SafetensorsHeader & { headerLength: number } {
+  const fail = failerFor(path);
+  const n = headerLengthOf(readAt(fd, path, 0, 8), size, fail);
+  return { ...parseHeader(readAt(fd, path, 8, n), size - 8 - n, fail), headerLength: n };
+}
+
+/**
+ * Reads and parses a safetensors file; errors name the path. The header is read and checked
+ * against the file's size first, so a malformed or sparse file is rejected without reading its
+ * data; with `limitMemory` (case files) a data section above the --max-memory limit is refused
+ * before it is read.
+ */
+export function readSafetensors(path: string, opts: { limitMemory?: boolean } = {}): SafetensorsFile {
+  checkEndianness();
+  const { fd, size } = openRegularFile(path);
+  try {
+    const h = headerOf(fd, size, path);
+    if (opts.limitMemory) checkMemory(h.dataLength, `reading the tensors of ${path}`);
+    const data = readAt(fd, path, 8 + h.headerLength, h.dataLength);
+    if (data.length !== h.dataLength) throw new DinoRefError(`${path}: cannot read file (it shrank while being read)`);
+    return { tensors: tensorsOf(h, data), metadata: h.metadata };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 // (facebook/dino-vit*), safetensors or PyTorch (weightsFile.ts); F16 / BF16 widened to F32. The
 // architecture comes from the shapes (inferArchitecture.ts); the head count from the recorded
 // config (a dino-ref checkpoint) or args (an official checkpoint) when there is one. Every
-// parameter must be present with its exact shape. All weights loading goes through here.
+// parameter must be present with its exact shape, and finite. All weights loading goes through here.
 
 import { DinoRefError } from "../tensor/errors.js";
 import type { StTensor } from "../io/safetensors.js";
@@ -101,9 +101,20 @@ function checkRecordedArchitecture(metadata: Readonly<Record<string, string>>, c
   }
 }
 
+/** Throws, naming the parameter, when a loaded weight is NaN or infinite: no evaluation computes with such weights. */
+function checkFinite(params: ParamStore, path: string, what: string): void {
+  for (const p of params.params) {
+    const data = p.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new DinoRefError(`${path}: the ${what}'s ${p.name} holds ${data[i]} at index ${i}; refusing to compute with non-finite weights`);
+    }
+  }
+}
+
 /**
- * The `side` network's backbone of the weights file at `path`, loaded on `be`. `heads`: the head
- * count when the file does not record it (default: the official head width 64).
+ * The `side` network's backbone of the weights file at `path`, loaded on `be`; every weight must be
+ * finite. `heads`: the head count when the file does not record it (default: the official head
+ * width 64).
  */
 export function loadBackbone(be: Backend, path: string, side: Side = "teacher", heads?: number): LoadedBackbone {
   const { file, tensors, cfg, notes } = backboneOf(path, side, heads);
@@ -111,6 +122,7 @@ export function loadBackbone(be: Backend, path: string, side: Side = "teacher", 
   const match = matchStateDict(tensors, specs, path, side);
   const backbone = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, specs, (n) => backbone.param(n), path);
+  checkFinite(backbone, path, `${side} backbone`);
   return { backbone, cfg, metadata: file.metadata, notes, file };
 }
 
@@ -134,5 +146,6 @@ export function loadHead(be: Backend, path: string, inDim: number, side: Side = 
   const match = matchStateDict(file.tensors, prefixed, path, side);
   const params = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, prefixed, (n) => params.param(n.slice("head.".length)), path);
+  checkFinite(params, path, `${side} head`);
   return { params, config };
 }

@@ -7,7 +7,7 @@
 
 import { extname } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
-import { readBytes } from "../io/readBytes.js";
+import { readWholeFile } from "../io/readFile.js";
 import { parseSafetensors, writeSafetensors, type StTensor } from "../io/safetensors.js";
 import { readTorchFile, writeTorchFile } from "../io/torchFile.js";
 import { isZip } from "../io/zip.js";
@@ -33,7 +33,7 @@ export function formatOfPath(path: string): "safetensors" | "torch" | null {
 
 /** Reads any weights file (see the header); errors name the path. */
 export function readWeightsFile(path: string): WeightsFile {
-  const bytes = readBytes(path);
+  const bytes = readWholeFile(path);
   // by extension; an unknown extension by the first bytes (a zip archive or a pickle's PROTO opcode: torch)
   const format = formatOfPath(path) ?? (isZip(bytes) || bytes[0] === 0x80 ? "torch" : "safetensors");
   if (format === "safetensors") {

@@ -5,6 +5,7 @@
 import { DinoRefError } from "../tensor/errors.js";
 import { tensor, type DType, type StTensor } from "../io/safetensors.js";
 import { numel } from "../tensor/named.js";
+import { checkMemory } from "../tensor/limits.js";
 
 export type Dim = number | string;
 
@@ -44,6 +45,15 @@ export class OpArgs {
     return found;
   }
 
+  /**
+   * How many distinct sub-modules the inputs under `prefix` hold (`model.blocks.` → the block
+   * indices present): the bound of a count param (depth, nlayers), so that a param of 10^9 is an
+   * error instead of 10^9 parameter descriptions.
+   */
+  modulesUnder(prefix: string): number {
+    return new Set([...this.prefixed(prefix).keys()].map((k) => k.split(".")[0])).size;
+  }
+
   /** The size bound to a symbolic dimension (after the tensors that use it were read). */
   dim(letter: string): number {
     const d = this.dims.get(letter);
@@ -73,6 +83,15 @@ export class OpArgs {
   /** Whether the param is present. */
   has(name: string): boolean {
     return this.params[name] !== undefined;
+  }
+
+  /**
+   * Throws, naming the case and what would need the memory, unless `bytes` fits the --max-memory
+   * limit. Ops whose outputs or work grow faster than their inputs (N² attention weights, a
+   * schedule of epochs × iterations, an image size given as a param) call it before allocating.
+   */
+  budget(bytes: number, what: string, hint?: string): void {
+    checkMemory(bytes, `${this.source}: op ${this.op}: ${what}`, hint);
   }
 
   fail(what: string): never {

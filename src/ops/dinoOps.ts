@@ -41,11 +41,14 @@ function dinoLossOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor
 
 /** cosine_schedule: per-iteration values with a linear warm-up, as the official utils.cosine_scheduler. */
 function cosineScheduleOp(args: OpArgs, _be: Backend, bugs: Bugs): Map<string, StTensor> {
+  const epochs = args.number("epochs", { integer: true, min: 0 });
+  const nitersPerEpoch = args.number("niter_per_ep", { integer: true, min: 1 });
+  args.budget(8 * epochs * nitersPerEpoch, `the ${epochs} × ${nitersPerEpoch} float64 schedule values`);
   const values = cosineSchedule(
     args.number("base_value"),
     args.number("final_value"),
-    args.number("epochs", { integer: true, min: 0 }),
-    args.number("niter_per_ep", { integer: true, min: 1 }),
+    epochs,
+    nitersPerEpoch,
     args.has("warmup_epochs") ? args.number("warmup_epochs", { integer: true, min: 0 }) : 0,
     args.has("start_warmup_value") ? args.number("start_warmup_value") : 0,
     bugs,
@@ -55,11 +58,13 @@ function cosineScheduleOp(args: OpArgs, _be: Backend, bugs: Bugs): Map<string, S
 
 /** teacher_temp_schedule: per-epoch teacher temperature with its linear warm-up. */
 function teacherTempScheduleOp(args: OpArgs): Map<string, StTensor> {
+  const nepochs = args.number("nepochs", { integer: true, min: 1 });
+  args.budget(8 * nepochs, `the ${nepochs} float64 schedule values`);
   const values = teacherTempSchedule(
     args.number("warmup_teacher_temp", { positive: true }),
     args.number("teacher_temp", { positive: true }),
     args.number("warmup_teacher_temp_epochs", { integer: true, min: 0 }),
-    args.number("nepochs", { integer: true, min: 1 }),
+    nepochs,
   );
   return new Map([["values", f64Out([values.length], values)]]);
 }

@@ -23,10 +23,13 @@ function labels(args: OpArgs, name: string, dims: (string | number)[]): Int32Arr
 function knnOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const train = args.f32("train_features", ["Ntr", "D"]);
   const test = args.f32("test_features", ["Nte", "D"]);
+  const numClasses = args.number("num_classes", { integer: true, min: 1 });
+  // the vote table (float64 per class) and the normalised copies of both feature sets
+  args.budget(8 * numClasses + 4 * (train.length + test.length), `the votes of ${numClasses} classes`);
   const result = knnClassify(be, train, labels(args, "train_labels", ["Ntr"]), test, labels(args, "test_labels", ["Nte"]), args.dim("D"), {
     k: args.number("k", { integer: true, min: 1 }),
     temperature: args.number("temperature", { positive: true }),
-    numClasses: args.number("num_classes", { integer: true, min: 1 }),
+    numClasses,
     bugs,
   });
   return new Map([

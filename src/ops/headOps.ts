@@ -10,6 +10,7 @@ import {
 } from "../model/dinoHead.js";
 import { ParamStore, type ParamSpec } from "../model/params.js";
 import { shapeString } from "../tensor/named.js";
+import { headActivationBytes } from "../model/memory.js";
 import { f32Out, type OpArgs } from "./args.js";
 import type { Bugs } from "../tensor/portingBugs.js";
 
@@ -18,9 +19,10 @@ type Op = OpImpl;
 /**
  * The DINO head of a case: its config from the params (out_dim, hidden_dim, bottleneck_dim,
  * nlayers, norm_last_layer) for inputs of width inDim, and the in.head.<key> tensors checked
- * against it (none missing, none unexpected), in the order of `specs`.
+ * against it (none missing, none unexpected), in the order of `specs`; with R, the head's
+ * activations on R rows checked against --max-memory.
  */
-export function caseHead(args: OpArgs, inDim: number): { cfg: ResolvedDinoHeadConfig; specs: ParamSpec[]; values: Float32Array[] } {
+export function caseHead(args: OpArgs, inDim: number, R?: number): { cfg: ResolvedDinoHeadConfig; specs: ParamSpec[]; values: Float32Array[] } {
   // BatchNorm1d heads (use_bn) are outside the contract and not implemented
   if (args.has("use_bn") && args.boolean("use_bn")) args.fail("param use_bn is true: heads with BatchNorm1d are not supported");
   const cfg = resolveDinoHeadConfig({
@@ -31,6 +33,8 @@ export function caseHead(args: OpArgs, inDim: number): { cfg: ResolvedDinoHeadCo
     nlayers: args.has("nlayers") ? args.number("nlayers", { integer: true }) : undefined,
     normLastLayer: args.has("norm_last_layer") ? args.boolean("norm_last_layer") : undefined,
   });
+  // the head's activations on the case's rows must fit --max-memory
+  if (R !== undefined) args.budget(headActivationBytes(cfg, R), `the head's activations on ${R} rows`);
   const specs = dinoHeadParamSpecs(cfg);
   const values = specs.map((s) => args.f32(`head.${s.name}`, s.shape));
   const known = new Set(specs.map((s) => s.name));
@@ -49,7 +53,7 @@ export function caseHead(args: OpArgs, inDim: number): { cfg: ResolvedDinoHeadCo
 function dinoHeadOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> {
   const x = args.f32("x", ["R", "Din"]);
   const [R, inDim] = [args.dim("R"), args.dim("Din")];
-  const { cfg, specs, values } = caseHead(args, inDim);
+  const { cfg, specs, values } = caseHead(args, inDim, R);
   const gradY = args.f32("grad_y", ["R", cfg.outDim]);
 
   const mark = be.mark();

@@ -29,6 +29,7 @@ function matmulOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const b = args.f32("b", ["K", "N"]);
   const gradC = args.f32("grad_c", ["M", "N"]);
   const [M, K, N] = [args.dim("M"), args.dim("K"), args.dim("N")];
+  args.budget(4 * (M * N + M * K + K * N), `c [${M}, ${N}] and the gradients`);
   const c = new Float32Array(M * N);
   const gradA = new Float32Array(M * K);
   const gradB = new Float32Array(K * N);
@@ -89,6 +90,8 @@ function attentionOp(args: OpArgs, be: Backend): Map<string, StTensor> {
   const gradOut = args.f32("grad_out", dims);
   const scale = args.number("scale");
   const [B, H, N, Dh] = dims.map((d) => args.dim(d));
+  // the weights attn [B, H, N, N] (N² per head), and the outputs and gradients [B, H, N, Dh]
+  args.budget(4 * (B * H * N * N + 4 * B * H * N * Dh), `the attention weights [${B}, ${H}, ${N}, ${N}]`);
   const out = new Float32Array(B * H * N * Dh);
   const attn = new Float32Array(B * H * N * N);
   const gradQ = new Float32Array(q.length);

@@ -53,11 +53,16 @@ export interface CaseResult {
   outputs: OutputReport[];
 }
 
-/** Runs a case's op on its inputs. Throws DinoRefError for an op outside the contract or bad inputs. */
-export function runCase(c: GoldenCase, be: Backend = selectedBackend(), bugs: Bugs = NO_BUGS): Map<string, StTensor> {
+/** Throws DinoRefError naming the file unless the case's op is one of the contract (`check` and `compare` both ask). */
+export function checkContractOp(c: GoldenCase): void {
   if (!(CONTRACT_OPS as readonly string[]).includes(c.op)) {
     throw new DinoRefError(`${c.path}: op '${c.op}' is not in the dino-golden/1 contract (known ops: ${CONTRACT_OPS.join(", ")})`);
   }
+}
+
+/** Runs a case's op on its inputs. Throws DinoRefError for an op outside the contract or bad inputs. */
+export function runCase(c: GoldenCase, be: Backend = selectedBackend(), bugs: Bugs = NO_BUGS): Map<string, StTensor> {
+  checkContractOp(c);
   const impl = registry.get(c.op);
   if (impl === undefined) throw new Error(`op ${c.op} of the contract has no implementation in the registry`);
   return impl(new OpArgs(c.op, c.path, c.inputs, c.params), be, bugs);

@@ -11,6 +11,7 @@ import { dinoParamSpecs, type DinoModelConfig } from "../model/dino.js";
 import { trainStep } from "../train/trainStep.js";
 import type { TrainState } from "../train/trainState.js";
 import { shapeString } from "../tensor/named.js";
+import { trainStepBytes } from "../model/memory.js";
 import { f32Out, f64Out, type OpArgs } from "./args.js";
 import type { Bugs } from "../tensor/portingBugs.js";
 
@@ -25,7 +26,7 @@ function modelFrom(args: OpArgs): DinoModelConfig {
     vit: vitConfig({
       patchSize,
       embedDim,
-      depth: args.number("depth", { integer: true, positive: true }),
+      depth: args.number("depth", { integer: true, positive: true, max: Math.max(1, args.modulesUnder("student.backbone.blocks.")) }),
       numHeads: args.number("num_heads", { integer: true, positive: true }),
       mlpRatio: args.has("mlp_ratio") ? args.number("mlp_ratio", { positive: true }) : 4,
       qkvBias: args.has("qkv_bias") ? args.boolean("qkv_bias") : true,
@@ -36,7 +37,7 @@ function modelFrom(args: OpArgs): DinoModelConfig {
       outDim: args.number("out_dim", { integer: true, positive: true }),
       hiddenDim: args.number("hidden_dim", { integer: true, positive: true }),
       bottleneckDim: args.number("bottleneck_dim", { integer: true, positive: true }),
-      nlayers: args.number("nlayers", { integer: true, positive: true }),
+      nlayers: args.number("nlayers", { integer: true, positive: true, max: Math.max(1, args.modulesUnder("student.head.mlp.")) }),
       normLastLayer: args.boolean("norm_last_layer"),
     },
   };
@@ -86,6 +87,9 @@ function runSteps(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor> 
     beta2: args.number("beta2", { min: 0, max: 1 }),
     eps: args.number("eps", { positive: true }),
   };
+  const cropShapes = Array.from({ length: ncrops }, (_, i) => args.input(`step0.crop${i}`, "F32").shape);
+  if (cropShapes.some((s) => s.length !== 4)) args.fail("tensors in.step0.crop<i> must be [B, 3, h, w]");
+  args.budget(trainStepBytes(model, cropShapes[0][0], cropShapes.map((s) => [s[2], s[3]] as const)), `a training step on ${ncrops} crops of ${cropShapes[0][0]} image(s)`);
   const losses = new Float64Array(S);
   for (let s = 0; s < S; s++) {
     const crops: Tensor[] = [];

@@ -13,6 +13,7 @@ import { caseHead } from "./headOps.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
+import { tokensOf, vitActivationBytes } from "../model/memory.js";
 import { f32Out, type OpArgs } from "./args.js";
 import type { Bugs } from "../tensor/portingBugs.js";
 
@@ -25,6 +26,8 @@ function interpolatePosEncodingOp(args: OpArgs, _be: Backend, bugs: Bugs): Map<s
   const p = args.number("patch_size", { integer: true, positive: true });
   const height = args.number("height", { integer: true, positive: true });
   const width = args.number("width", { integer: true, positive: true });
+  const n = Math.floor(height / p) * Math.floor(width / p);
+  args.budget(4 * (1 + n) * D, `the position embedding of ${n} patches for a ${height}×${width} image`);
   const plan = posPlan(N0, height, width, p, bugs);
   const shape = [1, 1 + plan.rows * plan.cols, D];
   const out: Tensor = { shape, data: new Float32Array(shape[1] * D) };
@@ -41,7 +44,7 @@ function configFrom(args: OpArgs): VitConfig {
   return vitConfig({
     patchSize,
     embedDim: args.number("embed_dim", { integer: true, positive: true }),
-    depth: args.number("depth", { integer: true, positive: true }),
+    depth: args.number("depth", { integer: true, positive: true, max: Math.max(1, args.modulesUnder("model.blocks.")) }),
     numHeads: args.number("num_heads", { integer: true, positive: true }),
     mlpRatio: args.has("mlp_ratio") ? args.number("mlp_ratio", { positive: true }) : 4,
     qkvBias: args.has("qkv_bias") ? args.boolean("qkv_bias") : true,
@@ -66,6 +69,8 @@ function runVit(args: OpArgs, be: Backend, bugs: Bugs, withBackward: boolean): M
   const images = args.f32("images", ["B", cfg.inChans, "H", "W"]);
   const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
   const gradCls = withBackward ? args.f32("grad_cls", [B, cfg.embedDim]) : null;
+  const N = tokensOf(cfg, H, W);
+  args.budget(vitActivationBytes(cfg, B, N, withBackward), `the backbone's activations on ${B} image(s) of ${N} tokens`);
   const mark = be.mark();
   try {
     const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg)));
@@ -105,7 +110,10 @@ function vitTraceOp(args: OpArgs, be: Backend, bugs: Bugs): Map<string, StTensor
   const cfg = configFrom(args);
   const images = args.f32("x", ["B", cfg.inChans, "H", "W"]);
   const [B, H, W] = [args.dim("B"), args.dim("H"), args.dim("W")];
-  const head = args.prefixed("head.").size > 0 ? caseHead(args, cfg.embedDim) : null;
+  const head = args.prefixed("head.").size > 0 ? caseHead(args, cfg.embedDim, B) : null;
+  const N = tokensOf(cfg, H, W);
+  // the trace keeps every intermediate: about the activations a backward keeps, once more as copies
+  args.budget(2 * vitActivationBytes(cfg, B, N, true), `the trace of every intermediate on ${B} image(s) of ${N} tokens`);
   const mark = be.mark();
   try {
     const params = loadParams(args, cfg, ParamStore.create(be, vitParamSpecs(cfg), { grads: false }));

@@ -12,3 +12,8 @@ export class DinoRefError extends Error {
 export function check(condition: unknown, message: string | (() => string)): asserts condition {
   if (!condition) throw new DinoRefError(typeof message === "string" ? message : message());
 }
+
+/** A message on one line: newlines, tabs and other control characters (from file names, say) written as escapes. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+}

@@ -4,6 +4,7 @@
 // all checked against this one table, so a wrong key or value is one line naming the key and what
 // is allowed.
 
+import { normalize, resolve } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
 import { DATASET_NAMES } from "../data/splits.js";
 import type { TrainConfig } from "./config.js";
@@ -174,4 +175,25 @@ export function validateConfig(c: TrainConfig, where = "config"): void {
   if (c.warmupTeacherTempEpochs > c.epochs) {
     throw new DinoRefError(`${where}: warmupTeacherTempEpochs ${c.warmupTeacherTempEpochs} is longer than training (${c.epochs} epochs)`);
   }
+}
+
+/** A data folder path in one spelling: `DIR/`, `DIR//` and `./DIR` are `DIR` (path.normalize, no trailing separator). */
+export function normalizeDataPath(path: string): string {
+  if (path === "") return path;
+  const n = normalize(path);
+  return n.length > 1 ? n.replace(/[\\/]+$/, "") : n;
+}
+
+/**
+ * The first field in which two configs differ, as "lr = 0.01 (this run: 0.1)", or null when they
+ * are the same run. Data paths are compared as the folders they name from the current folder
+ * (`DIR/`, `./DIR` and its absolute path are the same). `a` is the recorded config, `b` this run's.
+ */
+export function configDifference(a: TrainConfig, b: TrainConfig): string | null {
+  const folder = (p: string) => (p === "" ? p : resolve(p));
+  for (const key of CONFIG_KEYS) {
+    const same = key === "dataPath" ? folder(a.dataPath) === folder(b.dataPath) : JSON.stringify(a[key]) === JSON.stringify(b[key]);
+    if (!same) return `${key} = ${JSON.stringify(a[key])} (this run: ${JSON.stringify(b[key])})`;
+  }
+  return null;
 }

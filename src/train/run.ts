@@ -3,11 +3,11 @@
 // function of (seed, purpose, position), so the same seed gives the same bytes, and a run resumed
 // from a checkpoint ends exactly where an uninterrupted one does.
 
-import { mkdirSync, existsSync, appendFileSync, writeFileSync } from "node:fs";
+import { existsSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { selectedBackend, type Backend, type Tensor } from "../kernels/backend.js";
 import type { ParamStore } from "../model/params.js";
-import { dinoSchedules, hyperparamsAt } from "../dino/schedules.js";
+import { scheduleAt } from "../dino/schedules.js";
 import { MultiCropLoader } from "../data/loader.js";
 import { labelsOf } from "../data/dataset.js";
 import { datasetSplits, evaluationSplits } from "../data/splits.js";
@@ -15,13 +15,17 @@ import { knnClassify } from "../eval/knn.js";
 import { extractFeatures, pixelFeatures } from "../eval/features.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
-import { writeFileAtomic } from "../io/writeFileAtomic.js";
+import { removeStaleTemporaries, writeFileAtomic } from "../io/writeFileAtomic.js";
+import { prepareOutputFolder } from "../io/outputPath.js";
+import { ioReason, readFileBounded } from "../io/readFile.js";
+import { checkMemory } from "../tensor/limits.js";
+import { trainStepBytes } from "../model/memory.js";
 import { trainStep } from "./trainStep.js";
-import { createTrainState } from "./trainState.js";
+import { createTrainState, firstNonFinite, modelConfig } from "./trainState.js";
 import { collapseWarning, collapseState, type CollapseState, type CollapseSignals } from "./collapse.js";
-import { saveCheckpoint, loadCheckpoint, checkpointConfig } from "./checkpoint.js";
+import { saveCheckpoint, loadCheckpoint, checkpointConfig, checkpointBytes } from "./checkpoint.js";
 import { configWarnings, withDefaults, type TrainConfig } from "./config.js";
-import { validateConfig } from "./configCheck.js";
+import { configDifference, validateConfig } from "./configCheck.js";
 import { applyInit, type InitRecord, type InitSource } from "./initFrom.js";
 
 export interface RunOptions {
@@ -71,20 +75,54 @@ export interface Summary {
   knn_top1_init_weights?: number;
 }
 
+/**
+ * metrics.jsonl of a resumed run: only the lines up to the checkpoint's iteration are kept (a run
+ * killed after logging steps past its last checkpoint logs them again when resumed); a last line
+ * cut short by the kill is dropped.
+ */
+function keepMetricsUpTo(path: string, iteration: number): void {
+  const text = existsSync(path) ? new TextDecoder().decode(readFileBounded(path)) : "";
+  const kept = text.split("\n").filter((line) => {
+    try {
+      const step = (JSON.parse(line) as { step?: unknown }).step;
+      return typeof step === "number" && step <= iteration;
+    } catch {
+      return false;
+    }
+  });
+  writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => l + "\n").join("")));
+}
+
 /** Trains, checkpoints every epoch, and evaluates. */
 export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   validateConfig(c);
   const start = performance.now();
   const report = opts.report ?? (() => {});
-  mkdirSync(opts.outDir, { recursive: true });
+  const model = modelConfig(c);
+  checkMemory(trainStepBytes(model, c.batchSize, [[c.globalSize, c.globalSize], [c.globalSize, c.globalSize], ...Array.from({ length: c.localCrops }, () => [c.localSize, c.localSize] as const)]),
+    `one training step (batch ${c.batchSize}, 2 × ${c.globalSize} px and ${c.localCrops} × ${c.localSize} px crops, patch ${c.patchSize}, width ${c.embedDim}, depth ${c.depth})`,
+    "lower batchSize, the crop sizes or the network's size");
+  // room for a checkpoint and its temporary copy, before an hour of training
+  prepareOutputFolder(opts.outDir, "--out", 2 * checkpointBytes(model) + (1 << 20));
+  removeStaleTemporaries(opts.outDir, ["checkpoint.safetensors", "metrics.jsonl", "summary.json"]);
   const ckptPath = join(opts.outDir, "checkpoint.safetensors");
   const metricsPath = join(opts.outDir, "metrics.jsonl");
+  const appendMetrics = (line: object) => {
+    try {
+      appendFileSync(metricsPath, JSON.stringify(line) + "\n");
+    } catch (e) {
+      throw new DinoRefError(`${metricsPath}: cannot write file (${ioReason(e)})`);
+    }
+  };
 
   const be = opts.backend ?? selectedBackend();
   const { train, test, skipped } = datasetSplits(c);
+  // the k-NN at the end needs k training images: say so before training, not after
+  if (!opts.skipEval && c.knnK > train.length) throw new DinoRefError(`config knnK = ${c.knnK}: the k-NN evaluation needs at least that many training images, and there are ${train.length} (lower knnK or use --no-eval)`);
   const loader = new MultiCropLoader(train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops, globalScale: c.globalScale, localScale: c.localScale }, c.seed, c.batchSize);
   const itersPerEpoch = loader.batchesPerEpoch;
-  const schedules = dinoSchedules({
+  // per iteration, never stored for the whole run: a run of a million epochs starts at once
+  const schedule = scheduleAt({
     epochs: c.epochs, nitersPerEpoch: itersPerEpoch, lr: c.lr, totalBatchSize: c.batchSize, minLr: c.minLr, warmupEpochs: c.warmupEpochs,
     weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
     warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp, warmupTeacherTempEpochs: c.warmupTeacherTempEpochs,
@@ -96,15 +134,21 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   let iteration = 0;
   if (opts.resume) {
     if (!existsSync(ckptPath)) throw new DinoRefError(`--resume: ${ckptPath} does not exist`);
-    const saved = checkpointConfig(ckptPath);
-    if (JSON.stringify(saved) !== JSON.stringify(withDefaults(c))) throw new DinoRefError(`--resume: ${ckptPath} was trained with another configuration (compare its metadata "config" with the preset and options)`);
-    iteration = loadCheckpoint(ckptPath, state).iteration;
+    const difference = configDifference(checkpointConfig(ckptPath), withDefaults(c));
+    if (difference !== null) throw new DinoRefError(`--resume: ${ckptPath} was trained with another configuration: ${difference}; resume with the same preset and options`);
+    const pos = loadCheckpoint(ckptPath, state);
+    if (pos.iteration > c.epochs * itersPerEpoch || pos.epoch !== Math.floor(pos.iteration / itersPerEpoch)) {
+      throw new DinoRefError(`--resume: ${ckptPath}: iteration ${pos.iteration} and epoch ${pos.epoch} do not fit this run (${itersPerEpoch} iterations per epoch, ${c.epochs} epochs)`);
+    }
+    iteration = pos.iteration;
+    keepMetricsUpTo(metricsPath, iteration);
   } else {
-    writeFileSync(metricsPath, "");
+    writeFileAtomic(metricsPath, new Uint8Array(0));
   }
   // --init: the weights of a file instead of the seed's (a resumed run has them in its checkpoint already)
   const init = opts.init === undefined ? undefined : opts.resume ? { ...applyInit(createTrainState(be, c), opts.init), resumed: true as const } : applyInit(state, opts.init);
   if (init !== undefined) report({ kind: "init", record: init });
+  let savedAt = iteration;
   report({ kind: "start", iterations: total, itersPerEpoch, params: state.student.numel, warnings: configWarnings(c), resumedAt: iteration });
 
   // k-NN of a network's backbone CLS features on the held-out split, the training split as memory
@@ -123,18 +167,21 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   const loopStart = performance.now();
   const firstIteration = iteration;
   for (; iteration < total; iteration++) {
-    const h = hyperparamsAt(schedules, iteration);
+    const h = schedule(iteration);
     const batch = loader.batch(h.epoch, iteration % itersPerEpoch);
     const crops: Tensor[] = batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data }));
     const dropPathRng = new Rng(c.seed, STREAM.dropPath, iteration);
-    const r = trainStep(be, state, crops, { epoch: h.epoch, lr: h.lr, weightDecay: h.wd, momentum: h.momentum, teacherTemp: h.teacherTemp }, settings, dropPathRng, iteration);
-    lastLoss = r.loss;
     const done = iteration + 1;
+    // steps are numbered from 1, as in the progress lines
+    const r = trainStep(be, state, crops, { epoch: h.epoch, lr: h.lr, weightDecay: h.wd, momentum: h.momentum, teacherTemp: h.teacherTemp }, settings, dropPathRng, done);
+    const bad = firstNonFinite(state);
+    if (bad !== null) throw new DinoRefError(`step ${done}: after the update ${bad}; stopping before it reaches a checkpoint (${savedAt > 0 ? `${ckptPath} keeps iteration ${savedAt}` : "none was written"})`);
+    lastLoss = r.loss;
     if (done % logEvery === 0 || done === total || iteration === firstIteration) {
       const seconds = (performance.now() - loopStart) / 1000;
       const rate = ((done - firstIteration) * c.batchSize) / seconds;
       const warning = collapseWarning(r.signals);
-      appendFileSync(metricsPath, JSON.stringify({ step: done, epoch: h.epoch, loss: r.loss, lr: h.lr, wd: h.wd, momentum: h.momentum, teacher_temp: h.teacherTemp, teacher_entropy: r.signals.teacherEntropy, kl: r.signals.kl, ln_k: r.signals.lnK, max_teacher_prob: r.signals.maxTeacherProb, argmax_prototypes: r.signals.argmaxPrototypes, images_per_s: rate, ...(warning ? { warning } : {}) }) + "\n");
+      appendMetrics({ step: done, epoch: h.epoch, loss: r.loss, lr: h.lr, wd: h.wd, momentum: h.momentum, teacher_temp: h.teacherTemp, teacher_entropy: r.signals.teacherEntropy, kl: r.signals.kl, ln_k: r.signals.lnK, max_teacher_prob: r.signals.maxTeacherProb, argmax_prototypes: r.signals.argmaxPrototypes, images_per_s: rate, ...(warning ? { warning } : {}) });
       // the terminal hears about a collapse when the state changes; metrics.jsonl records it at every logged step
       const state = collapseState(r.signals);
       report({ kind: "step", iteration: done, epoch: h.epoch, loss: r.loss, lr: h.lr, teacherTemp: h.teacherTemp, imagesPerSecond: rate, etaSeconds: ((total - done) * c.batchSize) / rate, warning: state !== lastState ? warning : null, signals: r.signals });
@@ -142,13 +189,14 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     }
     if (done % itersPerEpoch === 0 || done === total) {
       saveCheckpoint(ckptPath, c, state, { iteration: done, epoch: Math.floor(done / itersPerEpoch) });
+      savedAt = done;
       report({ kind: "checkpoint", path: ckptPath, epoch: Math.floor(done / itersPerEpoch) });
     }
     const epochsDone = done / itersPerEpoch;
     if (c.knnEveryEpochs > 0 && !opts.skipEval && done < total && Number.isInteger(epochsDone) && epochsDone % c.knnEveryEpochs === 0) {
       report({ kind: "eval", what: `k-NN of the teacher after epoch ${epochsDone}` });
       const r = knnOf(state.teacher);
-      appendFileSync(metricsPath, JSON.stringify({ step: done, epoch: epochsDone, knn_top1: r.top1, knn_top5: r.top5 }) + "\n");
+      appendMetrics({ step: done, epoch: epochsDone, knn_top1: r.top1, knn_top5: r.top5 });
       report({ kind: "knn", epoch: epochsDone, top1: r.top1 });
     }
   }

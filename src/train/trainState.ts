@@ -42,3 +42,30 @@ export function createTrainState(be: Backend, c: TrainConfig): TrainState {
   if (teacher.sharesStorageWith(student)) throw new Error("teacher and student share storage");
   return { model, student, teacher, center: new Float32Array(c.outDim), optimizer: new Map() };
 }
+
+/**
+ * The first NaN or infinity in the state, described by its checkpoint key ("tensor
+ * optimizer.exp_avg.backbone.cls_token holds NaN at index 3"), or null when every value is finite:
+ * the weights of both networks, the centre and AdamW's moments.
+ */
+export function firstNonFinite(state: TrainState): string | null {
+  const scan = (what: string, data: Float32Array): string | null => {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return `tensor ${what} holds ${data[i]} at index ${i}`;
+    return null;
+  };
+  for (const p of state.student.params) {
+    const bad = scan(`student.${p.name}`, p.data);
+    if (bad !== null) return bad;
+  }
+  for (const p of state.teacher.params) {
+    const bad = scan(`teacher.${p.name}`, p.data);
+    if (bad !== null) return bad;
+  }
+  const centre = scan("center", state.center);
+  if (centre !== null) return centre;
+  for (const [name, s] of state.optimizer) {
+    const bad = scan(`optimizer.exp_avg.${name}`, s.expAvg) ?? scan(`optimizer.exp_avg_sq.${name}`, s.expAvgSq);
+    if (bad !== null) return bad;
+  }
+  return null;
+}

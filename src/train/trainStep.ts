@@ -52,11 +52,12 @@ export interface StepResult {
 
 /**
  * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
- * Updates the state in place and returns the loss and the collapse signals. `bugs`: known porting
- * mistakes switched on, only when `dino-ref compare` diagnoses a dino_train_steps case.
+ * Updates the state in place and returns the loss and the collapse signals. `step` numbers the
+ * iteration in error messages (from 1, as the progress lines). `bugs`: known porting mistakes
+ * switched on, only when `dino-ref compare` diagnoses a dino_train_steps case.
  */
 export function trainStep(
-  be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0, bugs: Bugs = NO_BUGS,
+  be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 1, bugs: Bugs = NO_BUGS,
 ): StepResult {
   const cfg = state.model;
   const ncrops = crops.length;
