@@ -12,6 +12,7 @@ import { detectLayout, hfToOfficial, officialToHf, type Layout } from "../model/
 import { hasSides, networkTensors, type Side } from "../model/stateDict.js";
 import { CONVERTED_SOURCE, type NamedWeights } from "../model/officialCheckpoint.js";
 import type { Io } from "./io.js";
+import { prepareOutputFile } from "../io/outputPath.js";
 
 export interface ConvertArgs {
   layout?: string;
@@ -25,6 +26,7 @@ export function convertCommand(paths: readonly string[], a: ConvertArgs, io: Io)
   for (const p of paths) if (formatOfPath(p) === null) throw new DinoRefError(`convert: ${p}: unknown format; expected .pth, .pt, .bin or .safetensors`);
   if (a.student && a.layout !== "hf") throw new DinoRefError("convert: --student picks the backbone a training checkpoint gives to --layout hf; other conversions keep both networks");
   const side: Side = a.student ? "student" : "teacher";
+  prepareOutputFile(output, "convert OUT");
   const file = readWeightsFile(input);
   const notes: string[] = [];
   const out = relayout(file, (a.layout as Layout | undefined) ?? file.layout, side, input, notes);

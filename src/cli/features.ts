@@ -12,6 +12,7 @@ import { describeEvalTransform, evalTransform } from "../data/evalTransform.js";
 import { featureTensors, type FeatureSplit } from "../eval/featureDump.js";
 import { evalTransformArgs, loadWeights, type EvalDataArgs, type WeightsArgs } from "./evalInput.js";
 import type { Io } from "./io.js";
+import { prepareOutputFile } from "../io/outputPath.js";
 
 export const FEATURES_FORMAT = "dino-ref-features/1";
 
@@ -24,6 +25,7 @@ export function featuresCommand(a: FeaturesArgs, io: Io): number {
   if (a.data === undefined) throw new DinoRefError("features: --data DIR is required (train/ and val/ class folders, or one folder per class)");
   if (a.out === undefined) throw new DinoRefError("features: --out FILE.safetensors is required");
   if (!a.out.endsWith(".safetensors")) throw new DinoRefError(`features: --out ${a.out}: expected a .safetensors file`);
+  prepareOutputFile(a.out, "--out");
   const be = selectedBackend();
   const { path, side, loaded, config } = loadWeights("features", be, a, io);
   const { backbone, cfg } = loaded;

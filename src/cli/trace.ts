@@ -10,6 +10,7 @@ import { normalizedImageBatch } from "../data/imageBatch.js";
 import { traceOn, traceWeightsOf, vitTraceCase } from "../ops/traceCase.js";
 import { integerArg } from "./args.js";
 import type { Io } from "./io.js";
+import { prepareOutputFile } from "../io/outputPath.js";
 
 export interface TraceArgs {
   weights?: string;
@@ -37,6 +38,7 @@ function readInput(path: string): { shape: number[]; data: Float32Array } {
 export function traceCommand(a: TraceArgs, io: Io): number {
   if (a.weights === undefined) throw new DinoRefError("trace: --weights FILE is required");
   if (a.out === undefined) throw new DinoRefError("trace: --out TRACE.safetensors is required");
+  prepareOutputFile(a.out, "--out");
   const images = a.image ?? [];
   if ((a.input === undefined) === (images.length === 0)) throw new DinoRefError("trace: give either --input X.safetensors or --image PNG... (one of the two)");
   const heads = integerArg("heads", a.heads, 1);

@@ -17,6 +17,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import { integerArg } from "./args.js";
 import type { Io } from "./io.js";
 import { jsonNumber, trainedAndInit, type WeightsArgs } from "./weights.js";
+import { prepareOutputFile } from "../io/outputPath.js";
 
 export interface VideosegArgs extends WeightsArgs {
   clips?: string;
@@ -57,6 +58,7 @@ export function videosegCommand(a: VideosegArgs, io: Io): number {
     temperature: DAVIS_PROPAGATION.temperature,
   };
   if (cfg.size < Math.round(28 * cfg.digitScale[1])) throw new DinoRefError(`--size ${cfg.size}: frames must hold the ${Math.round(28 * cfg.digitScale[1])}-px digits`);
+  if (a.figure !== undefined) prepareOutputFile(a.figure, "--figure");
   const be = selectedBackend();
   const nets = trainedAndInit(be, "videoseg", a, io);
   const p = nets.cfg.patchSize;

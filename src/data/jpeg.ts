@@ -8,10 +8,33 @@
 import jpeg from "jpeg-js";
 import { DinoRefError } from "../tensor/errors.js";
 import { readFileBounded } from "../io/readFile.js";
+import { checkPixels, limits } from "../tensor/limits.js";
 import { type Image, makeImage } from "./image.js";
 
-/** Images larger than this many megapixels are refused rather than decoded (a 100 MP photo needs 400 MB). */
-const MAX_MEGAPIXELS = 100;
+/**
+ * The frame size of a JPEG (its first start-of-frame marker: SOF0..SOF15 but DHT, JPG and DAC), read
+ * from the marker segments without decoding; null when no frame header is found.
+ */
+export function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let at = 2;
+  while (at + 9 <= bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    // fill bytes before a marker
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
+    }
+    // start of scan before any frame header: not a valid JPEG
+    if (marker === 0xda || length < 2) return null;
+    at += 2 + length;
+  }
+  return null;
+}
 
 /** Decodes JPEG bytes into an 8-bit RGB image; `source` names the file in error messages. */
 export function decodeJpeg(bytes: Uint8Array, source: string): Image {
@@ -21,9 +44,16 @@ export function decodeJpeg(bytes: Uint8Array, source: string): Image {
   let end = bytes.length;
   while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after the end marker
   if (bytes[end - 2] !== 0xff || bytes[end - 1] !== 0xd9) throw bad(`truncated: no end-of-image marker (file has ${bytes.length} bytes)`);
+  // the --max-pixels limit, checked on the frame header before anything is decoded
+  const frame = jpegFrameSize(bytes);
+  if (frame === null) throw bad("no frame header (SOF marker) before the image data");
+  checkPixels(frame.width, frame.height, source);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
-    decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxResolutionInMP: MAX_MEGAPIXELS });
+    decoded = jpeg.decode(bytes, {
+      useTArray: true, formatAsRGBA: false, tolerantDecoding: false,
+      maxResolutionInMP: limits().maxPixels / 1e6, maxMemoryUsageInMB: Math.max(1, Math.floor(limits().maxMemory / 2 ** 20)),
+    });
   } catch (e) {
     throw bad((e as Error).message ?? String(e));
   }
