@@ -44,6 +44,16 @@ const LN_BWD_FLOPS = 17;
 const SOFTMAX_FLOPS = 5 + EXP_FLOPS;
 const LOG_SOFTMAX_FLOPS = 6 + EXP_FLOPS;
 
+/** The nominal FLOP counts per element above, by kernel (also used by `bench --profile`). */
+export const FLOPS_PER_ELEMENT = {
+  geluForward: GELU_FWD_FLOPS,
+  geluBackward: GELU_BWD_FLOPS,
+  layerNormForward: LN_FWD_FLOPS,
+  layerNormBackward: LN_BWD_FLOPS,
+  softmax: SOFTMAX_FLOPS,
+  logSoftmax: LOG_SOFTMAX_FLOPS,
+} as const;
+
 /**
  * Deterministic N(0, σ²) values (Box–Muller on the LCG). GELU inputs use σ = 1.5: then about 57%
  * of x/√2 fall in erfc's |u| < 0.84375 interval, 19% in [0.84375, 1.25) and 24% beyond (the

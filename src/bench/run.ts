@@ -22,6 +22,7 @@ export interface BenchResult {
 /** Times a case; null when an external case could not run (the reason goes to `skipped`). */
 export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: string) => void = () => {}): BenchResult | null {
   let median: number, reps: number;
+  let note = c.note;
   if (c.external) {
     const r = c.external();
     if ("skipped" in r) {
@@ -29,6 +30,7 @@ export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: st
       return null;
     }
     [median, reps] = [r.seconds, r.reps];
+    note = r.note ?? note;
   } else {
     c.run(); // warm-up: JIT, page faults, lazy wasm instantiation
     const times: number[] = [];
@@ -48,7 +50,7 @@ export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: st
     seconds: median,
     reps,
     ...(c.images ? { images_per_s: c.images / median } : {}),
-    ...(c.note ? { note: c.note } : {}),
+    ...(note ? { note } : {}),
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",
   };

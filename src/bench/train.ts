@@ -20,14 +20,27 @@ import { fileURLToPath } from "node:url";
 const TORCH_SCRIPT = fileURLToPath(new URL("../../reference-tests/train_torch.py", import.meta.url));
 const PYTHON = "/usr/bin/python3";
 
-/** PyTorch's median seconds per training step of `presetName` with `threads` threads, or why it could not run. */
-export function torchTrainStep(presetName: string, threads: number, steps: number): { seconds: number; reps: number } | { skipped: string } {
+/**
+ * Runs reference-tests/train_torch.py with `args` and returns its last stdout line as JSON, or why
+ * it could not run. OPENBLAS_CORETYPE is removed from PyTorch's environment only, so OpenBLAS picks
+ * its kernels for this CPU (a value forced on the whole environment, e.g. Haswell on an AVX-512
+ * machine, would hold PyTorch to narrower vectors than it has); the JSON names the kernel used.
+ */
+export function runTorchTrainer(args: readonly string[]): Record<string, unknown> | { skipped: string } {
   if (!existsSync(PYTHON) || !existsSync(TORCH_SCRIPT)) return { skipped: `needs ${PYTHON} with torch and ${TORCH_SCRIPT}` };
-  const r = spawnSync(PYTHON, [TORCH_SCRIPT, "--preset", presetName, "--threads", String(threads), "--bench-steps", String(steps)], { encoding: "utf8", timeout: 600_000 });
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  const r = spawnSync(PYTHON, [TORCH_SCRIPT, ...args], { encoding: "utf8", timeout: 900_000, env });
   const line = r.stdout?.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{")) return { skipped: `PyTorch did not run (${(r.stderr ?? String(r.error)).trim().split("\n").pop()}); install python3-torch` };
-  const out = JSON.parse(line) as { seconds_per_step: number; reps: number };
-  return { seconds: out.seconds_per_step, reps: out.reps };
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+/** PyTorch's median seconds per training step of `presetName` with `threads` threads, or why it could not run. */
+export function torchTrainStep(presetName: string, threads: number, steps: number): { seconds: number; reps: number; note: string } | { skipped: string } {
+  const out = runTorchTrainer(["--preset", presetName, "--threads", String(threads), "--bench-steps", String(steps)]);
+  if ("skipped" in out) return out as { skipped: string };
+  return { seconds: out.seconds_per_step as number, reps: out.reps as number, note: `OpenBLAS ${String(out.openblas_core)} kernels, ${String(out.blas_threads)} BLAS threads` };
 }
 
 export function trainBenchCases(): BenchCase[] {

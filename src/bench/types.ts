@@ -16,7 +16,8 @@ export interface BenchCase {
   run(): void;
   /**
    * For a case measured by another program (PyTorch): runs it and returns its median seconds per
-   * call and repetitions, or the reason it could not run; `run` is then unused.
+   * call and repetitions (and a note on how it ran, replacing `note`), or the reason it could not
+   * run; `run` is then unused.
    */
-  external?: () => { seconds: number; reps: number } | { skipped: string };
+  external?: () => { seconds: number; reps: number; note?: string } | { skipped: string };
 }

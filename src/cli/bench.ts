@@ -1,5 +1,6 @@
 // `dino-ref bench [--json] [--filter TEXT] [--min-time SECONDS]`: kernel throughput, each
-// wasm-simd case beside the TypeScript oracle measured in the same run.
+// wasm-simd case beside the TypeScript oracle (or PyTorch) measured in the same run.
+// `dino-ref bench --profile [--steps N]`: where a mnist-tiny training step's time goes, beside PyTorch's.
 
 import { DinoRefError } from "../tensor/errors.js";
 import { allBenchCases } from "../bench/index.js";
@@ -7,14 +8,21 @@ import { runBenchCase, type BenchResult } from "../bench/run.js";
 import { formatTable } from "./report.js";
 import { threadCount } from "../kernels/threads.js";
 import type { Io } from "./io.js";
+import { integerArg } from "./args.js";
+import { opRows, phaseRows, profileTrainStep } from "../bench/profile.js";
+import { runTorchTrainer } from "../bench/train.js";
 
 export interface BenchOptions {
   json: boolean;
   filter?: string;
   minTime?: string;
+  profile?: boolean;
+  steps?: string;
 }
 
 export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> {
+  if (opts.profile) return profileCommand(opts, io);
+  if (opts.steps !== undefined) throw new DinoRefError("bench: --steps goes with --profile");
   const minSeconds = opts.minTime === undefined ? 1 : Number(opts.minTime);
   if (!(minSeconds > 0)) throw new DinoRefError(`bench: --min-time must be a positive number of seconds, got '${opts.minTime}'`);
   const cases = allBenchCases().filter((c) => opts.filter === undefined || c.name.includes(opts.filter));
@@ -40,5 +48,47 @@ export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> 
     }
   }
   for (const why of skipped) io.err(`bench: skipped ${why}`);
+  return 0;
+}
+
+interface TorchProfile {
+  steps: number;
+  step_ms: number;
+  data_ms: number;
+  phases: { phase: string; ms: number }[];
+  ops: { op: string; calls: number; ms: number }[];
+}
+
+/** `bench --profile`: our step's phases and kernels, then PyTorch's profiler on the same step. */
+function profileCommand(opts: BenchOptions, io: Io): number {
+  if (opts.filter !== undefined || opts.minTime !== undefined) throw new DinoRefError("bench --profile: --filter and --min-time do not apply (use --steps N)");
+  const steps = integerArg("steps", opts.steps, 1, 1000) ?? 5;
+  const p = profileTrainStep(steps);
+  if (opts.json) {
+    io.out(JSON.stringify({ impl: `wasm-simd x${p.threads}`, profile: p }));
+  } else {
+    io.out(`dino-ref, mnist-tiny training step (batch ${p.images}), ${p.threads} thread${p.threads > 1 ? "s" : ""}: ${(1000 * p.stepSeconds).toFixed(1)} ms/step, ${(p.images / p.stepSeconds).toFixed(1)} images/s (mean of ${steps} steps)\n`);
+    io.out(formatTable(phaseRows(p), ["phase", "ms", "% of step", "in kernels", "glue (TypeScript)"]));
+    io.out("");
+    io.out(formatTable(opRows(p), ["kernel", "calls", "ms", "% of step", "GFLOP/s"]));
+  }
+  const torch = runTorchTrainer(["--preset", "mnist-tiny", "--threads", String(p.threads), "--profile-steps", String(steps)]);
+  if ("skipped" in torch) {
+    io.err(`bench: skipped PyTorch's profile: ${String(torch.skipped)}`);
+    return 0;
+  }
+  if (opts.json) {
+    io.out(JSON.stringify(torch));
+    return 0;
+  }
+  const t = torch.profile as TorchProfile;
+  const pct = (x: number) => `${((100 * x) / t.step_ms).toFixed(1)}%`;
+  io.out(`\nPyTorch ${String(torch.torch)} (reference-tests/train_torch.py --profile-steps ${steps}), ${String(torch.threads)} thread(s), OpenBLAS ${String(torch.openblas_core)} kernels: ${t.step_ms.toFixed(1)} ms/step, ${(p.images / (t.step_ms / 1000)).toFixed(1)} images/s (under torch.profiler)\n`);
+  const rows = t.phases.map((x) => [x.phase, x.ms.toFixed(1), pct(x.ms)]);
+  rows.push(["whole step", t.step_ms.toFixed(1), "100%"], ["data (outside the step)", t.data_ms.toFixed(1), pct(t.data_ms)]);
+  io.out(formatTable(rows, ["phase", "ms", "% of step"]));
+  io.out("");
+  io.out(formatTable(t.ops.map((o) => [o.op, String(Math.round(o.calls)), o.ms.toFixed(1), pct(o.ms)]), ["op (self CPU time)", "calls", "ms", "% of step"]));
+  io.out(`\nratio of the steps: dino-ref ${(t.step_ms / (1000 * p.stepSeconds)).toFixed(2)}× PyTorch's speed (both profiled: timings include the profilers' overhead)`);
   return 0;
 }

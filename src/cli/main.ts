@@ -26,6 +26,8 @@ commands:
                            safetensors file) with the case's expected outputs
   bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
                            [--filter TEXT] [--min-time SECONDS]
+  bench --profile          where a mnist-tiny training step's time goes, per phase and per kernel,
+        [--steps N]        beside PyTorch's profiler on the same step
   explain TOPIC [--out DIR] the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")};
                            with --out DIR also as PNG plots
   explain collapse --out DIR  the collapse study: full DINO, centering only and sharpening only
@@ -64,10 +66,12 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "compare":
         return compareCommand(parse(rest, {}).positionals, io);
       case "bench": {
-        const { values, positionals } = parse(rest, { json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" } });
+        const { values, positionals } = parse(rest, {
+          json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" }, profile: { type: "boolean" }, steps: { type: "string" },
+        });
         noPositionals("bench", positionals);
         return await benchCommand(
-          { json: values.json === true, filter: values.filter, minTime: values["min-time"] },
+          { json: values.json === true, filter: values.filter, minTime: values["min-time"], profile: values.profile === true, steps: values.steps },
           io,
         );
       }

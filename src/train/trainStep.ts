@@ -42,6 +42,15 @@ export interface StepSettings {
   readonly eps?: number;
 }
 
+/** The phases of one step, in order (a profiler's labels; `dino-ref bench --profile`). */
+export type StepPhase = "teacher forward" | "student forward" | "loss" | "backward" | "clipping" | "AdamW" | "EMA" | "centre";
+
+/** Told when each phase of a step begins and when the step ends (profiling only; changes nothing). */
+export interface StepPhases {
+  begin(phase: StepPhase): void;
+  end(): void;
+}
+
 export interface StepResult {
   readonly loss: number;
   readonly signals: CollapseSignals;
@@ -51,9 +60,12 @@ export interface StepResult {
 
 /**
  * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
- * Updates the state in place and returns the loss and the collapse signals.
+ * Updates the state in place and returns the loss and the collapse signals. `phases`, when given,
+ * is told where each phase begins (a profiler); it changes nothing in the step.
  */
-export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0): StepResult {
+export function trainStep(
+  be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 0, phases?: StepPhases,
+): StepResult {
   const cfg = state.model;
   const ncrops = crops.length;
   const B = crops[0].shape[0];
@@ -61,12 +73,15 @@ export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor
   const mark = be.mark();
   try {
     // ---- teacher: the two global crops only, no gradients ----
+    phases?.begin("teacher forward");
     const { out: teacherOut } = multiCropForward(be, state.teacher, cfg, crops.slice(0, 2), { cache: false });
 
     // ---- student: every crop, one backbone pass per resolution, drop path on ----
+    phases?.begin("student forward");
     const { out: studentOut, cache } = multiCropForward(be, state.student, cfg, crops, { cache: true, dropPathRng });
 
     // ---- loss: H(Pt, Ps) over the 2·ncrops − 2 (teacher crop, other student crop) pairs ----
+    phases?.begin("loss");
     const result = dinoLoss(studentOut as { shape: number[]; data: Float32Array }, teacherOut, state.center, {
       studentTemp: settings.studentTemp,
       teacherTemp: s.teacherTemp,
@@ -75,12 +90,14 @@ export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor
     if (!Number.isFinite(result.loss)) throw new DinoRefError(`step ${step}: the loss is ${result.loss}; stopping (the last checkpoint is intact)`);
 
     // ---- backward into the student ----
+    phases?.begin("backward");
     state.student.zeroGrads();
     const gradOut = be.alloc([ncrops * B, K]);
     gradOut.data.set(result.gradStudent.data);
     multiCropBackward(be, state.student, cfg, cache!, gradOut);
 
     // ---- per-parameter clipping, then the last layer frozen in the first epochs ----
+    phases?.begin("clipping");
     const params = state.student.params.filter((p) => isTrainable(p.name, cfg));
     let grads: NamedTensor[] = state.student.grads.filter((g) => isTrainable(g.name, cfg));
     const gradNorms = clipGradients(be, grads, settings.clipGrad);
@@ -89,17 +106,21 @@ export function trainStep(be: Backend, state: TrainState, crops: readonly Tensor
     grads = cancelLastLayerGradients(s.epoch, settings.freezeLastLayer, grads);
 
     // ---- AdamW: lr for every parameter, weight decay for the regularized group ----
+    phases?.begin("AdamW");
     adamwStep(be, params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps });
 
     // ---- teacher EMA: θt ← λ·θt + (1 − λ)·θs ----
+    phases?.begin("EMA");
     updateTeacher(be, state.teacher.params, state.student.params, s.momentum);
 
     // ---- centre: c ← m·c + (1 − m)·mean of the teacher outputs (after the loss used the old one) ----
+    phases?.begin("centre");
     if (settings.centering !== false) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum);
 
     const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
     return { loss: result.loss, signals, gradNorms };
   } finally {
     be.release(mark);
+    phases?.end();
   }
 }
