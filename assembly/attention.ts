@@ -1,10 +1,22 @@
-// Multi-head self-attention core on [B,H,N,Dh] tensors: attn = softmax((q·kᵀ)·scale) per row,
-// out = attn·v, and its backward. Every (b, h) slab is computed on its own, in a fixed order, so a
-// sample's results do not depend on B. Every dot product is an f32 sum in increasing index order
-// (SIMD runs across outputs, never across a reduction); softmax exps are float64 (exp64).
+// Multi-head self-attention core: attn = softmax((q·kᵀ)·scale) per row, out = attn·v, and its
+// backward, for every (batch, head) slab. Two layouts of the same numbers:
+//   HEADS (0): q, k, v, out and their gradients [B,H,N,Dh] (the golden `attention` op);
+//   ROWS  (1): q, k, v are the three D-wide column blocks of the qkv Linear's output [B·N, 3D]
+//              (pointers to its columns 0, D, 2D; row stride 3D), out and gradOut are the merged
+//              heads [B·N, D] (row stride D), gradients land in [B·N, 3D] like qkv: the model's
+//              layout, so no head split or merge is ever copied.
+// Every slab is computed on its own, in a fixed order, so a sample's results do not depend on B
+// or on how slabs are split across threads. Dot products are f32 sums in increasing index order
+// (SIMD runs across outputs, never across a reduction). The softmax takes a float32 exp (./exp32)
+// and f32 row sums over four lanes, combined in a fixed order. The forward consumes each block of
+// 4 query rows' probabilities at once (out = p·v), so attn [B,H,N,N] is written only when asked for
+// (attn ≠ 0: the training backward and the attention maps read it).
 
-import { exp64, exp64x2 } from "./exp";
-import { ld, st, ld4, st4, simdLimit } from "./lanes";
+import { exp32x4 } from "./exp32";
+import { ld, st, ld4, st4 } from "./lanes";
+
+const HEADS = 0;
+const ROWS = 1;
 
 // @ts-ignore: decorator
 @inline function splat(ptr: usize, i: i32): v128 {
@@ -21,25 +33,25 @@ function attentionPaddedN(N: i32): i32 {
   return (N + 7) & ~7;
 }
 
-/** bT [Dh, Np] = bᵀ for b [N, Dh], columns N..Np−1 zero. */
-function packTransposed(bT: usize, b: usize, N: i32, Dh: i32, Np: i32): void {
+/** bT [Dh, Np] = bᵀ for b [N, Dh] (rows ldb floats apart), columns N..Np−1 zero. */
+function packTransposed(bT: usize, b: usize, ldb: i32, N: i32, Dh: i32, Np: i32): void {
   for (let d = 0; d < Dh; d++) {
     const row = bT + (<usize>(d * Np) << 2);
-    for (let j = 0; j < N; j++) st(row, j, ld(b, j * Dh + d));
+    for (let j = 0; j < N; j++) st(row, j, ld(b, j * ldb + d));
     for (let j = N; j < Np; j++) st(row, j, 0);
   }
 }
 
 /**
- * s [rows, Np] = a[i0 .. i0+rows) · bTᵀ, i.e. s[t, j] = Σ_d a[i0+t, d]·bT[d, j], for rows 4 or 1.
- * Each sum runs d = 0, 1, …, Dh−1 in f32.
+ * s [rows, Np] = a[i0 .. i0+rows) · bTᵀ, i.e. s[t, j] = Σ_d a[i0+t, d]·bT[d, j], for rows 4 or 1
+ * (a's rows lda floats apart). Each sum runs d = 0, 1, …, Dh−1 in f32.
  */
-function rowsDotT(s: usize, a: usize, i0: i32, rows: i32, bT: usize, Dh: i32, Np: i32): void {
-  const a0 = a + (<usize>(i0 * Dh) << 2);
+function rowsDotT(s: usize, a: usize, lda: i32, i0: i32, rows: i32, bT: usize, Dh: i32, Np: i32): void {
+  const a0 = a + (<usize>(i0 * lda) << 2);
   if (rows == 4) {
-    const a1 = a0 + (<usize>Dh << 2);
-    const a2 = a1 + (<usize>Dh << 2);
-    const a3 = a2 + (<usize>Dh << 2);
+    const a1 = a0 + (<usize>lda << 2);
+    const a2 = a1 + (<usize>lda << 2);
+    const a3 = a2 + (<usize>lda << 2);
     for (let j = 0; j < Np; j += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
@@ -72,7 +84,7 @@ function rowsDotT(s: usize, a: usize, i0: i32, rows: i32, bT: usize, Dh: i32, Np
     }
   } else {
     for (let t = 0; t < rows; t++) {
-      const at = a0 + (<usize>(t * Dh) << 2);
+      const at = a0 + (<usize>(t * lda) << 2);
       const st_ = s + (<usize>(t * Np) << 2);
       for (let j = 0; j < Np; j += 8) {
         let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
@@ -91,18 +103,19 @@ function rowsDotT(s: usize, a: usize, i0: i32, rows: i32, bT: usize, Dh: i32, Np
 }
 
 /**
- * c [M, Dh] (+)= p [M, K] · m [K, Dh] (p rows of stride K): c[i, d] = Σ_k p[i, k]·m[k, d], summed
- * k = 0, 1, …, K−1 in f32, then stored (accumulate false) or added to c (accumulate true).
+ * c [M, Dh] (+)= p [M, K] · m [K, Dh]: c[i, d] = Σ_k p[i, k]·m[k, d], summed k = 0, 1, …, K−1 in
+ * f32, then stored (accumulate false) or added to c (accumulate true). Row strides: p ldp, m ldm,
+ * c ldc floats.
  */
-function matMul(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32, accumulate: bool): void {
+function matMul(c: usize, ldc: i32, p: usize, ldp: i32, m: usize, ldm: i32, M: i32, K: i32, Dh: i32, accumulate: bool): void {
   const Dh8 = Dh & ~7;
-  const Dh4 = simdLimit(Dh);
-  const rowP = <usize>K << 2;
-  const rowM = <usize>Dh << 2;
+  const rowP = <usize>ldp << 2;
+  const rowM = <usize>ldm << 2;
+  const rowC = <usize>ldc << 2;
   let i = 0;
   for (; i + 4 <= M; i += 4) {
     const p0 = p + <usize>i * rowP;
-    const c0 = c + <usize>i * rowM;
+    const c0 = c + <usize>i * rowC;
     let d = 0;
     for (; d < Dh8; d += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -129,21 +142,21 @@ function matMul(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32, accumulat
       }
       store4(c0, d, c00, accumulate);
       store4(c0, d + 4, c01, accumulate);
-      store4(c0 + rowM, d, c10, accumulate);
-      store4(c0 + rowM, d + 4, c11, accumulate);
-      store4(c0 + 2 * rowM, d, c20, accumulate);
-      store4(c0 + 2 * rowM, d + 4, c21, accumulate);
-      store4(c0 + 3 * rowM, d, c30, accumulate);
-      store4(c0 + 3 * rowM, d + 4, c31, accumulate);
+      store4(c0 + rowC, d, c10, accumulate);
+      store4(c0 + rowC, d + 4, c11, accumulate);
+      store4(c0 + 2 * rowC, d, c20, accumulate);
+      store4(c0 + 2 * rowC, d + 4, c21, accumulate);
+      store4(c0 + 3 * rowC, d, c30, accumulate);
+      store4(c0 + 3 * rowC, d + 4, c31, accumulate);
     }
-    for (let t = 0; t < 4; t++) matMulRowTail(c0 + <usize>t * rowM, p0 + <usize>t * rowP, m, K, Dh, d, Dh4, accumulate);
+    for (let t = 0; t < 4; t++) matMulRowTail(c0 + <usize>t * rowC, p0 + <usize>t * rowP, m, rowM, K, Dh, d, accumulate);
   }
-  for (; i < M; i++) matMulRowTail(c + <usize>i * rowM, p + <usize>i * rowP, m, K, Dh, 0, Dh4, accumulate);
+  for (; i < M; i++) matMulRowTail(c + <usize>i * rowC, p + <usize>i * rowP, m, rowM, K, Dh, 0, accumulate);
 }
 
-/** One row of `matMul` from column d0 on: 4-wide chunks up to Dh4, then single columns. */
-function matMulRowTail(ci: usize, pi: usize, m: usize, K: i32, Dh: i32, d0: i32, Dh4: i32, accumulate: bool): void {
-  const rowM = <usize>Dh << 2;
+/** One row of `matMul` from column d0 on: 4-wide chunks up to Dh & ~3, then single columns. */
+function matMulRowTail(ci: usize, pi: usize, m: usize, rowM: usize, K: i32, Dh: i32, d0: i32, accumulate: bool): void {
+  const Dh4 = Dh & ~3;
   let d = d0;
   for (; d < Dh4; d += 4) {
     let acc = f32x4.splat(0);
@@ -156,7 +169,7 @@ function matMulRowTail(ci: usize, pi: usize, m: usize, K: i32, Dh: i32, d0: i32,
   }
   for (; d < Dh; d++) {
     let acc: f32 = 0;
-    for (let k = 0; k < K; k++) acc += ld(pi, k) * ld(m, k * Dh + d);
+    for (let k = 0; k < K; k++) acc += ld(pi, k) * load<f32>(m + <usize>k * rowM + (<usize>d << 2));
     st(ci, d, accumulate ? ld(ci, d) + acc : acc);
   }
 }
@@ -167,17 +180,17 @@ function matMulRowTail(ci: usize, pi: usize, m: usize, K: i32, Dh: i32, d0: i32,
 }
 
 /**
- * c [K, Dh] += pᵀ · m for p [M, K], m [M, Dh]: c[j, d] += Σ_i p[i, j]·m[i, d], summed
- * i = 0, 1, …, M−1 in f32 before the one add into c.
+ * c [K, Dh] (+)= pᵀ · m for p [M, K], m [M, Dh]: c[j, d] = Σ_i p[i, j]·m[i, d], summed
+ * i = 0, 1, …, M−1 in f32, then stored or added to c (one add). Row strides: p ldp, m ldm, c ldc.
  */
-function matMulTransA(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32): void {
+function matMulTransA(c: usize, ldc: i32, p: usize, ldp: i32, m: usize, ldm: i32, M: i32, K: i32, Dh: i32, accumulate: bool): void {
   const Dh8 = Dh & ~7;
-  const Dh4 = simdLimit(Dh);
-  const rowP = <usize>K << 2;
-  const rowM = <usize>Dh << 2;
+  const rowP = <usize>ldp << 2;
+  const rowM = <usize>ldm << 2;
+  const rowC = <usize>ldc << 2;
   let j = 0;
   for (; j + 4 <= K; j += 4) {
-    const c0 = c + <usize>j * rowM;
+    const c0 = c + <usize>j * rowC;
     let d = 0;
     for (; d < Dh8; d += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -202,24 +215,23 @@ function matMulTransA(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32): vo
         mi += rowM;
         pi += rowP;
       }
-      store4(c0, d, c00, true);
-      store4(c0, d + 4, c01, true);
-      store4(c0 + rowM, d, c10, true);
-      store4(c0 + rowM, d + 4, c11, true);
-      store4(c0 + 2 * rowM, d, c20, true);
-      store4(c0 + 2 * rowM, d + 4, c21, true);
-      store4(c0 + 3 * rowM, d, c30, true);
-      store4(c0 + 3 * rowM, d + 4, c31, true);
+      store4(c0, d, c00, accumulate);
+      store4(c0, d + 4, c01, accumulate);
+      store4(c0 + rowC, d, c10, accumulate);
+      store4(c0 + rowC, d + 4, c11, accumulate);
+      store4(c0 + 2 * rowC, d, c20, accumulate);
+      store4(c0 + 2 * rowC, d + 4, c21, accumulate);
+      store4(c0 + 3 * rowC, d, c30, accumulate);
+      store4(c0 + 3 * rowC, d + 4, c31, accumulate);
     }
-    for (let t = 0; t < 4; t++) matMulTransATail(c0 + <usize>t * rowM, p + (<usize>(j + t) << 2), m, M, K, Dh, d, Dh4);
+    for (let t = 0; t < 4; t++) matMulTransATail(c0 + <usize>t * rowC, p + (<usize>(j + t) << 2), rowP, m, rowM, M, Dh, d, accumulate);
   }
-  for (; j < K; j++) matMulTransATail(c + <usize>j * rowM, p + (<usize>j << 2), m, M, K, Dh, 0, Dh4);
+  for (; j < K; j++) matMulTransATail(c + <usize>j * rowC, p + (<usize>j << 2), rowP, m, rowM, M, Dh, 0, accumulate);
 }
 
 /** One output row j of `matMulTransA` (pj = &p[0, j]) from column d0 on. */
-function matMulTransATail(cj: usize, pj: usize, m: usize, M: i32, K: i32, Dh: i32, d0: i32, Dh4: i32): void {
-  const rowP = <usize>K << 2;
-  const rowM = <usize>Dh << 2;
+function matMulTransATail(cj: usize, pj: usize, rowP: usize, m: usize, rowM: usize, M: i32, Dh: i32, d0: i32, accumulate: bool): void {
+  const Dh4 = Dh & ~3;
   let d = d0;
   for (; d < Dh4; d += 4) {
     let acc = f32x4.splat(0);
@@ -230,145 +242,176 @@ function matMulTransATail(cj: usize, pj: usize, m: usize, M: i32, K: i32, Dh: i3
       mi += rowM;
       pi += rowP;
     }
-    store4(cj, d, acc, true);
+    store4(cj, d, acc, accumulate);
   }
   for (; d < Dh; d++) {
     let acc: f32 = 0;
-    for (let i = 0; i < M; i++) acc += load<f32>(pj + <usize>i * rowP) * ld(m, i * Dh + d);
-    st(cj, d, ld(cj, d) + acc);
+    for (let i = 0; i < M; i++) acc += load<f32>(pj + <usize>i * rowP) * load<f32>(m + <usize>i * rowM + (<usize>d << 2));
+    st(cj, d, accumulate ? ld(cj, d) + acc : acc);
   }
 }
 
-/**
- * p [N] = softmax(s [N]·scale) for one row: z = f32(s·scale); e = exp(z − max) in float64;
- * p = f32(f32(e) / Σ e). NaN anywhere in the row makes the whole row NaN.
- */
-function softmaxRow(p: usize, s: usize, N: i32, scale: f32): void {
-  const N4 = simdLimit(N);
-  const vscale = f32x4.splat(scale);
-  let vmax = f32x4.splat(-Infinity);
-  let j = 0;
-  // z = (q·k)·scale, max over the row (f32x4.max propagates NaN)
-  for (; j < N4; j += 4) {
-    const z = f32x4.mul(ld4(s, j), vscale);
-    st4(s, j, z);
-    vmax = f32x4.max(vmax, z);
-  }
-  let max = maxNaN(maxNaN(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), maxNaN(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
-  for (; j < N; j++) {
-    const z = ld(s, j) * scale;
-    st(s, j, z);
-    max = maxNaN(max, z);
-  }
-  // e = exp(z − max) in float64, stored as f32; Σ e in float64 (two f64x2 partial sums, then the tail)
-  const m = <f64>max;
-  const vm = f64x2.splat(m);
-  let sa = f64x2.splat(0);
-  let sb = f64x2.splat(0);
-  for (j = 0; j < N4; j += 4) {
-    const z = ld4(s, j);
-    const e0 = exp64x2(f64x2.sub(f64x2.promote_low_f32x4(z), vm));
-    const e1 = exp64x2(f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(z, z, 2, 3, 2, 3)), vm));
-    sa = f64x2.add(sa, e0);
-    sb = f64x2.add(sb, e1);
-    st4(p, j, i32x4.shuffle(f32x4.demote_f64x2_zero(e0), f32x4.demote_f64x2_zero(e1), 0, 1, 4, 5));
-  }
-  let sum = (f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1)) + (f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1));
-  for (; j < N; j++) {
-    const e = exp64(<f64>ld(s, j) - m);
-    sum += e;
-    st(p, j, <f32>e);
-  }
-  // p = e / Σ e
-  const vsum = f64x2.splat(sum);
-  for (j = 0; j < N4; j += 4) {
-    const e = ld4(p, j);
-    const p0 = f64x2.div(f64x2.promote_low_f32x4(e), vsum);
-    const p1 = f64x2.div(f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)), vsum);
-    st4(p, j, i32x4.shuffle(f32x4.demote_f64x2_zero(p0), f32x4.demote_f64x2_zero(p1), 0, 1, 4, 5));
-  }
-  for (; j < N; j++) st(p, j, <f32>(<f64>ld(p, j) / sum));
-}
-
+/** Lanes j..j+3 that are keys (< N) as an all-ones mask. */
 // @ts-ignore: decorator
-@inline function maxNaN(a: f32, b: f32): f32 {
-  return b > a || b != b ? b : a;
+@inline function keyLanes(j: i32, N: i32): v128 {
+  return i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), i32x4.splat(N));
 }
 
 /**
- * out [B,H,N,Dh] = softmax((q·kᵀ)·scale)·v and attn [B,H,N,N] the softmax, from q, k, v [B,H,N,Dh].
- * work: (Dh + 4)·Np floats, Np = attentionPaddedN(N), 16-byte aligned.
+ * p [Np] = softmax(s [Np]·scale) over the first N entries (p = 0 beyond): z = f32(s·scale),
+ * e = exp32(z − max), Σ e over four lanes ((l0 + l1) + (l2 + l3)), p = e / Σ. With attnRow ≠ 0 the
+ * N probabilities are also stored there. NaN anywhere in the row makes the whole row NaN (as does
+ * +Inf, or a row of −Inf). `slot`: 16 bytes of workspace. The row's max and sum go through it: V8
+ * would otherwise recompute their horizontal reductions inside the next loop, at every iteration.
  */
-export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize): void {
-  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H);
+function softmaxRow(p: usize, attnRow: usize, s: usize, N: i32, Np: i32, scale: f32, slot: usize): void {
+  const vscale = f32x4.splat(scale);
+  const minusInf = f32x4.splat(-Infinity);
+  let vmax = minusInf;
+  // z = (q·k)·scale, max over the keys; padded lanes −Inf. pmax (one instruction) skips NaN, but a
+  // NaN z gives a NaN e below, and so a NaN row, all the same
+  for (let j = 0; j < Np; j += 4) {
+    let z = f32x4.mul(ld4(s, j), vscale);
+    if (j + 4 > N) z = v128.bitselect(z, minusInf, keyLanes(j, N));
+    st4(s, j, z);
+    vmax = f32x4.pmax(vmax, z);
+  }
+  const m2 = f32x4.pmax(vmax, i32x4.shuffle(vmax, vmax, 2, 3, 0, 1));
+  v128.store(slot, f32x4.pmax(m2, i32x4.shuffle(m2, m2, 1, 0, 3, 2)));
+  const max = v128.load(slot);
+  // e = exp(z − max), Σ e per lane
+  let vsum = f32x4.splat(0);
+  for (let j = 0; j < Np; j += 4) {
+    let e = exp32x4(f32x4.sub(ld4(s, j), max));
+    // padded lanes: exactly 0 (−Inf − max is −Inf, or NaN when max is −Inf: the row is NaN anyway)
+    if (j + 4 > N) e = v128.and(e, keyLanes(j, N));
+    st4(p, j, e);
+    vsum = f32x4.add(vsum, e);
+  }
+  v128.store(slot, f32x4.splat((f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1)) + (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3))));
+  const sum = v128.load(slot);
+  // p = e / Σ e
+  for (let j = 0; j < Np; j += 4) st4(p, j, f32x4.div(ld4(p, j), sum));
+  if (attnRow != 0) {
+    let j = 0;
+    for (; j + 4 <= N; j += 4) st4(attnRow, j, ld4(p, j));
+    for (; j < N; j++) st(attnRow, j, ld(p, j));
+  }
+}
+
+/** Floats of forward workspace: kᵀ padded to Np columns, 4 score rows, 4 probability rows and a 4-float slot. */
+export function attentionForwardWorkFloats(N: i32, Dh: i32): i32 {
+  const Np = attentionPaddedN(N);
+  return (Dh + 8) * Np + 4;
+}
+
+/** Floats of backward workspace: vᵀ padded, 4 score rows, and gradScores [N, Np]. */
+export function attentionBackwardWorkFloats(N: i32, Dh: i32): i32 {
+  const Np = attentionPaddedN(N);
+  return (Dh + 4 + N) * Np;
+}
+
+/** Row stride (floats) of q, k, v and of their gradients in `layout`. */
+// @ts-ignore: decorator
+@inline function inStride(layout: i32, H: i32, Dh: i32): i32 {
+  return layout == ROWS ? 3 * H * Dh : Dh;
+}
+
+/** Row stride of out and gradOut in `layout`. */
+// @ts-ignore: decorator
+@inline function outStride(layout: i32, H: i32, Dh: i32): i32 {
+  return layout == ROWS ? H * Dh : Dh;
+}
+
+/** Byte offset of slab bh's first row in a tensor of row stride `ld` (floats) in `layout`. */
+// @ts-ignore: decorator
+@inline function slabOffset(layout: i32, bh: i32, H: i32, N: i32, Dh: i32, ld_: i32): usize {
+  if (layout == HEADS) return <usize>bh * <usize>(N * Dh) << 2;
+  const b = bh / H;
+  const h = bh - b * H;
+  return (<usize>(b * N) * <usize>ld_ + <usize>(h * Dh)) << 2;
+}
+
+/**
+ * out = softmax((q·kᵀ)·scale)·v and, when attn ≠ 0, attn [B,H,N,N] the softmax. `layout` HEADS or
+ * ROWS (see the top of the file). work: attentionForwardWorkFloats(N, Dh) floats, 16-byte aligned.
+ */
+export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32): void {
+  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H, layout);
 }
 
 /** attentionForward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
 export function attentionForwardPart(
-  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32,
+  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32,
 ): void {
   const Np = attentionPaddedN(N);
   const kT = work;
   const s = work + (<usize>(Dh * Np) << 2);
-  const slab = <usize>(N * Dh) << 2;
+  const p = s + (<usize>(4 * Np) << 2);
+  const slot = p + (<usize>(4 * Np) << 2);
+  const ldi = inStride(layout, H, Dh);
+  const ldo = outStride(layout, H, Dh);
   const attnSlab = <usize>N * <usize>N << 2;
   for (let bh = bh0; bh < bh1; bh++) {
-    const qs = q + <usize>bh * slab;
-    const ks = k + <usize>bh * slab;
-    const vs = v + <usize>bh * slab;
-    const as = attn + <usize>bh * attnSlab;
-    packTransposed(kT, ks, N, Dh, Np);
-    let i = 0;
-    for (; i < N; ) {
+    const inOff = slabOffset(layout, bh, H, N, Dh, ldi);
+    const qs = q + inOff;
+    const vs = v + inOff;
+    const os = out + slabOffset(layout, bh, H, N, Dh, ldo);
+    packTransposed(kT, k + inOff, ldi, N, Dh, Np);
+    for (let i = 0; i < N; ) {
       const rows = i + 4 <= N ? 4 : 1;
-      // scores of `rows` query rows against every key
-      rowsDotT(s, qs, i, rows, kT, Dh, Np);
-      for (let t = 0; t < rows; t++) softmaxRow(as + (<usize>((i + t) * N) << 2), s + (<usize>(t * Np) << 2), N, scale);
+      // scores of `rows` query rows against every key, their softmax, then out rows = p·v
+      rowsDotT(s, qs, ldi, i, rows, kT, Dh, Np);
+      for (let t = 0; t < rows; t++) {
+        const attnRow = attn == 0 ? 0 : attn + <usize>bh * attnSlab + (<usize>((i + t) * N) << 2);
+        softmaxRow(p + (<usize>(t * Np) << 2), attnRow, s + (<usize>(t * Np) << 2), N, Np, scale, slot);
+      }
+      matMul(os + (<usize>(i * ldo) << 2), ldo, p, Np, vs, ldi, rows, N, Dh, false);
       i += rows;
     }
-    // out = attn·v
-    matMul(out + <usize>bh * slab, as, vs, N, N, Dh, false);
   }
 }
 
 /**
- * Backward of attentionForward, accumulating into gradQ, gradK, gradV [B,H,N,Dh]:
- *   gradV += attnᵀ·gradOut;  gradAttn = gradOut·vᵀ;  gradScores = attn ⊙ (gradAttn − rowsum(gradAttn ⊙ attn))
- *   gradQ += (gradScores·scale)·k;  gradK += (gradScores·scale)ᵀ·q
- * work: (Dh + 4)·Np + N·N floats, 16-byte aligned.
+ * Backward of attentionForward from the saved attn:
+ *   gradV (+)= attnᵀ·gradOut;  gradAttn = gradOut·vᵀ;  gradScores = attn ⊙ (gradAttn − rowsum(gradAttn ⊙ attn))
+ *   gradQ (+)= (gradScores·scale)·k;  gradK (+)= (gradScores·scale)ᵀ·q
+ * accumulating into gradQ, gradK, gradV when `accumulate`, else overwriting them.
+ * work: attentionBackwardWorkFloats(N, Dh) floats, 16-byte aligned.
  */
 export function attentionBackward(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
-  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32, accumulate: i32,
 ): void {
-  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H);
+  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H, layout, accumulate);
 }
 
 /** attentionBackward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
 export function attentionBackwardPart(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
-  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32, accumulate: i32,
 ): void {
   const Np = attentionPaddedN(N);
   const vT = work;
   const s = vT + (<usize>(Dh * Np) << 2);
   const g = s + (<usize>(4 * Np) << 2);
-  const slab = <usize>(N * Dh) << 2;
+  const ldi = inStride(layout, H, Dh);
+  const ldo = outStride(layout, H, Dh);
+  const acc = accumulate != 0;
   const attnSlab = <usize>N * <usize>N << 2;
   for (let bh = bh0; bh < bh1; bh++) {
-    const off = <usize>bh * slab;
+    const inOff = slabOffset(layout, bh, H, N, Dh, ldi);
     const as = attn + <usize>bh * attnSlab;
-    const gos = gradOut + off;
-    packTransposed(vT, v + off, N, Dh, Np);
-    let i = 0;
-    for (; i < N; ) {
+    const gos = gradOut + slabOffset(layout, bh, H, N, Dh, ldo);
+    packTransposed(vT, v + inOff, ldi, N, Dh, Np);
+    for (let i = 0; i < N; ) {
       const rows = i + 4 <= N ? 4 : 1;
       // gradAttn rows = gradOut·vᵀ
-      rowsDotT(s, gos, i, rows, vT, Dh, Np);
+      rowsDotT(s, gos, ldo, i, rows, vT, Dh, Np);
       for (let t = 0; t < rows; t++) {
         const ga = s + (<usize>(t * Np) << 2);
         const ar = as + (<usize>((i + t) * N) << 2);
-        const gr = g + (<usize>((i + t) * N) << 2);
+        const gr = g + (<usize>((i + t) * Np) << 2);
         // rowsum(gradAttn ⊙ attn) in float64
         let rs: f64 = 0;
         for (let j = 0; j < N; j++) rs += <f64>ld(ga, j) * <f64>ld(ar, j);
@@ -377,8 +420,8 @@ export function attentionBackwardPart(
       }
       i += rows;
     }
-    matMul(gradQ + off, g, k + off, N, N, Dh, true);
-    matMulTransA(gradK + off, g, q + off, N, N, Dh);
-    matMulTransA(gradV + off, as, gos, N, N, Dh);
+    matMul(gradQ + inOff, ldi, g, Np, k + inOff, ldi, N, N, Dh, acc);
+    matMulTransA(gradK + inOff, ldi, g, Np, q + inOff, ldi, N, N, Dh, acc);
+    matMulTransA(gradV + inOff, ldi, as, N, gos, ldo, N, N, Dh, acc);
   }
 }

@@ -90,8 +90,10 @@ export function profiledBackend(be: Backend, rec: Recorder): Backend {
   return {
     ...be,
     alloc: (shape) => rec.time("alloc (zero-filled)", 0, () => be.alloc(shape)),
-    matmul: (c, a, b, bias, M, K, N, layout, acc) =>
-      rec.time(`matmul ${MATMUL_ROLE[layout]}`, 2 * M * K * N, () => be.matmul(c, a, b, bias, M, K, N, layout, acc)),
+    empty: (shape) => rec.time("alloc (not filled)", 0, () => be.empty(shape)),
+    zero: (x) => rec.time("zero fill", 0, () => be.zero(x)),
+    matmul: (c, a, b, bias, M, K, N, layout, acc, resid) =>
+      rec.time(`matmul ${MATMUL_ROLE[layout]}`, 2 * M * K * N, () => be.matmul(c, a, b, bias, M, K, N, layout, acc, resid)),
     matmulBackward: (ga, gb, gbias, gc, a, b, M, K, N) =>
       rec.time("matmul backward", 2 * M * K * N * ((ga ? 1 : 0) + (gb ? 1 : 0)), () => be.matmulBackward(ga, gb, gbias, gc, a, b, M, K, N)),
     matmulBiasGrad: (g, c, M, N) => rec.time("bias gradient Σ rows", M * N, () => be.matmulBiasGrad(g, c, M, N)),
@@ -105,6 +107,10 @@ export function profiledBackend(be: Backend, rec: Recorder): Backend {
       rec.time("attention forward", 4 * B * H * N * N * Dh, () => be.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale)),
     attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) =>
       rec.time("attention backward", 8 * B * H * N * N * Dh, () => be.attentionBackward(gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale)),
+    attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale) =>
+      rec.time("attention forward", 4 * B * H * N * N * Dh, () => be.attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale)),
+    attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale) =>
+      rec.time("attention backward", 8 * B * H * N * N * Dh, () => be.attentionBackwardRows(g, go, qkv, attn, B, H, N, Dh, scale)),
     softmaxForward: (p, x, R, K, t) => rec.time("softmax", F.softmax * R * K, () => be.softmaxForward(p, x, R, K, t)),
     logSoftmaxForward: (p, x, R, K, t) => rec.time("log-softmax", F.logSoftmax * R * K, () => be.logSoftmaxForward(p, x, R, K, t)),
     emaUpdate: (t, s, m) => rec.time("EMA", 3 * t.length, () => be.emaUpdate(t, s, m)),

@@ -1,7 +1,10 @@
 // Exact GELU (nn.GELU(), approximate='none'): y = 0.5·x·(1 + erf(x/√2)) and its derivative
-// Φ(x) + x·φ(x). `geluForwardRef`/`geluBackwardRef` are the readable oracles; `geluForward`/
-// `geluBackward` run the wasm kernels (f64x2 SIMD, assembly/gelu.ts), bit-identical to them (the
-// same float64 erfc and exp, operation for operation, see ./erf.ts and ./exp.ts).
+// Φ(x) + x·φ(x). `geluForwardRef`/`geluBackwardRef` are the readable oracles (float64 erfc and exp,
+// ./erf.ts, rounded once); `geluForward`/`geluBackward` run the wasm kernels (assembly/gelu.ts:
+// float32, a float32 exp and a fitted erfcx, four elements at a time), within 12 ulp of the oracle
+// for the forward (4 for x > −1) and 6 ulp of the derivative's terms for the backward
+// (gelu.test.ts). The elements are independent, so the threaded kernels give the same bits for
+// any thread count.
 
 import type { FloatArray } from "../tensor/floatArray.js";
 import { erfc64, exp64 } from "./erf.js";
@@ -27,8 +30,8 @@ const GELU_CHUNK = 16384;
  */
 function runElements(k: GeluAbi, kernel: "geluForwardPart" | "geluBackwardPart", args: number[], n: number): void {
   const threads = threadCount();
-  // erf and exp in float64 cost ≈ 32 multiply-adds an element (parallelMinWork counts multiply-adds)
-  if (threads < 2 || 32 * n < parallelMinWork() || n < 8) {
+  // an element costs about as much as 16 multiply-adds (parallelMinWork counts multiply-adds)
+  if (threads < 2 || 16 * n < parallelMinWork() || n < 8) {
     (k[kernel] as (...a: number[]) => void)(...args, 0, n);
     return;
   }
@@ -66,14 +69,14 @@ export function geluBackwardRef(gradX: FloatArray, gradY: FloatArray, x: FloatAr
   }
 }
 
-/** Wasm kernel (float64 on two SIMD lanes), same contract and bits as `geluForwardRef`. */
+/** Wasm kernel, same contract as `geluForwardRef`, within 12 ulp of it. */
 export function geluForward(y: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluForward", [["y", y], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;
   callWithArrays([y, x], [0], (py, px) => runElements(k, "geluForwardPart", [py, px], n));
 }
 
-/** Wasm kernel (float64 on two SIMD lanes), same contract and bits as `geluBackwardRef`. */
+/** Wasm kernel, same contract as `geluBackwardRef`, within 6 ulp of its terms. */
 export function geluBackward(gradX: Float32Array, gradY: Float32Array, x: Float32Array, n: number): void {
   checkGeluArgs("geluBackward", [["gradX", gradX], ["gradY", gradY], ["x", x]], n);
   const k = wasmKernels() as unknown as GeluAbi;

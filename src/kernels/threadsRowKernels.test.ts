@@ -1,8 +1,8 @@
-// Attention and GELU on several threads give the single-thread result bit for bit: (batch, head)
-// slabs and elements are independent, so the split cannot change a number.
+// Attention (per-head and row layouts) and GELU on several threads give the single-thread result
+// bit for bit: (batch, head) slabs and elements are independent, so the split cannot change a number.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { attentionForward, attentionBackward } from "./attention.js";
+import { attentionForward, attentionBackward, attentionForwardRows, attentionBackwardRows } from "./attention.js";
 import { geluForward, geluBackward } from "./gelu.js";
 import { withThreadSettings } from "./threads.js";
 import { awkwardSize, bitEqual, seededFloats } from "../../test/arbitraries.js";
@@ -24,6 +24,19 @@ function attention(threads: number, B: number, H: number, N: number, Dh: number,
     attentionBackward(gq, gk, gv, gradOut, q, k, v, attn, B, H, N, Dh, scale);
   });
   return [out, attn, gq, gk, gv];
+}
+
+/** The row-layout kernels (qkv [B·N, 3D] in, merged heads out; the backward overwrites gradQkv). */
+function attentionRows(threads: number, B: number, H: number, N: number, Dh: number, seed: number): Float32Array[] {
+  const D = H * Dh;
+  const qkv = seededFloats(B * N * 3 * D, seed), gradOut = seededFloats(B * N * D, seed + 1);
+  const out = new Float32Array(B * N * D), attn = new Float32Array(B * H * N * N), gradQkv = seededFloats(B * N * 3 * D, seed + 2);
+  const scale = 1 / Math.sqrt(Dh);
+  on(threads, () => {
+    attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale);
+    attentionBackwardRows(gradQkv, gradOut, qkv, attn, B, H, N, Dh, scale);
+  });
+  return [out, attn, gradQkv];
 }
 
 function gelu(threads: number, n: number, seed: number): Float32Array[] {
@@ -49,6 +62,18 @@ describe("threaded attention and GELU", () => {
     );
   });
 
+  it("attention on the model's rows, forward and backward: any thread count gives the one-thread bits", () => {
+    fc.assert(
+      fc.property(awkwardSize(4), awkwardSize(5), awkwardSize(23), awkwardSize(13), fc.constantFrom(2, 3, -2), fc.nat(1000),
+        (B, H, N, Dh, threads, seed) => {
+          const one = attentionRows(1, B, H, N, Dh, seed);
+          const many = attentionRows(threads, B, H, N, Dh, seed);
+          one.forEach((t, i) => expect(bitEqual(t, many[i]), `tensor ${i} B${B} H${H} N${N} Dh${Dh} T=${threads}`).toBe(true));
+        }),
+      { numRuns: 30 },
+    );
+  });
+
   it("GELU forward and backward: any thread count and length (not a multiple of 4) gives the one-thread bits", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(2, 3, -2), fc.nat(1000), (n, threads, seed) => {
@@ -64,5 +89,6 @@ describe("threaded attention and GELU", () => {
     const n = 64 * 50 * 256 + 3;
     gelu(1, n, 7).forEach((t, i) => expect(bitEqual(t, gelu(2, n, 7)[i])).toBe(true));
     attention(1, 64, 4, 50, 16, 9).forEach((t, i) => expect(bitEqual(t, attention(2, 64, 4, 50, 16, 9)[i])).toBe(true));
+    attentionRows(1, 64, 4, 50, 16, 9).forEach((t, i) => expect(bitEqual(t, attentionRows(2, 64, 4, 50, 16, 9)[i])).toBe(true));
   });
 });

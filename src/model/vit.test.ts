@@ -193,7 +193,7 @@ describe("auxiliary outputs", () => {
     const attn = vitLastSelfAttention(ts64Backend, params, cfg, images, B, H, W);
     const N = 1 + 3 * 2;
     expect(attn.shape).toEqual([B, 2, N, N]);
-    expect(Array.from(attn.data)).toEqual(Array.from(cache!.blocks[2].attn.data));
+    expect(Array.from(attn.data)).toEqual(Array.from(cache!.blocks[2].attn!.data));
     for (let r = 0; r < B * 2 * N; r++) {
       let s = 0;
       for (let j = 0; j < N; j++) s += attn.data[r * N + j];

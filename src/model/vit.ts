@@ -96,7 +96,7 @@ function runBlocksNoCache(be: Backend, params: ParamScope, cfg: VitConfig, x: Te
   for (let i = from; i < to; i++) {
     const out = bufs[i % 2];
     const m = be.mark();
-    blockForward(be, blockParams(params, i), cfg, i, cur, out, work, B, N, null);
+    blockForward(be, blockParams(params, i), cfg, i, cur, out, work, B, N, null, false);
     be.release(m);
     onOutput?.(i, out);
     cur = out;
@@ -224,7 +224,7 @@ export function vitLastSelfAttention(be: Backend, params: ParamScope, cfg: VitCo
   const { x } = prepareTokens(be, params, cfg, images, B, H, W);
   const work = allocBlockWork(be, cfg, B, N);
   const last = runBlocksNoCache(be, params, cfg, x, 0, cfg.depth - 1, work, B, N);
-  blockSelfAttention(be, blockParams(params, cfg.depth - 1), cfg, last, attn, work, B, N);
+  blockSelfAttention(be, blockParams(params, cfg.depth - 1), cfg, last, attn, B, N);
   be.release(m);
   return attn;
 }

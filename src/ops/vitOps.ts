@@ -68,7 +68,8 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
     const img = be.alloc([B, cfg.inChans, H, W]);
     img.data.set(images);
     const { cls, cache } = vitForward(be, params, cfg, img, B, H, W);
-    const attn = cache!.blocks[cfg.depth - 1].attn;
+    // the training forward keeps every block's attention probabilities
+    const attn = cache!.blocks[cfg.depth - 1].attn!;
     const out = new Map<string, StTensor>([
       ["cls", f32Out([B, cfg.embedDim], Float32Array.from(cls.data))],
       ["last_attn", f32Out(attn.shape, Float32Array.from(attn.data))],
