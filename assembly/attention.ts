@@ -13,7 +13,7 @@
 // (attn ≠ 0: the training backward and the attention maps read it).
 
 import { exp32x4 } from "./exp32";
-import { ld, st, ld4, st4 } from "./lanes";
+import { ld, st, ld4, st4, lo2, hi2, pack4 } from "./lanes";
 
 const HEADS = 0;
 const ROWS = 1;
@@ -28,9 +28,9 @@ const ROWS = 1;
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
-/** Columns of kᵀ rounded up to 8, so the score kernel never needs a column tail. */
+/** Columns of kᵀ rounded up to 4 (whole SIMD groups; the score kernels take 8, then 4). */
 function attentionPaddedN(N: i32): i32 {
-  return (N + 7) & ~7;
+  return (N + 3) & ~3;
 }
 
 /** bT [Dh, Np] = bᵀ for b [N, Dh] (rows ldb floats apart), columns N..Np−1 zero. */
@@ -42,17 +42,39 @@ function packTransposed(bT: usize, b: usize, ldb: i32, N: i32, Dh: i32, Np: i32)
   }
 }
 
+/** Lanes j..j+3 that are keys (< N) as an all-ones mask. */
+// @ts-ignore: decorator
+@inline function keyLanes(j: i32, N: i32): v128 {
+  return i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), i32x4.splat(N));
+}
+
 /**
- * s [rows, Np] = a[i0 .. i0+rows) · bTᵀ, i.e. s[t, j] = Σ_d a[i0+t, d]·bT[d, j], for rows 4 or 1
- * (a's rows lda floats apart). Each sum runs d = 0, 1, …, Dh−1 in f32.
+ * z = dot·scale on four lanes of columns j..j+3, the padded columns (≥ N) −Inf. (Row maxima are
+ * taken with pmax, one instruction that skips NaN: a NaN score still makes its row NaN, by its exp.)
  */
-function rowsDotT(s: usize, a: usize, lda: i32, i0: i32, rows: i32, bT: usize, Dh: i32, Np: i32): void {
+// @ts-ignore: decorator
+@inline function scaled(dot: v128, j: i32, N: i32, vscale: v128): v128 {
+  const z = f32x4.mul(dot, vscale);
+  return j + 4 > N ? v128.bitselect(z, f32x4.splat(-Infinity), keyLanes(j, N)) : z;
+}
+
+/**
+ * s [rows, Np] = (a[i0 .. i0+rows) · bTᵀ)·scale, i.e. s[t, j] = (Σ_d a[i0+t, d]·bT[d, j])·scale,
+ * for rows 4 or 1 (a's rows lda floats apart). Each sum runs d = 0, 1, …, Dh−1 in f32; scale 1
+ * leaves it exact. With maxSlot ≠ 0 (attention scores) the columns j ≥ N are set to −Inf and each
+ * row's maximum is stored, splatted, at maxSlot + 16·t.
+ */
+function rowsDotT(s: usize, a: usize, lda: i32, i0: i32, rows: i32, bT: usize, Dh: i32, Np: i32, N: i32, scale: f32, maxSlot: usize): void {
   const a0 = a + (<usize>(i0 * lda) << 2);
+  const vscale = f32x4.splat(scale);
+  const rowNp = <usize>Np << 2;
   if (rows == 4) {
     const a1 = a0 + (<usize>lda << 2);
     const a2 = a1 + (<usize>lda << 2);
     const a3 = a2 + (<usize>lda << 2);
-    for (let j = 0; j < Np; j += 8) {
+    let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+    let j = 0;
+    for (; j + 8 <= Np; j += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       let col = bT + (<usize>j << 2);
@@ -71,35 +93,86 @@ function rowsDotT(s: usize, a: usize, lda: i32, i0: i32, rows: i32, bT: usize, D
         x = splat(a3, d);
         c30 = madd(c30, x, b0);
         c31 = madd(c31, x, b1);
-        col += <usize>Np << 2;
+        col += rowNp;
       }
+      c00 = scaled(c00, j, N, vscale); c01 = scaled(c01, j + 4, N, vscale);
+      c10 = scaled(c10, j, N, vscale); c11 = scaled(c11, j + 4, N, vscale);
+      c20 = scaled(c20, j, N, vscale); c21 = scaled(c21, j + 4, N, vscale);
+      c30 = scaled(c30, j, N, vscale); c31 = scaled(c31, j + 4, N, vscale);
       st4(s, j, c00);
       st4(s, j + 4, c01);
-      st4(s, Np + j, c10);
-      st4(s, Np + j + 4, c11);
-      st4(s, 2 * Np + j, c20);
-      st4(s, 2 * Np + j + 4, c21);
-      st4(s, 3 * Np + j, c30);
-      st4(s, 3 * Np + j + 4, c31);
+      st4(s + rowNp, j, c10);
+      st4(s + rowNp, j + 4, c11);
+      st4(s + 2 * rowNp, j, c20);
+      st4(s + 2 * rowNp, j + 4, c21);
+      st4(s + 3 * rowNp, j, c30);
+      st4(s + 3 * rowNp, j + 4, c31);
+      if (maxSlot != 0) {
+        m0 = f32x4.pmax(m0, f32x4.pmax(c00, c01));
+        m1 = f32x4.pmax(m1, f32x4.pmax(c10, c11));
+        m2 = f32x4.pmax(m2, f32x4.pmax(c20, c21));
+        m3 = f32x4.pmax(m3, f32x4.pmax(c30, c31));
+      }
+    }
+    if (j < Np) {
+      // the last 4 columns
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let col = bT + (<usize>j << 2);
+      for (let d = 0; d < Dh; d++) {
+        const b0 = v128.load(col);
+        c0 = madd(c0, splat(a0, d), b0);
+        c1 = madd(c1, splat(a1, d), b0);
+        c2 = madd(c2, splat(a2, d), b0);
+        c3 = madd(c3, splat(a3, d), b0);
+        col += rowNp;
+      }
+      c0 = scaled(c0, j, N, vscale);
+      c1 = scaled(c1, j, N, vscale);
+      c2 = scaled(c2, j, N, vscale);
+      c3 = scaled(c3, j, N, vscale);
+      st4(s, j, c0);
+      st4(s + rowNp, j, c1);
+      st4(s + 2 * rowNp, j, c2);
+      st4(s + 3 * rowNp, j, c3);
+      if (maxSlot != 0) {
+        m0 = f32x4.pmax(m0, c0);
+        m1 = f32x4.pmax(m1, c1);
+        m2 = f32x4.pmax(m2, c2);
+        m3 = f32x4.pmax(m3, c3);
+      }
+    }
+    if (maxSlot != 0) {
+      v128.store(maxSlot, allLanesMax(m0));
+      v128.store(maxSlot, allLanesMax(m1), 16);
+      v128.store(maxSlot, allLanesMax(m2), 32);
+      v128.store(maxSlot, allLanesMax(m3), 48);
     }
   } else {
     for (let t = 0; t < rows; t++) {
       const at = a0 + (<usize>(t * lda) << 2);
-      const st_ = s + (<usize>(t * Np) << 2);
-      for (let j = 0; j < Np; j += 8) {
-        let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+      const st_ = s + <usize>t * rowNp;
+      let m = f32x4.splat(-Infinity);
+      for (let j = 0; j < Np; j += 4) {
+        let c0 = f32x4.splat(0);
         let col = bT + (<usize>j << 2);
         for (let d = 0; d < Dh; d++) {
-          const x = splat(at, d);
-          c0 = madd(c0, x, v128.load(col));
-          c1 = madd(c1, x, v128.load(col, 16));
-          col += <usize>Np << 2;
+          c0 = madd(c0, splat(at, d), v128.load(col));
+          col += rowNp;
         }
+        c0 = scaled(c0, j, N, vscale);
         st4(st_, j, c0);
-        st4(st_, j + 4, c1);
+        m = f32x4.pmax(m, c0);
       }
+      if (maxSlot != 0) v128.store(maxSlot + (<usize>t << 4), allLanesMax(m));
     }
   }
+}
+
+/** The maximum of the four lanes in every lane (pmax). */
+// @ts-ignore: decorator
+@inline function allLanesMax(m: v128): v128 {
+  const m2 = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  return f32x4.pmax(m2, i32x4.shuffle(m2, m2, 1, 0, 3, 2));
 }
 
 /**
@@ -251,45 +324,24 @@ function matMulTransATail(cj: usize, pj: usize, rowP: usize, m: usize, rowM: usi
   }
 }
 
-/** Lanes j..j+3 that are keys (< N) as an all-ones mask. */
-// @ts-ignore: decorator
-@inline function keyLanes(j: i32, N: i32): v128 {
-  return i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), i32x4.splat(N));
-}
-
 /**
- * p [Np] = softmax(s [Np]·scale) over the first N entries (p = 0 beyond): z = f32(s·scale),
- * e = exp32(z − max), Σ e over four lanes ((l0 + l1) + (l2 + l3)), p = e / Σ. With attnRow ≠ 0 the
- * N probabilities are also stored there. NaN anywhere in the row makes the whole row NaN (as does
- * +Inf, or a row of −Inf). `slot`: 16 bytes of workspace. The row's max and sum go through it: V8
- * would otherwise recompute their horizontal reductions inside the next loop, at every iteration.
+ * p [Np] = softmax of the row z [Np] (already scaled, −Inf past N; its max splatted at maxAt):
+ * e = exp32(z − max), Σ e over four lanes ((l0 + l1) + (l2 + l3)), p = e / Σ (0 past N). With
+ * attnRow ≠ 0 the N probabilities are also stored there. NaN anywhere in the row makes the whole
+ * row NaN (as does +Inf, or a row of −Inf). `sumAt`: 16 bytes of workspace; the sum goes through it
+ * (V8 would otherwise redo its horizontal add inside the next loop, at every iteration).
  */
-function softmaxRow(p: usize, attnRow: usize, s: usize, N: i32, Np: i32, scale: f32, slot: usize): void {
-  const vscale = f32x4.splat(scale);
-  const minusInf = f32x4.splat(-Infinity);
-  let vmax = minusInf;
-  // z = (q·k)·scale, max over the keys; padded lanes −Inf. pmax (one instruction) skips NaN, but a
-  // NaN z gives a NaN e below, and so a NaN row, all the same
-  for (let j = 0; j < Np; j += 4) {
-    let z = f32x4.mul(ld4(s, j), vscale);
-    if (j + 4 > N) z = v128.bitselect(z, minusInf, keyLanes(j, N));
-    st4(s, j, z);
-    vmax = f32x4.pmax(vmax, z);
-  }
-  const m2 = f32x4.pmax(vmax, i32x4.shuffle(vmax, vmax, 2, 3, 0, 1));
-  v128.store(slot, f32x4.pmax(m2, i32x4.shuffle(m2, m2, 1, 0, 3, 2)));
-  const max = v128.load(slot);
-  // e = exp(z − max), Σ e per lane
+function softmaxRow(p: usize, attnRow: usize, z: usize, N: i32, Np: i32, maxAt: usize, sumAt: usize): void {
+  const max = v128.load(maxAt);
+  // e = exp(z − max), Σ e per lane (padded lanes: exp(−Inf) = 0)
   let vsum = f32x4.splat(0);
   for (let j = 0; j < Np; j += 4) {
-    let e = exp32x4(f32x4.sub(ld4(s, j), max));
-    // padded lanes: exactly 0 (−Inf − max is −Inf, or NaN when max is −Inf: the row is NaN anyway)
-    if (j + 4 > N) e = v128.and(e, keyLanes(j, N));
+    const e = exp32x4(f32x4.sub(ld4(z, j), max));
     st4(p, j, e);
     vsum = f32x4.add(vsum, e);
   }
-  v128.store(slot, f32x4.splat((f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1)) + (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3))));
-  const sum = v128.load(slot);
+  v128.store(sumAt, f32x4.splat((f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1)) + (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3))));
+  const sum = v128.load(sumAt);
   // p = e / Σ e
   for (let j = 0; j < Np; j += 4) st4(p, j, f32x4.div(ld4(p, j), sum));
   if (attnRow != 0) {
@@ -299,10 +351,41 @@ function softmaxRow(p: usize, attnRow: usize, s: usize, N: i32, Np: i32, scale: 
   }
 }
 
-/** Floats of forward workspace: kᵀ padded to Np columns, 4 score rows, 4 probability rows and a 4-float slot. */
+/**
+ * One row of the softmax backward: g [N] = f32(attn ⊙ (gradAttn − rowsum))·scale, rowsum =
+ * Σ_j gradAttn_j·attn_j in float64 (two f64x2 lanes over the first N & ~3 columns, then the rest in
+ * order), the products in float64.
+ */
+function gradScoresRow(g: usize, ga: usize, ar: usize, N: i32, scale: f32): void {
+  const N4 = N & ~3;
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let j = 0;
+  for (; j < N4; j += 4) {
+    const v = ld4(ga, j);
+    const a = ld4(ar, j);
+    acc0 = f64x2.add(acc0, f64x2.mul(lo2(v), lo2(a)));
+    acc1 = f64x2.add(acc1, f64x2.mul(hi2(v), hi2(a)));
+  }
+  // rowsum(gradAttn ⊙ attn)
+  let rs = (f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1)) + (f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1));
+  for (; j < N; j++) rs += <f64>ld(ga, j) * <f64>ld(ar, j);
+  const vrs = f64x2.splat(rs);
+  const vscale = f32x4.splat(scale);
+  // gradScores = attn ⊙ (gradAttn − rowsum), then ·scale as the gradient of (q·kᵀ)·scale
+  for (j = 0; j < N4; j += 4) {
+    const v = ld4(ga, j);
+    const a = ld4(ar, j);
+    const d = pack4(f64x2.mul(lo2(a), f64x2.sub(lo2(v), vrs)), f64x2.mul(hi2(a), f64x2.sub(hi2(v), vrs)));
+    st4(g, j, f32x4.mul(d, vscale));
+  }
+  for (; j < N; j++) st(g, j, <f32>(<f64>ld(ar, j) * (<f64>ld(ga, j) - rs)) * scale);
+}
+
+/** Floats of forward workspace: kᵀ padded to Np columns, 4 score rows, 4 probability rows, 4 row maxima and a sum (4 floats each). */
 export function attentionForwardWorkFloats(N: i32, Dh: i32): i32 {
   const Np = attentionPaddedN(N);
-  return (Dh + 8) * Np + 4;
+  return (Dh + 8) * Np + 20;
 }
 
 /** Floats of backward workspace: vᵀ padded, 4 score rows, and gradScores [N, Np]. */
@@ -348,7 +431,8 @@ export function attentionForwardPart(
   const kT = work;
   const s = work + (<usize>(Dh * Np) << 2);
   const p = s + (<usize>(4 * Np) << 2);
-  const slot = p + (<usize>(4 * Np) << 2);
+  const maxes = p + (<usize>(4 * Np) << 2);
+  const sumAt = maxes + 64;
   const ldi = inStride(layout, H, Dh);
   const ldo = outStride(layout, H, Dh);
   const attnSlab = <usize>N * <usize>N << 2;
@@ -360,11 +444,11 @@ export function attentionForwardPart(
     packTransposed(kT, k + inOff, ldi, N, Dh, Np);
     for (let i = 0; i < N; ) {
       const rows = i + 4 <= N ? 4 : 1;
-      // scores of `rows` query rows against every key, their softmax, then out rows = p·v
-      rowsDotT(s, qs, ldi, i, rows, kT, Dh, Np);
+      // scores (q·k)·scale of `rows` query rows against every key and their maxima, the softmax, then out rows = p·v
+      rowsDotT(s, qs, ldi, i, rows, kT, Dh, Np, N, scale, maxes);
       for (let t = 0; t < rows; t++) {
         const attnRow = attn == 0 ? 0 : attn + <usize>bh * attnSlab + (<usize>((i + t) * N) << 2);
-        softmaxRow(p + (<usize>(t * Np) << 2), attnRow, s + (<usize>(t * Np) << 2), N, Np, scale, slot);
+        softmaxRow(p + (<usize>(t * Np) << 2), attnRow, s + (<usize>(t * Np) << 2), N, Np, maxes + (<usize>t << 4), sumAt);
       }
       matMul(os + (<usize>(i * ldo) << 2), ldo, p, Np, vs, ldi, rows, N, Dh, false);
       i += rows;
@@ -407,16 +491,12 @@ export function attentionBackwardPart(
     for (let i = 0; i < N; ) {
       const rows = i + 4 <= N ? 4 : 1;
       // gradAttn rows = gradOut·vᵀ
-      rowsDotT(s, gos, ldo, i, rows, vT, Dh, Np);
+      rowsDotT(s, gos, ldo, i, rows, vT, Dh, Np, N, 1, 0);
       for (let t = 0; t < rows; t++) {
         const ga = s + (<usize>(t * Np) << 2);
         const ar = as + (<usize>((i + t) * N) << 2);
         const gr = g + (<usize>((i + t) * Np) << 2);
-        // rowsum(gradAttn ⊙ attn) in float64
-        let rs: f64 = 0;
-        for (let j = 0; j < N; j++) rs += <f64>ld(ga, j) * <f64>ld(ar, j);
-        // gradScores = attn ⊙ (gradAttn − rowsum), then ·scale as the gradient of (q·kᵀ)·scale
-        for (let j = 0; j < N; j++) st(gr, j, <f32>(<f64>ld(ar, j) * (<f64>ld(ga, j) - rs)) * scale);
+        gradScoresRow(gr, ga, ar, N, scale);
       }
       i += rows;
     }
