@@ -1,6 +1,9 @@
 // LayerNorm over the last dim, forward and backward, on R rows of D values. Moments and every
 // per-element expression are computed in float64 (SIMD f64x2) and rounded to float32 on store, so
 // the kernel matches layerNormForwardRef / layerNormBackwardRef up to the order of the row sums.
+// Threads (src/kernels/layernorm.ts) split the forward and the backward's ∂x by rows, and the
+// backward's ∂weight, ∂bias (column sums over every row) by columns: each value gets the very
+// operations of the one-call kernels, in the same order, so a split never changes a bit.
 
 import { ld, st, ld4, simdLimit, lo2, hi2, pack4 } from "./lanes";
 
@@ -24,8 +27,13 @@ import { ld, st, ld4, simdLimit, lo2, hi2, pack4 } from "./lanes";
  * (var biased). Everything in float64: a row of equal values gives mean = x exactly and y = bias.
  */
 export function layerNormForward(y: usize, mean: usize, rstd: usize, x: usize, weight: usize, bias: usize, R: i32, D: i32, eps: f64): void {
+  layerNormForwardPart(y, mean, rstd, x, weight, bias, R, D, eps, 0, R);
+}
+
+/** layerNormForward on rows r0 ≤ r < r1 only (one thread's share). */
+export function layerNormForwardPart(y: usize, mean: usize, rstd: usize, x: usize, weight: usize, bias: usize, R: i32, D: i32, eps: f64, r0: i32, r1: i32): void {
   const D4 = simdLimit(D);
-  for (let r = 0; r < R; r++) {
+  for (let r = r0; r < r1; r++) {
     const xr = x + (<usize>r * <usize>D << 2);
     const yr = y + (<usize>r * <usize>D << 2);
     // mean = Σ x / D
@@ -165,5 +173,117 @@ export function layerNormBackward(
   for (let d = 0; d < D; d++) {
     st(gradWeight, d, <f32>(<f64>ld(gradWeight, d) + load<f64>(colW + (<usize>d << 3))));
     st(gradBias, d, <f32>(<f64>ld(gradBias, d) + load<f64>(colB + (<usize>d << 3))));
+  }
+}
+
+/**
+ * The ∂x part of layerNormBackward on rows r0 ≤ r < r1 only: gradX += rstd·(g − mean(g) − x̂·mean(g·x̂)),
+ * the same operations, in the same order, as the one-call kernel (its row sums included).
+ */
+export function layerNormBackwardRowsPart(
+  gradX: usize, gradY: usize, x: usize, mean: usize, rstd: usize, weight: usize, R: i32, D: i32, r0: i32, r1: i32,
+): void {
+  const D4 = simdLimit(D);
+  const invD = 1 / <f64>D;
+  for (let r = r0; r < r1; r++) {
+    const off = <usize>r * <usize>D << 2;
+    const xr = x + off;
+    const gyr = gradY + off;
+    const gxr = gradX + off;
+    const m = <f64>ld(mean, r);
+    const s = <f64>ld(rstd, r);
+    const vm = f64x2.splat(m);
+    const vs = f64x2.splat(s);
+    // Σ g and Σ g·x̂ over the row
+    let ga = f64x2.splat(0);
+    let gb = f64x2.splat(0);
+    let ha = f64x2.splat(0);
+    let hb = f64x2.splat(0);
+    let d = 0;
+    for (; d < D4; d += 4) {
+      const xv = ld4(xr, d);
+      const gy = ld4(gyr, d);
+      const w = ld4(weight, d);
+      const xh0 = f64x2.mul(f64x2.sub(lo2(xv), vm), vs);
+      const xh1 = f64x2.mul(f64x2.sub(hi2(xv), vm), vs);
+      const g0 = f64x2.mul(lo2(gy), lo2(w));
+      const g1 = f64x2.mul(hi2(gy), hi2(w));
+      ga = f64x2.add(ga, g0);
+      gb = f64x2.add(gb, g1);
+      ha = f64x2.add(ha, f64x2.mul(g0, xh0));
+      hb = f64x2.add(hb, f64x2.mul(g1, xh1));
+    }
+    let sumG = sum2(ga, gb);
+    let sumGX = sum2(ha, hb);
+    for (; d < D; d++) {
+      const xh = (<f64>ld(xr, d) - m) * s;
+      const g = <f64>ld(gyr, d) * <f64>ld(weight, d);
+      sumG += g;
+      sumGX += g * xh;
+    }
+    const mg = sumG * invD;
+    const mgx = sumGX * invD;
+    const vmg = f64x2.splat(mg);
+    const vmgx = f64x2.splat(mgx);
+    // gradX += rstd·((g − mean(g)) − x̂·mean(g·x̂))
+    for (d = 0; d < D4; d += 4) {
+      const xv = ld4(xr, d);
+      const gy = ld4(gyr, d);
+      const w = ld4(weight, d);
+      const gx = ld4(gxr, d);
+      const xh0 = f64x2.mul(f64x2.sub(lo2(xv), vm), vs);
+      const xh1 = f64x2.mul(f64x2.sub(hi2(xv), vm), vs);
+      const g0 = f64x2.mul(lo2(gy), lo2(w));
+      const g1 = f64x2.mul(hi2(gy), hi2(w));
+      const d0 = f64x2.mul(vs, f64x2.sub(f64x2.sub(g0, vmg), f64x2.mul(xh0, vmgx)));
+      const d1 = f64x2.mul(vs, f64x2.sub(f64x2.sub(g1, vmg), f64x2.mul(xh1, vmgx)));
+      v128.store(gxr + (<usize>d << 2), pack4(f64x2.add(lo2(gx), d0), f64x2.add(hi2(gx), d1)));
+    }
+    for (; d < D; d++) {
+      const xh = (<f64>ld(xr, d) - m) * s;
+      const g = <f64>ld(gyr, d) * <f64>ld(weight, d);
+      st(gxr, d, <f32>(<f64>ld(gxr, d) + s * ((g - mg) - xh * mgx)));
+    }
+  }
+}
+
+/**
+ * The ∂weight, ∂bias part of layerNormBackward on columns d0 ≤ d < d1 only (d0 a multiple of 4):
+ * gradWeight += Σ_rows gradY·x̂, gradBias += Σ_rows gradY, each column summed in float64 over the
+ * rows in order, as the one-call kernel does, then added to the float32 gradient once.
+ */
+export function layerNormParamGradsPart(
+  gradWeight: usize, gradBias: usize, gradY: usize, x: usize, mean: usize, rstd: usize, R: i32, D: i32, d0: i32, d1: i32,
+): void {
+  let d = d0;
+  for (; d + 4 <= d1; d += 4) {
+    let w0 = f64x2.splat(0), w1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+    for (let r = 0; r < R; r++) {
+      const off = (<usize>r * <usize>D + <usize>d) << 2;
+      const xv = v128.load(x + off);
+      const gy = v128.load(gradY + off);
+      const vm = f64x2.splat(<f64>ld(mean, r));
+      const vs = f64x2.splat(<f64>ld(rstd, r));
+      const gy0 = lo2(gy);
+      const gy1 = hi2(gy);
+      // Σ gradY·x̂, Σ gradY
+      w0 = f64x2.add(w0, f64x2.mul(gy0, f64x2.mul(f64x2.sub(lo2(xv), vm), vs)));
+      w1 = f64x2.add(w1, f64x2.mul(gy1, f64x2.mul(f64x2.sub(hi2(xv), vm), vs)));
+      b0 = f64x2.add(b0, gy0);
+      b1 = f64x2.add(b1, gy1);
+    }
+    v128.store(gradWeight + (<usize>d << 2), pack4(f64x2.add(lo2(ld4(gradWeight, d)), w0), f64x2.add(hi2(ld4(gradWeight, d)), w1)));
+    v128.store(gradBias + (<usize>d << 2), pack4(f64x2.add(lo2(ld4(gradBias, d)), b0), f64x2.add(hi2(ld4(gradBias, d)), b1)));
+  }
+  for (; d < d1; d++) {
+    let w: f64 = 0;
+    let b: f64 = 0;
+    for (let r = 0; r < R; r++) {
+      const gy = <f64>ld(gradY, r * D + d);
+      w += gy * ((<f64>ld(x, r * D + d) - <f64>ld(mean, r)) * <f64>ld(rstd, r));
+      b += gy;
+    }
+    st(gradWeight, d, <f32>(<f64>ld(gradWeight, d) + w));
+    st(gradBias, d, <f32>(<f64>ld(gradBias, d) + b));
   }
 }

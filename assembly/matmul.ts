@@ -315,15 +315,20 @@ function initOnly(c: usize, bias: usize, N: i32, mode: i32, m0: i32, m1: i32, n0
 
 /** gradBias[N] += Σ_m gradC[m, :], rows added onto gradBias one at a time in ascending m (streams gradC once). */
 export function matmulBiasGrad(gradBias: usize, gradC: usize, M: i32, N: i32): void {
-  const n4 = N & ~3;
+  matmulBiasGradPart(gradBias, gradC, M, N, 0, N);
+}
+
+/** matmulBiasGrad on columns n0 ≤ j < n1 only (one thread's share; n0 a multiple of 4): the same adds per column. */
+export function matmulBiasGradPart(gradBias: usize, gradC: usize, M: i32, N: i32, n0: i32, n1: i32): void {
+  const n4 = n0 + ((n1 - n0) & ~3);
   for (let m = 0; m < M; m++) {
     const row = gradC + (<usize>m * <usize>N << 2);
-    let j = 0;
+    let j = n0;
     for (; j < n4; j += 4) {
       // gradBias[j] = gradBias[j] + gradC[m, j]
       const at = gradBias + (<usize>j << 2);
       v128.store(at, f32x4.add(v128.load(at), v128.load(row + (<usize>j << 2))));
     }
-    for (; j < N; j++) st(gradBias, j, ld(gradBias, j) + ld(row, j));
+    for (; j < n1; j++) st(gradBias, j, ld(gradBias, j) + ld(row, j));
   }
 }

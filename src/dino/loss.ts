@@ -23,7 +23,7 @@
 //   studentOut [ncrops*B, K]: rows v*B .. v*B+B−1 hold crop v of every image.
 //   teacherOut [2*B, K]: the teacher saw only the 2 global crops.   center [K].
 
-import { logSoftmaxForwardRef, softmaxForwardRef } from "../kernels/softmax.js";
+import { softmaxAndLogSoftmaxRef } from "../kernels/softmax.js";
 import type { FloatArray } from "../tensor/floatArray.js";
 import type { Tensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
@@ -83,16 +83,14 @@ export function dinoLoss<T extends FloatArray>(
   // student: log Ps = log_softmax(s / τs) and Ps = softmax(s / τs), per row, float64
   const logPs = new Float64Array(R * K);
   const Ps = new Float64Array(R * K);
-  logSoftmaxForwardRef(logPs, studentOut.data, R, K, studentTemp);
-  softmaxForwardRef(Ps, studentOut.data, R, K, studentTemp);
+  softmaxAndLogSoftmaxRef(Ps, logPs, studentOut.data, R, K, studentTemp);
 
   // teacher: Pt = softmax((t − c) / τt), the centre SUBTRACTED before the temperature; no gradient
   const centred = new Float64Array(2 * B * K);
   for (let r = 0; r < 2 * B; r++) for (let k = 0; k < K; k++) centred[r * K + k] = teacherOut.data[r * K + k] - center[k];
   const Pt = new Float64Array(2 * B * K);
   const logPt = new Float64Array(2 * B * K);
-  softmaxForwardRef(Pt, centred, 2 * B, K, teacherTemp);
-  logSoftmaxForwardRef(logPt, centred, 2 * B, K, teacherTemp);
+  softmaxAndLogSoftmaxRef(Pt, logPt, centred, 2 * B, K, teacherTemp);
 
   // terms = 2·ncrops − 2: each global crop pairs with the other global one, each local crop with both
   const terms = 2 * ncrops - 2;

@@ -136,9 +136,15 @@ export function zeroFill(x: Float32Array): void {
   }
 }
 
+/** The memory's buffer object as last read (reading `memory.buffer` of a shared memory costs more than a compare). */
+let lastBuffer: ArrayBufferLike | null = null;
+
 /** True when `x` is a view on the kernels' wasm memory, of any size it has had (so it can be passed by pointer). */
 export function isWasmView(x: ArrayBufferView): boolean {
-  return x.buffer === loadedKernels().memory.buffer || memoryBuffers.has(x.buffer);
+  if (x.buffer === lastBuffer || memoryBuffers.has(x.buffer)) return true;
+  // first call, a grow since, or not a view on wasm memory
+  lastBuffer = loadedKernels().memory.buffer;
+  return x.buffer === lastBuffer;
 }
 
 /**

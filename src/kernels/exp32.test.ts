@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { withScratch } from "./arena.js";
 import { wasmKernels } from "./wasm.js";
-import { maxUlpDistance } from "../../test/compare.js";
+import { maxUlpDistance } from "../../test/floatCompare.js";
 
 /** exp32x4 on x (length a multiple of 4), through the wasm test hook. */
 function exp32(x: Float32Array): Float32Array {

@@ -10,7 +10,7 @@ import type { FloatArray } from "../tensor/floatArray.js";
 import { erfc64, exp64 } from "./erf.js";
 import { wasmKernels } from "./wasm.js";
 import { callWithArrays } from "./arena.js";
-import { parallelMinWork, runChunks, threadCount } from "./threads.js";
+import { runRange } from "./threads.js";
 import type { KernelExports } from "./wasm.js";
 import { check } from "../tensor/errors.js";
 
@@ -21,24 +21,12 @@ interface GeluAbi {
   geluBackwardPart(gradX: number, gradY: number, x: number, i0: number, i1: number): void;
 }
 
-/** Most elements in one parallel chunk (a multiple of 4). */
-const GELU_CHUNK = 16384;
+/** Multiply-add equivalents of one element (parallelMinWork counts multiply-adds). */
+const ELEMENT_WORK = 16;
 
-/**
- * Runs an element-range kernel (args end with i0, i1) on n elements: one call, or chunks on the
- * threads. Elements are independent, so the result does not depend on the split.
- */
+/** Runs an element-range kernel (args end with i0, i1) on n elements, split across the threads (elements are independent). */
 function runElements(k: GeluAbi, kernel: "geluForwardPart" | "geluBackwardPart", args: number[], n: number): void {
-  const threads = threadCount();
-  // an element costs about as much as 16 multiply-adds (parallelMinWork counts multiply-adds)
-  if (threads < 2 || 16 * n < parallelMinWork() || n < 8) {
-    (k[kernel] as (...a: number[]) => void)(...args, 0, n);
-    return;
-  }
-  // chunks start at multiples of 4 (whole SIMD groups), about 4 per thread, at most GELU_CHUNK long
-  const step = Math.min(GELU_CHUNK, 4 * Math.ceil(n / (4 * 4 * threads)));
-  const slot = args.length;
-  runChunks(k as unknown as KernelExports, { kernel, args: [...args, 0, 0], workSlot: -1, loSlot: slot, hiSlot: slot + 1, len: n, step, works: Array(threads).fill(0) });
+  runRange(k as unknown as KernelExports, kernel, args, n, 4, ELEMENT_WORK * n);
 }
 
 const SQRT1_2 = 0.7071067811865476; // 1/√2

@@ -3,11 +3,13 @@
 // arithmetic, rounded on store); `layerNormForward`/`layerNormBackward` run the SIMD wasm kernels.
 
 import type { FloatArray } from "../tensor/floatArray.js";
-import { wasmKernels } from "./wasm.js";
+import { wasmKernels, type KernelExports } from "./wasm.js";
 import { callWithArrays, withScratch } from "./arena.js";
+import { runRange, threadCount } from "./threads.js";
 import { check } from "../tensor/errors.js";
 
 interface LayerNormAbi {
+  layerNormForwardPart(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number, r0: number, r1: number): void;
   layerNormForward(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number): void;
   layerNormBackward(
     gradX: number, gradWeight: number, gradBias: number, gradY: number, x: number, mean: number, rstd: number, weight: number,
@@ -84,28 +86,41 @@ export function layerNormBackwardRef(
   }
 }
 
-/** SIMD wasm kernel, same contract as `layerNormForwardRef`. */
+/** Multiply-add equivalents of one element of the forward and of the backward, for the thread split (parallelMinWork). */
+const FORWARD_WORK = 4;
+const BACKWARD_WORK = 8;
+
+/** SIMD wasm kernel, same contract as `layerNormForwardRef`; rows split across the threads (bit-identical). */
 export function layerNormForward(
   y: Float32Array, mean: Float32Array, rstd: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, R: number, D: number, eps: number,
 ): void {
   checkForwardArgs(y, mean, rstd, x, weight, bias, R, D, eps);
-  const k = wasmKernels() as unknown as LayerNormAbi;
+  const k = wasmKernels() as unknown as KernelExports;
   callWithArrays([y, mean, rstd, x, weight, bias], [0, 1, 2], (py, pm, ps, px, pw, pb) =>
-    k.layerNormForward(py, pm, ps, px, pw, pb, R, D, eps),
+    runRange(k, "layerNormForwardPart", [py, pm, ps, px, pw, pb, R, D, eps], R, 1, FORWARD_WORK * R * D),
   );
 }
 
-/** SIMD wasm kernel, same contract as `layerNormBackwardRef` (float64 column sums in arena scratch). */
+/**
+ * SIMD wasm kernel, same contract as `layerNormBackwardRef` (float64 column sums in arena scratch).
+ * On several threads ∂x is split by rows and ∂weight, ∂bias by columns (each column still summed
+ * over every row in order): the same bits as one call.
+ */
 export function layerNormBackward(
   gradX: Float32Array, gradWeight: Float32Array, gradBias: Float32Array, gradY: Float32Array, x: Float32Array, mean: Float32Array,
   rstd: Float32Array, weight: Float32Array, R: number, D: number,
 ): void {
   checkBackwardArgs(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
-  const k = wasmKernels() as unknown as LayerNormAbi;
-  callWithArrays([gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight], [0, 1, 2], (pgx, pgw, pgb, pgy, px, pm, ps, pw) =>
-    // scratch taken after the copies: growing memory here no longer moves anything we hold
-    withScratch((a) => k.layerNormBackward(pgx, pgw, pgb, pgy, px, pm, ps, pw, R, D, a.allocBytes(16 * D))),
-  );
+  const k = wasmKernels() as unknown as LayerNormAbi & KernelExports;
+  callWithArrays([gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight], [0, 1, 2], (pgx, pgw, pgb, pgy, px, pm, ps, pw) => {
+    if (threadCount() < 2) {
+      // one pass: scratch taken after the copies (growing memory here no longer moves anything we hold)
+      withScratch((a) => k.layerNormBackward(pgx, pgw, pgb, pgy, px, pm, ps, pw, R, D, a.allocBytes(16 * D)));
+      return;
+    }
+    runRange(k, "layerNormBackwardRowsPart", [pgx, pgy, px, pm, ps, pw, R, D], R, 1, BACKWARD_WORK * R * D);
+    runRange(k, "layerNormParamGradsPart", [pgw, pgb, pgy, px, pm, ps, R, D], D, 4, BACKWARD_WORK * R * D);
+  });
 }
 
 function checkSizes(fn: string, R: number, D: number): void {

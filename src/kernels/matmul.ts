@@ -19,7 +19,7 @@
 
 import { wasmKernels, type KernelExports } from "./wasm.js";
 import { callWithArrays, withScratch, type Arena } from "./arena.js";
-import { parallelMinWork, runChunks, threadCount } from "./threads.js";
+import { parallelMinWork, runChunks, runRange, threadCount } from "./threads.js";
 import type { FloatArray } from "../tensor/floatArray.js";
 import { check } from "../tensor/errors.js";
 
@@ -187,7 +187,7 @@ export function matmulBackward(
         // gradB [K,N] += (A stored [M,K])ᵀ · gradC [M,N]: TN with sizes (K, M, N)
         runMatmul(k, arena, pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1);
       }
-      if (pgBias !== 0) k.matmulBiasGrad(pgBias, pgC, M, N);
+      if (pgBias !== 0) runRange(k as unknown as KernelExports, "matmulBiasGradPart", [pgBias, pgC, M, N], N, 4, M * N);
     }),
   );
 }
@@ -246,11 +246,11 @@ export function matmulBiasGradRef(gradBias: FloatArray, gradC: FloatArray, M: nu
   }
 }
 
-/** SIMD wasm kernel, same contract as `matmulBiasGradRef` (rows added in ascending order). */
+/** SIMD wasm kernel, same contract as `matmulBiasGradRef` (rows added in ascending order; columns split across the threads). */
 export function matmulBiasGrad(gradBias: Float32Array, gradC: Float32Array, M: number, N: number): void {
   checkSizes("matmulBiasGrad", M, 1, N);
   checkLength("matmulBiasGrad", "gradBias", gradBias, N, `[N] = [${N}]`);
   checkLength("matmulBiasGrad", "gradC", gradC, M * N, `[M,N] = [${M},${N}]`);
-  const k = wasmKernels() as unknown as MatmulAbi;
-  callWithArrays([gradBias, gradC], [0], (pBias, pC) => k.matmulBiasGrad(pBias, pC, M, N));
+  const k = wasmKernels();
+  callWithArrays([gradBias, gradC], [0], (pBias, pC) => runRange(k, "matmulBiasGradPart", [pBias, pC, M, N], N, 4, M * N));
 }

@@ -1,9 +1,12 @@
-// Attention (per-head and row layouts) and GELU on several threads give the single-thread result
-// bit for bit: (batch, head) slabs and elements are independent, so the split cannot change a number.
+// Attention (per-head and row layouts), GELU, LayerNorm and the bias gradient on several threads
+// give the single-thread result bit for bit: (batch, head) slabs, elements, rows and columns are
+// computed on their own, so the split cannot change a number.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { attentionForward, attentionBackward, attentionForwardRows, attentionBackwardRows } from "./attention.js";
 import { geluForward, geluBackward } from "./gelu.js";
+import { layerNormForward, layerNormBackward } from "./layernorm.js";
+import { matmulBiasGrad } from "./matmul.js";
 import { withThreadSettings } from "./threads.js";
 import { awkwardSize, bitEqual, seededFloats } from "../../test/arbitraries.js";
 
@@ -49,6 +52,19 @@ function gelu(threads: number, n: number, seed: number): Float32Array[] {
   return [y, gx];
 }
 
+/** LayerNorm forward and backward (∂x by rows, ∂weight and ∂bias by columns), accumulating onto non-zero gradients. */
+function layerNorm(threads: number, R: number, D: number, seed: number): Float32Array[] {
+  const x = seededFloats(R * D, seed), w = seededFloats(D, seed + 1), b = seededFloats(D, seed + 2), gy = seededFloats(R * D, seed + 3);
+  const y = new Float32Array(R * D), mean = new Float32Array(R), rstd = new Float32Array(R);
+  const gx = seededFloats(R * D, seed + 4), gw = seededFloats(D, seed + 5), gb = seededFloats(D, seed + 6), gBias = seededFloats(D, seed + 7);
+  on(threads, () => {
+    layerNormForward(y, mean, rstd, x, w, b, R, D, 1e-6);
+    layerNormBackward(gx, gw, gb, gy, x, mean, rstd, w, R, D);
+    matmulBiasGrad(gBias, gy, R, D);
+  });
+  return [y, mean, rstd, gx, gw, gb, gBias];
+}
+
 describe("threaded attention and GELU", () => {
   it("attention forward and backward: any thread count gives the one-thread bits", () => {
     fc.assert(
@@ -83,6 +99,18 @@ describe("threaded attention and GELU", () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("LayerNorm forward and backward and the bias gradient: any thread count and shape gives the one-thread bits", () => {
+    fc.assert(
+      fc.property(awkwardSize(70), awkwardSize(45), fc.constantFrom(2, 3, -2), fc.nat(1000), (R, D, threads, seed) => {
+        const one = layerNorm(1, R, D, seed);
+        const many = layerNorm(threads, R, D, seed);
+        one.forEach((t, i) => expect(bitEqual(t, many[i]), `tensor ${i} R${R} D${D} T=${threads}`).toBe(true));
+      }),
+      { numRuns: 40 },
+    );
+    layerNorm(1, 6400, 64, 3).forEach((t, i) => expect(bitEqual(t, layerNorm(2, 6400, 64, 3)[i])).toBe(true));
   });
 
   it("a ViT-sized GELU (more than one maximal chunk) and attention (64×4 slabs of 50 tokens)", () => {

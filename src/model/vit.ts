@@ -67,11 +67,11 @@ function prepareTokens(be: Backend, params: ParamScope, cfg: VitConfig, images: 
   const D = cfg.embedDim;
   const N = 1 + grid.n;
   const plan = posPlan(numPatches0(cfg), H, W, cfg.patchSize);
-  const pos = be.alloc([1, N, D]);
+  const pos = be.empty([1, N, D]);
   interpolatePosEncoding(pos, params.param("pos_embed"), plan, D);
-  const patches = be.alloc([B * grid.n, D]);
+  const patches = be.empty([B * grid.n, D]);
   const patch = patchEmbedForward(be, patches, images, params.param("patch_embed.proj.weight"), params.param("patch_embed.proj.bias"), B, cfg.inChans, H, W, cfg.patchSize);
-  const x = be.alloc([B * N, D]);
+  const x = be.empty([B * N, D]);
   const xd = x.data;
   const pd = pos.data;
   const td = patches.data;
@@ -91,7 +91,7 @@ function prepareTokens(be: Backend, params: ParamScope, cfg: VitConfig, images: 
 
 /** Runs blocks [from, to) on x without keeping activations; returns the output (one of two ping-pong buffers). */
 function runBlocksNoCache(be: Backend, params: ParamScope, cfg: VitConfig, x: Tensor, from: number, to: number, work: BlockWork, B: number, N: number, onOutput?: (i: number, out: Tensor) => void): Tensor {
-  const bufs = [be.alloc([B * N, cfg.embedDim]), be.alloc([B * N, cfg.embedDim])];
+  const bufs = [be.empty([B * N, cfg.embedDim]), be.empty([B * N, cfg.embedDim])];
   let cur = x;
   for (let i = from; i < to; i++) {
     const out = bufs[i % 2];
@@ -107,9 +107,9 @@ function runBlocksNoCache(be: Backend, params: ParamScope, cfg: VitConfig, x: Te
 /** The final norm on the CLS rows of x [R, D]: returns its input clsIn [B, D] and writes cls [B, D]. */
 function finalNormCls(be: Backend, params: ParamScope, cfg: VitConfig, cls: Tensor, x: Tensor, B: number, N: number) {
   const D = cfg.embedDim;
-  const clsIn = be.alloc([B, D]);
-  const mean = be.alloc([B]);
-  const rstd = be.alloc([B]);
+  const clsIn = be.empty([B, D]);
+  const mean = be.empty([B]);
+  const rstd = be.empty([B]);
   const src = x.data;
   const dst = clsIn.data;
   // clsIn[b] = x[b, 0]: LayerNorm is per row, so norming only the CLS rows equals norm(x)[:, 0]
@@ -130,7 +130,7 @@ export function vitForward(
   const keep = opts.cache ?? true;
   const dropRng = opts.training && cfg.dropPathRate > 0 ? (opts.dropPathRng ?? null) : null;
   check(!(opts.training && cfg.dropPathRate > 0 && dropRng === null), "vitForward: training with dropPathRate > 0 needs opts.dropPathRng");
-  const cls = be.alloc([B, cfg.embedDim]);
+  const cls = be.empty([B, cfg.embedDim]);
   if (!keep) {
     check(dropRng === null, "vitForward: drop path (training) needs opts.cache");
     const m = be.mark();
@@ -146,7 +146,7 @@ export function vitForward(
   const blocks: BlockCache[] = [];
   let cur = x;
   for (let i = 0; i < cfg.depth; i++) {
-    const out = be.alloc([B * N, cfg.embedDim]);
+    const out = be.empty([B * N, cfg.embedDim]);
     blocks.push(blockForward(be, blockParams(params, i), cfg, i, cur, out, work, B, N, dropRng));
     cur = out;
   }
@@ -182,8 +182,8 @@ export function vitBackward(
   for (let i = cfg.depth - 1; i >= 0; i--) blockBackward(be, blockParams(params, i), cfg, g, cache.blocks[i], work, B, N);
 
   // ---- prepare_tokens: x = [cls; patches] + pos
-  const gPos = be.alloc([1, N, D]);
-  const gPatches = be.alloc([B * grid.n, D]);
+  const gPos = be.empty([1, N, D]);
+  const gPatches = be.empty([B * grid.n, D]);
   {
     const gd = g.data;
     const gp = gPos.data;
@@ -219,7 +219,7 @@ export function vitBackward(
  */
 export function vitLastSelfAttention(be: Backend, params: ParamScope, cfg: VitConfig, images: Tensor, B: number, H: number, W: number): Tensor {
   const N = 1 + patchGrid(H, W, cfg.patchSize).n;
-  const attn = be.alloc([B, cfg.numHeads, N, N]);
+  const attn = be.empty([B, cfg.numHeads, N, N]);
   const m = be.mark();
   const { x } = prepareTokens(be, params, cfg, images, B, H, W);
   const work = allocBlockWork(be, cfg, B, N);
@@ -237,12 +237,12 @@ export function vitIntermediateLayers(be: Backend, params: ParamScope, cfg: VitC
   check(Number.isInteger(n) && n >= 1 && n <= cfg.depth, () => `vitIntermediateLayers: n = ${n}; expected an integer in [1, depth = ${cfg.depth}]`);
   const N = 1 + patchGrid(H, W, cfg.patchSize).n;
   const D = cfg.embedDim;
-  const outs = Array.from({ length: n }, () => be.alloc([B, N, D]));
+  const outs = Array.from({ length: n }, () => be.empty([B, N, D]));
   const m = be.mark();
   const { x } = prepareTokens(be, params, cfg, images, B, H, W);
   const work = allocBlockWork(be, cfg, B, N);
-  const mean = be.alloc([B * N]);
-  const rstd = be.alloc([B * N]);
+  const mean = be.empty([B * N]);
+  const rstd = be.empty([B * N]);
   runBlocksNoCache(be, params, cfg, x, 0, cfg.depth, work, B, N, (i, out) => {
     const k = i - (cfg.depth - n);
     // outs[k] = norm(x after block i)

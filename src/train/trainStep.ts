@@ -92,7 +92,7 @@ export function trainStep(
     // ---- backward into the student ----
     phases?.begin("backward");
     state.student.zeroGrads();
-    const gradOut = be.alloc([ncrops * B, K]);
+    const gradOut = be.empty([ncrops * B, K]);
     gradOut.data.set(result.gradStudent.data);
     multiCropBackward(be, state.student, cfg, cache!, gradOut);
 
