@@ -3,8 +3,10 @@
 //   HEADS (0): q, k, v, out and their gradients [B,H,N,Dh] (the golden `attention` op);
 //   ROWS  (1): q, k, v are the three D-wide column blocks of the qkv Linear's output [B·N, 3D]
 //              (pointers to its columns 0, D, 2D; row stride 3D), out and gradOut are the merged
-//              heads [B·N, D] (row stride D), gradients land in [B·N, 3D] like qkv: the model's
-//              layout, so no head split or merge is ever copied.
+//              heads [B·NQ, D] (row stride D), gradients land in [B·N, 3D] like qkv: the model's
+//              layout, so no head split or merge is ever copied. Only the first NQ tokens of each
+//              sample are queries (NQ = 1: the CLS token, all a DINO head reads of the last block);
+//              every token is a key and a value. attn is then [B,H,NQ,N].
 // Every slab is computed on its own, in a fixed order, so a sample's results do not depend on B
 // or on how slabs are split across threads. Dot products are f32 sums in increasing index order
 // (SIMD runs across outputs, never across a reduction). The softmax takes a float32 exp (./exp32)
@@ -406,27 +408,29 @@ export function attentionBackwardWorkFloats(N: i32, Dh: i32): i32 {
   return layout == ROWS ? H * Dh : Dh;
 }
 
-/** Byte offset of slab bh's first row in a tensor of row stride `ld` (floats) in `layout`. */
+/** Byte offset of slab bh's first row in a tensor of `rows` rows per sample and row stride `ld` (floats) in `layout`. */
 // @ts-ignore: decorator
-@inline function slabOffset(layout: i32, bh: i32, H: i32, N: i32, Dh: i32, ld_: i32): usize {
-  if (layout == HEADS) return <usize>bh * <usize>(N * Dh) << 2;
+@inline function slabOffset(layout: i32, bh: i32, H: i32, rows: i32, Dh: i32, ld_: i32): usize {
+  if (layout == HEADS) return <usize>bh * <usize>(rows * Dh) << 2;
   const b = bh / H;
   const h = bh - b * H;
-  return (<usize>(b * N) * <usize>ld_ + <usize>(h * Dh)) << 2;
+  return (<usize>(b * rows) * <usize>ld_ + <usize>(h * Dh)) << 2;
 }
 
 /**
- * out = softmax((q·kᵀ)·scale)·v and, when attn ≠ 0, attn [B,H,N,N] the softmax. `layout` HEADS or
- * ROWS (see the top of the file). work: attentionForwardWorkFloats(N, Dh) floats, 16-byte aligned.
+ * out = softmax((q·kᵀ)·scale)·v and, when attn ≠ 0, attn [B,H,NQ,N] the softmax, for the first NQ
+ * tokens of each sample as queries (HEADS: NQ = N). `layout` HEADS or ROWS (see the top of the
+ * file). work: attentionForwardWorkFloats(N, Dh) floats, 16-byte aligned.
  */
-export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32): void {
-  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H, layout);
+export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32, NQ: i32): void {
+  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H, layout, NQ);
 }
 
 /** attentionForward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
 export function attentionForwardPart(
-  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32,
+  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32, NQ: i32,
 ): void {
+  assert(layout == ROWS || NQ == N, "attentionForwardPart: fewer queries than tokens need the ROWS layout");
   const Np = attentionPaddedN(N);
   const kT = work;
   const s = work + (<usize>(Dh * Np) << 2);
@@ -435,15 +439,15 @@ export function attentionForwardPart(
   const sumAt = maxes + 64;
   const ldi = inStride(layout, H, Dh);
   const ldo = outStride(layout, H, Dh);
-  const attnSlab = <usize>N * <usize>N << 2;
+  const attnSlab = <usize>NQ * <usize>N << 2;
   for (let bh = bh0; bh < bh1; bh++) {
     const inOff = slabOffset(layout, bh, H, N, Dh, ldi);
     const qs = q + inOff;
     const vs = v + inOff;
-    const os = out + slabOffset(layout, bh, H, N, Dh, ldo);
+    const os = out + slabOffset(layout, bh, H, NQ, Dh, ldo);
     packTransposed(kT, k + inOff, ldi, N, Dh, Np);
-    for (let i = 0; i < N; ) {
-      const rows = i + 4 <= N ? 4 : 1;
+    for (let i = 0; i < NQ; ) {
+      const rows = i + 4 <= NQ ? 4 : 1;
       // scores (q·k)·scale of `rows` query rows against every key and their maxima, the softmax, then out rows = p·v
       rowsDotT(s, qs, ldi, i, rows, kT, Dh, Np, N, scale, maxes);
       for (let t = 0; t < rows; t++) {
@@ -457,24 +461,26 @@ export function attentionForwardPart(
 }
 
 /**
- * Backward of attentionForward from the saved attn:
+ * Backward of attentionForward from the saved attn [B,H,NQ,N] (the first NQ tokens of each sample
+ * the queries, gradOut [.., NQ, ..]):
  *   gradV (+)= attnᵀ·gradOut;  gradAttn = gradOut·vᵀ;  gradScores = attn ⊙ (gradAttn − rowsum(gradAttn ⊙ attn))
- *   gradQ (+)= (gradScores·scale)·k;  gradK (+)= (gradScores·scale)ᵀ·q
- * accumulating into gradQ, gradK, gradV when `accumulate`, else overwriting them.
+ *   gradQ (+)= (gradScores·scale)·k (rows past NQ: 0);  gradK (+)= (gradScores·scale)ᵀ·q
+ * accumulating into gradQ, gradK, gradV when `accumulate`, else overwriting them (every row).
  * work: attentionBackwardWorkFloats(N, Dh) floats, 16-byte aligned.
  */
 export function attentionBackward(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
-  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32, accumulate: i32,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32, accumulate: i32, NQ: i32,
 ): void {
-  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H, layout, accumulate);
+  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H, layout, accumulate, NQ);
 }
 
 /** attentionBackward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
 export function attentionBackwardPart(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
-  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32, accumulate: i32,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32, accumulate: i32, NQ: i32,
 ): void {
+  assert(layout == ROWS || NQ == N, "attentionBackwardPart: fewer queries than tokens need the ROWS layout");
   const Np = attentionPaddedN(N);
   const vT = work;
   const s = vT + (<usize>(Dh * Np) << 2);
@@ -482,14 +488,14 @@ export function attentionBackwardPart(
   const ldi = inStride(layout, H, Dh);
   const ldo = outStride(layout, H, Dh);
   const acc = accumulate != 0;
-  const attnSlab = <usize>N * <usize>N << 2;
+  const attnSlab = <usize>NQ * <usize>N << 2;
   for (let bh = bh0; bh < bh1; bh++) {
     const inOff = slabOffset(layout, bh, H, N, Dh, ldi);
     const as = attn + <usize>bh * attnSlab;
-    const gos = gradOut + slabOffset(layout, bh, H, N, Dh, ldo);
+    const gos = gradOut + slabOffset(layout, bh, H, NQ, Dh, ldo);
     packTransposed(vT, v + inOff, ldi, N, Dh, Np);
-    for (let i = 0; i < N; ) {
-      const rows = i + 4 <= N ? 4 : 1;
+    for (let i = 0; i < NQ; ) {
+      const rows = i + 4 <= NQ ? 4 : 1;
       // gradAttn rows = gradOut·vᵀ
       rowsDotT(s, gos, ldo, i, rows, vT, Dh, Np, N, 1, 0);
       for (let t = 0; t < rows; t++) {
@@ -500,8 +506,10 @@ export function attentionBackwardPart(
       }
       i += rows;
     }
-    matMul(gradQ + inOff, ldi, g, Np, k + inOff, ldi, N, N, Dh, acc);
-    matMulTransA(gradK + inOff, ldi, g, Np, q + inOff, ldi, N, N, Dh, acc);
-    matMulTransA(gradV + inOff, ldi, as, N, gos, ldo, N, N, Dh, acc);
+    matMul(gradQ + inOff, ldi, g, Np, k + inOff, ldi, NQ, N, Dh, acc);
+    // the tokens that are no queries get no query gradient
+    if (!acc) for (let i = NQ; i < N; i++) memory.fill(gradQ + inOff + (<usize>(i * ldi) << 2), 0, <usize>Dh << 2);
+    matMulTransA(gradK + inOff, ldi, g, Np, q + inOff, ldi, NQ, N, Dh, acc);
+    matMulTransA(gradV + inOff, ldi, as, N, gos, ldo, NQ, N, Dh, acc);
   }
 }

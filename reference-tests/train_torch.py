@@ -338,23 +338,24 @@ def knn_top(net, grey, labels, train_idx, test_idx, cfg):
 
 
 # ------------------------------------------------------------------------------------ profile
+WARMUPS = 5   # untimed steps first, as dino-ref bench does (src/bench/train.ts WARMUPS)
 PHASES = ("teacher forward", "student forward", "loss", "centre", "backward", "clipping", "AdamW", "EMA")
 
 
 def profile_steps(train_step, it, aug, grey, train_idx, B, steps):
-    """`steps` training steps (after 2 warm-up steps), each on its own batch of crops, under
+    """`steps` training steps (after WARMUPS warm-up steps), each on its own batch of crops, under
     torch.profiler: per phase the mean wall ms (record_function ranges), per op the mean self CPU
     ms per step, the whole step's mean wall ms, and the mean ms to build one batch of crops (timed
     before profiling, outside the step)."""
     from torch.profiler import ProfilerActivity, profile, record_function
     t0 = time.perf_counter()
-    batches = [aug.crops(grey[train_idx[(i * B) % len(train_idx):][:B]]) for i in range(steps + 2)]
-    data = (time.perf_counter() - t0) / (steps + 2)
-    for crops in batches[:2]:
+    batches = [aug.crops(grey[train_idx[(i * B) % len(train_idx):][:B]]) for i in range(steps + WARMUPS)]
+    data = (time.perf_counter() - t0) / (steps + WARMUPS)
+    for crops in batches[:WARMUPS]:
         train_step(it, crops)
     step = 0.0
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        for crops in batches[2:]:
+        for crops in batches[WARMUPS:]:
             t = time.perf_counter()
             train_step(it, crops, record_function)
             step += time.perf_counter() - t
@@ -497,12 +498,14 @@ def main(argv=None):
     if args.bench_steps:
         # one batch of crops prepared once
         crops = aug.crops(grey[train_idx[:B]])
+        for _ in range(WARMUPS):
+            train_step(bench_it, crops)
         times = []
-        for rep in range(args.bench_steps + 1):   # the first is a warm-up
+        for rep in range(args.bench_steps):
             t = time.perf_counter()
             train_step(bench_it, crops)
             times.append(time.perf_counter() - t)
-        median = sorted(times[1:])[len(times[1:]) // 2]
+        median = sorted(times)[len(times) // 2]
         print(json.dumps({"impl": "torch", "seconds_per_step": median, "images_per_s": B / median,
                           "reps": args.bench_steps, **blas}), flush=True)
         return

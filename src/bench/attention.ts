@@ -26,8 +26,8 @@ export function attentionBenchCases(B = 64, H = 6, N = 197, Dh = 64, tsBatch = 1
   const workB = a.allocF32(kern.attentionBackwardWorkFloats(N, Dh));
   [q, k, v, gradOut].forEach((p, i) => fillUniform(a.f32(p, nt), 17 + i));
   // layout 0: per-head tensors [B,H,N,Dh]; the backward accumulates (1)
-  const wasmFwd = () => kern.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale, workF, 0);
-  const wasmBwd = () => kern.attentionBackward(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, workB, 0, 1);
+  const wasmFwd = () => kern.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale, workF, 0, N);
+  const wasmBwd = () => kern.attentionBackward(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, workB, 0, 1, N);
 
   // ts oracle on the first tsBatch entries of the batch (its own plain arrays)
   const ntTs = tsBatch * H * N * Dh;

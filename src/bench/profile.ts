@@ -13,6 +13,7 @@ import { trainStep, type StepPhase, type StepPhases } from "../train/trainStep.j
 import { MultiCropLoader } from "../data/loader.js";
 import { threadCount } from "../kernels/threads.js";
 import { FLOPS_PER_ELEMENT } from "./rowKernels.js";
+import { WARMUPS } from "./train.js";
 
 /** One kernel's totals over the profiled steps. */
 export interface OpStat {
@@ -107,10 +108,10 @@ export function profiledBackend(be: Backend, rec: Recorder): Backend {
       rec.time("attention forward", 4 * B * H * N * N * Dh, () => be.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale)),
     attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) =>
       rec.time("attention backward", 8 * B * H * N * N * Dh, () => be.attentionBackward(gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale)),
-    attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale) =>
-      rec.time("attention forward", 4 * B * H * N * N * Dh, () => be.attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale)),
-    attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale) =>
-      rec.time("attention backward", 8 * B * H * N * N * Dh, () => be.attentionBackwardRows(g, go, qkv, attn, B, H, N, Dh, scale)),
+    attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale, nq = N) =>
+      rec.time("attention forward", 4 * B * H * nq * N * Dh, () => be.attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale, nq)),
+    attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale, nq = N) =>
+      rec.time("attention backward", 8 * B * H * nq * N * Dh, () => be.attentionBackwardRows(g, go, qkv, attn, B, H, N, Dh, scale, nq)),
     softmaxForward: (p, x, R, K, t) => rec.time("softmax", F.softmax * R * K, () => be.softmaxForward(p, x, R, K, t)),
     logSoftmaxForward: (p, x, R, K, t) => rec.time("log-softmax", F.logSoftmax * R * K, () => be.logSoftmaxForward(p, x, R, K, t)),
     emaUpdate: (t, s, m) => rec.time("EMA", 3 * t.length, () => be.emaUpdate(t, s, m)),
@@ -121,7 +122,7 @@ export function profiledBackend(be: Backend, rec: Recorder): Backend {
 }
 
 /**
- * Profiles `steps` mnist-tiny training steps (after 2 unprofiled warm-up steps) on the wasm
+ * Profiles `steps` mnist-tiny training steps (after WARMUPS unprofiled warm-up steps) on the wasm
  * backend with the current thread count: each step on the next batch of the first epoch, whose
  * crops are built (and timed) before the step.
  */
@@ -135,14 +136,14 @@ export function profileTrainStep(steps: number, now: () => number = () => perfor
     const batch = loader.batch(0, i % loader.batchesPerEpoch);
     return batch.crops.map((data, j) => ({ shape: [c.batchSize, 3, batch.sizes[j], batch.sizes[j]], data }));
   };
-  for (let i = 0; i < 2; i++) trainStep(wasmBackend, state, crops(i), schedule, settings);
+  for (let i = 0; i < WARMUPS; i++) trainStep(wasmBackend, state, crops(i), schedule, settings);
   const rec = new Recorder(now);
   const be = profiledBackend(wasmBackend, rec);
   let dataSeconds = 0;
   let stepSeconds = 0;
   for (let i = 0; i < steps; i++) {
     const t0 = now();
-    const x = crops(2 + i);
+    const x = crops(WARMUPS + i);
     const t1 = now();
     trainStep(be, state, x, schedule, settings, undefined, 0, rec);
     stepSeconds += (now() - t1) / 1000;

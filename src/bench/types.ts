@@ -12,6 +12,14 @@ export interface BenchCase {
   note?: string;
   /** Images processed by one call of run(), for model benchmarks (reported as images/s). */
   images?: number;
+  /** Threads the kernels may use in run() (default: DINO_REF_THREADS). */
+  threads?: number;
+  /** Report the most wasm memory (arena bytes) the case held at once, its own setup included. */
+  peakMemory?: boolean;
+  /** Run once, without a warm-up (a long case measured for its memory; the time is one cold call). */
+  once?: boolean;
+  /** Untimed calls before the timed ones (default 1): code called once per run() needs a few to be optimised. */
+  warmups?: number;
   /** One timed repetition. */
   run(): void;
   /**

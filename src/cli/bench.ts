@@ -10,7 +10,7 @@ import { threadCount } from "../kernels/threads.js";
 import type { Io } from "./io.js";
 import { integerArg } from "./args.js";
 import { opRows, phaseRows, profileTrainStep } from "../bench/profile.js";
-import { runTorchTrainer } from "../bench/train.js";
+import { runTorchScript, TRAIN_SCRIPT } from "../bench/torch.js";
 
 export interface BenchOptions {
   json: boolean;
@@ -37,18 +37,44 @@ export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> 
   }
   if (!opts.json) {
     const rows = results.map((r) => {
-      // the ratio against the same benchmark's TypeScript oracle, or its PyTorch run, measured in this run
-      const base = r.impl.startsWith("wasm") ? results.find((o) => o.name === r.name && (o.impl === "ts" || o.impl.startsWith("torch"))) : undefined;
-      const ratio = base ? `${(r.gflops / base.gflops).toFixed(2)}x ${base.impl.split(" ")[0]}` : "";
-      return [r.name, r.impl, r.gflops.toFixed(2), (r.seconds * 1000).toFixed(2), r.images_per_s === undefined ? "" : r.images_per_s.toFixed(2), ratio, r.note ?? ""];
+      // the ratio against PyTorch on as many threads, or the same benchmark's TypeScript oracle, measured in this run
+      const base = r.impl.startsWith("wasm") ? (results.find((o) => o.name === r.name && o.impl === `torch x${threadsOf(r.impl)}`) ?? results.find((o) => o.name === r.name && o.impl === "ts")) : undefined;
+      const ratio = base ? `${(r.gflops / base.gflops).toFixed(2)}x ${base.impl}` : "";
+      const peak = r.peak_bytes === undefined ? "" : (r.peak_bytes / 2 ** 20).toFixed(0);
+      return [r.name, r.impl, r.gflops.toFixed(2), (r.seconds * 1000).toFixed(2), r.images_per_s === undefined ? "" : r.images_per_s.toFixed(2), peak, ratio, r.note ?? ""];
     });
-    if (rows.length > 0) io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "ratio", "note"]));
+    if (rows.length > 0) io.out(formatTable(rows, ["benchmark", "impl", "GFLOP/s", "ms/call", "images/s", "peak MiB", "ratio", "note"]));
+    for (const line of peerSummary(results)) io.out(line);
     if (results.length > 0) {
-      io.out(`\n${results[0].node} on ${results[0].cpu}; "xN" rows run on N threads (DINO_REF_THREADS, now ${threadCount()}): matmul, attention and GELU split across them, everything else runs on one`);
+      io.out(`\n${results[0].node} on ${results[0].cpu}; "wasm-simd" rows run on 1 thread, "xN" rows on N (other rows: DINO_REF_THREADS, now ${threadCount()}); peak MiB: wasm memory held at once`);
     }
   }
   for (const why of skipped) io.err(`bench: skipped ${why}`);
   return 0;
+}
+
+/** Threads of a row's impl: "wasm-simd" 1, "wasm-simd x2" 2, "torch x1" 1. */
+function threadsOf(impl: string): number {
+  const m = /x(\d+)$/.exec(impl);
+  return m === null ? 1 : Number(m[1]);
+}
+
+/** For each benchmark PyTorch ran in: dino-ref on each thread count against PyTorch on as many threads and at its best. */
+function peerSummary(results: readonly BenchResult[]): string[] {
+  const lines: string[] = [];
+  for (const name of new Set(results.filter((r) => r.impl.startsWith("torch")).map((r) => r.name))) {
+    const torch = results.filter((r) => r.name === name && r.impl.startsWith("torch"));
+    const best = torch.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    const parts = results
+      .filter((r) => r.name === name && r.impl.startsWith("wasm"))
+      .map((r) => {
+        const same = torch.find((t) => threadsOf(t.impl) === threadsOf(r.impl));
+        const vsSame = same ? `${(same.seconds / r.seconds).toFixed(2)}x PyTorch ${same.impl.slice(6)}` : "";
+        return `dino-ref ${r.impl.slice(10) || "x1"}: ${vsSame}${vsSame ? ", " : ""}${(best.seconds / r.seconds).toFixed(2)}x PyTorch's best (${best.impl.slice(6)})`;
+      });
+    if (parts.length > 0) lines.push(`\n${name}: ${parts.join("; ")}`);
+  }
+  return lines;
 }
 
 interface TorchProfile {
@@ -72,11 +98,12 @@ function profileCommand(opts: BenchOptions, io: Io): number {
     io.out("");
     io.out(formatTable(opRows(p), ["kernel", "calls", "ms", "% of step", "GFLOP/s"]));
   }
-  const torch = runTorchTrainer(["--preset", "mnist-tiny", "--threads", String(p.threads), "--profile-steps", String(steps)]);
-  if ("skipped" in torch) {
-    io.err(`bench: skipped PyTorch's profile: ${String(torch.skipped)}`);
+  const ran = runTorchScript(TRAIN_SCRIPT, ["--preset", "mnist-tiny", "--threads", String(p.threads), "--profile-steps", String(steps)]);
+  if ("skipped" in ran) {
+    io.err(`bench: skipped PyTorch's profile: ${ran.skipped}`);
     return 0;
   }
+  const torch = ran.lines[ran.lines.length - 1];
   if (opts.json) {
     io.out(JSON.stringify(torch));
     return 0;

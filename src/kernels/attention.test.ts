@@ -398,6 +398,35 @@ describe("attention on the model's rows (qkv [B·N, 3D] in, merged heads [B·N, 
     );
   });
 
+  it("with only the first `queries` tokens of each sample as queries: those rows of full attention, and its gradients for zero gradOut elsewhere (wasm and oracle)", () => {
+    fc.assert(
+      fc.property(attnCase, fc.integer({ min: 1, max: 40 }), ({ s, q, k, v, gradOut, scale }, nq0) => {
+        const { B, H, N, Dh } = s;
+        const NQ = 1 + (nq0 % N);
+        const D = H * Dh;
+        const qkv = toRows([q, k, v], B, H, N, Dh);
+        const go = toRows([gradOut], B, H, N, Dh);
+        // gradOut of the other rows zeroed, for the full computation
+        const goFull = go.map((x, i) => (Math.floor(i / D) % N < NQ ? x : 0));
+        const goQ = new Float32Array(B * NQ * D);
+        for (let b = 0; b < B; b++) goQ.set(go.subarray(b * N * D, (b * N + NQ) * D), b * NQ * D);
+        for (const [fwdFn, bwdFn] of [[attentionForwardRows, attentionBackwardRows], [attentionForwardRowsRef, attentionBackwardRowsRef]] as const) {
+          const out = new Float32Array(B * N * D), attn = new Float32Array(B * H * N * N);
+          fwdFn(out, attn, qkv, B, H, N, Dh, scale);
+          const outQ = new Float32Array(B * NQ * D), attnQ = new Float32Array(B * H * NQ * N);
+          fwdFn(outQ, attnQ, qkv, B, H, N, Dh, scale, NQ);
+          for (let b = 0; b < B; b++) expect(bitEqual(outQ.subarray(b * NQ * D, (b + 1) * NQ * D), out.subarray(b * N * D, (b * N + NQ) * D))).toBe(true);
+          for (let bh = 0; bh < B * H; bh++) expect(bitEqual(attnQ.subarray(bh * NQ * N, (bh + 1) * NQ * N), attn.subarray(bh * N * N, (bh * N + NQ) * N))).toBe(true);
+          const gFull = new Float32Array(qkv.length), gQ = new Float32Array(qkv.length).fill(3);
+          bwdFn(gFull, goFull, qkv, attn, B, H, N, Dh, scale);
+          bwdFn(gQ, goQ, qkv, attnQ, B, H, N, Dh, scale, NQ);
+          expect(sameValues(gQ, gFull)).toBe(true);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it("the row-layout oracles are the per-head oracles on the split heads", () => {
     const [B, H, N, Dh] = [2, 3, 5, 4];
     const n = B * H * N * Dh;

@@ -56,10 +56,13 @@ export interface Backend {
   geluBackward(gradX: F, gradY: F, x: F, n: number): void;
   attentionForward(out: F, attn: F, q: F, k: F, v: F, B: number, H: number, N: number, Dh: number, scale: number): void;
   attentionBackward(gradQ: F, gradK: F, gradV: F, gradOut: F, q: F, k: F, v: F, attn: F, B: number, H: number, N: number, Dh: number, scale: number): void;
-  /** Attention on the model's rows: qkv [B·N, 3D] → out [B·N, D] (merged heads); attn [B,H,N,N] or null (not kept). */
-  attentionForwardRows(out: F, attn: F | null, qkv: F, B: number, H: number, N: number, Dh: number, scale: number): void;
-  /** Its backward: OVERWRITES gradQkv [B·N, 3D] from gradOut [B·N, D]. */
-  attentionBackwardRows(gradQkv: F, gradOut: F, qkv: F, attn: F, B: number, H: number, N: number, Dh: number, scale: number): void;
+  /**
+   * Attention on the model's rows: qkv [B·N, 3D] → out [B·queries, D] (merged heads) for the first
+   * `queries` (default N) tokens of each sample as queries; attn [B,H,queries,N] or null (not kept).
+   */
+  attentionForwardRows(out: F, attn: F | null, qkv: F, B: number, H: number, N: number, Dh: number, scale: number, queries?: number): void;
+  /** Its backward: OVERWRITES gradQkv [B·N, 3D] from gradOut [B·queries, D]. */
+  attentionBackwardRows(gradQkv: F, gradOut: F, qkv: F, attn: F, B: number, H: number, N: number, Dh: number, scale: number, queries?: number): void;
   softmaxForward(probs: F, logits: F, R: number, K: number, temperature: number): void;
   logSoftmaxForward(logProbs: F, logits: F, R: number, K: number, temperature: number): void;
   // float32 only: the optimizer state, the EMA and the clipping norms are float32 in every backend
@@ -90,8 +93,8 @@ export const wasmBackend: Backend = {
   attentionForward: (out, attn, q, k, v, B, H, N, Dh, scale) => attentionForward(f(out), f(attn), f(q), f(k), f(v), B, H, N, Dh, scale),
   attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) =>
     attentionBackward(f(gq), f(gk), f(gv), f(go), f(q), f(k), f(v), f(attn), B, H, N, Dh, scale),
-  attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale) => attentionForwardRows(f(out), fOrNull(attn), f(qkv), B, H, N, Dh, scale),
-  attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale) => attentionBackwardRows(f(g), f(go), f(qkv), f(attn), B, H, N, Dh, scale),
+  attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale, nq) => attentionForwardRows(f(out), fOrNull(attn), f(qkv), B, H, N, Dh, scale, nq),
+  attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale, nq) => attentionBackwardRows(f(g), f(go), f(qkv), f(attn), B, H, N, Dh, scale, nq),
   softmaxForward: (p, x, R, K, t) => softmaxForward(f(p), f(x), R, K, t),
   logSoftmaxForward: (p, x, R, K, t) => logSoftmaxForward(f(p), f(x), R, K, t),
   emaUpdate,

@@ -30,6 +30,12 @@ export interface DropPathMask {
   readonly mask: Uint8Array;
 }
 
+/** The drop-path masks a block's forward drew (to recompute the block exactly in the backward). */
+export interface BlockDropPath {
+  readonly drop1: DropPathMask | null;
+  readonly drop2: DropPathMask | null;
+}
+
 /** What blockBackward needs from blockForward. */
 export interface BlockCache {
   readonly x: Tensor; // [R, D] block input
@@ -129,13 +135,15 @@ function residualLinear(
 }
 
 /**
- * The block on x [R, D] into out [R, D]. `dropPathRng` (student training only) draws a fresh mask
- * per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0. `keepAttn`
- * false (a forward without backward): the attention probabilities are not kept (cache.attn null).
+ * The block on x [R, D] into out [R, D]. `dropPath`: a generator (student training only) draws a
+ * fresh mask per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0;
+ * masks a previous forward drew are used as they are (the backward's recomputation); null: none.
+ * `keepAttn` false (a forward without backward): the attention probabilities are not kept
+ * (cache.attn null).
  */
 export function blockForward(
   be: Backend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, out: Tensor, work: BlockWork, B: number, N: number,
-  dropPathRng: Rng | null, keepAttn = true,
+  dropPath: Rng | BlockDropPath | null, keepAttn = true,
 ): BlockCache {
   const D = cfg.embedDim;
   const H = cfg.numHeads;
@@ -143,6 +151,8 @@ export function blockForward(
   const Dm = hiddenDim(cfg);
   const R = B * N;
   const rate = dropPathRateOf(cfg, i);
+  const drawn = dropPath !== null && "drop1" in dropPath ? dropPath : null;
+  const rng = drawn === null ? (dropPath as Rng | null) : null;
 
   // ---- attention branch: x1 = x + drop_path(proj(softmax(q·kᵀ·scale)·v))
   const { ln1, mean1, rstd1, qkv } = attentionInputs(be, p, cfg, x, B, N);
@@ -150,7 +160,7 @@ export function blockForward(
   const merged = be.empty([R, D]);
   // attn = softmax(q·kᵀ·Dh^−0.5); merged [R, D] = attn·v, the heads concatenated in order
   be.attentionForwardRows(merged.data, attn === null ? null : attn.data, qkv.data, B, H, N, Dh, attentionScale(cfg));
-  const drop1 = drawDropPath(dropPathRng, rate, B);
+  const drop1 = drawn !== null ? drawn.drop1 : drawDropPath(rng, rate, B);
   const x1 = be.empty([R, D]);
   // x1 = x + drop_path(merged·W_projᵀ + b_proj)
   residualLinear(be, x1, x, merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, work, B, R, D, D);
@@ -167,7 +177,7 @@ export function blockForward(
   const a = be.empty([R, Dm]);
   // a = h·Φ(h)
   be.geluForward(a.data, h.data, R * Dm);
-  const drop2 = drawDropPath(dropPathRng, rate, B);
+  const drop2 = drawn !== null ? drawn.drop2 : drawDropPath(rng, rate, B);
   // out = x1 + drop_path(a·W₂ᵀ + b₂)
   residualLinear(be, out, x1, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), drop2, work, B, R, Dm, D);
 
@@ -237,5 +247,117 @@ export function blockBackward(be: Backend, p: ParamScope, cfg: VitConfig, g: Ten
   // ∂L/∂ln1 = ∂L/∂qkv·W_qkv (written); ∂L/∂W_qkv += ∂L/∂qkvᵀ·ln1; ∂L/∂b_qkv += Σ ∂L/∂qkv
   linearBackward(be, work.gLn, p.grad("attn.qkv.weight"), cfg.qkvBias ? p.grad("attn.qkv.bias") : null, work.gQkv, c.ln1, p.param("attn.qkv.weight"), R, D, 3 * D, false);
   // ∂L/∂x (= g) += norm1 backward of ∂L/∂ln1
+  be.layerNormBackward(g.data, p.grad("norm1.weight").data, p.grad("norm1.bias").data, work.gLn.data, c.x.data, c.mean1.data, c.rstd1.data, p.param("norm1.weight").data, R, D);
+}
+
+/**
+ * What blockBackwardCls needs from blockForwardCls: the attention inputs of every token, the rest
+ * for the CLS rows only ([B, ·]).
+ */
+export interface ClsBlockCache {
+  readonly x: Tensor; // [R, D] block input
+  readonly ln1: Tensor; // [R, D]
+  readonly mean1: Tensor; // [R]
+  readonly rstd1: Tensor; // [R]
+  readonly qkv: Tensor; // [R, 3D]
+  readonly attn: Tensor | null; // [B, H, 1, N] the CLS query's probabilities (null when not kept)
+  readonly merged: Tensor; // [B, D] the CLS rows' heads concatenated
+  readonly x1: Tensor; // [B, D]
+  readonly ln2: Tensor; // [B, D]
+  readonly mean2: Tensor; // [B]
+  readonly rstd2: Tensor; // [B]
+  readonly h: Tensor; // [B, Dm]
+  readonly a: Tensor; // [B, Dm]
+  readonly drop1: DropPathMask | null;
+  readonly drop2: DropPathMask | null;
+}
+
+/** rows [B, D] = the CLS rows (token 0 of each sample) of x [B·N, D]. */
+function clsRows(be: Backend, x: Tensor, B: number, N: number, D: number): Tensor {
+  const out = be.empty([B, D]);
+  for (let b = 0; b < B; b++) out.data.set(x.data.subarray(b * N * D, b * N * D + D), b * D);
+  return out;
+}
+
+/**
+ * The block's output at the CLS tokens only, outCls [B, D] = blockForward(x)[:, 0]: all a DINO head
+ * (and the teacher's targets) reads of the LAST block. Every token still gets norm1 and qkv (the CLS
+ * query attends to all keys and values); attention, proj, norm2 and the MLP run for the CLS rows
+ * alone: the same numbers as the whole block's CLS rows (every row is computed on its own), for
+ * about a quarter of the work. Drop path and `keepAttn` as in blockForward.
+ */
+export function blockForwardCls(
+  be: Backend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, outCls: Tensor, B: number, N: number,
+  dropPath: Rng | BlockDropPath | null, keepAttn = true,
+): ClsBlockCache {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const Dm = hiddenDim(cfg);
+  const rate = dropPathRateOf(cfg, i);
+  const drawn = dropPath !== null && "drop1" in dropPath ? dropPath : null;
+  const rng = drawn === null ? (dropPath as Rng | null) : null;
+
+  // ---- attention branch for the CLS query: x1 = x[:, 0] + drop_path(proj(softmax(q₀·kᵀ·scale)·v))
+  const { ln1, mean1, rstd1, qkv } = attentionInputs(be, p, cfg, x, B, N);
+  const attn = keepAttn ? be.empty([B, H, 1, N]) : null;
+  const merged = be.empty([B, D]);
+  // merged [B, D] = softmax(q₀·kᵀ·Dh^−0.5)·v for each sample's CLS query
+  be.attentionForwardRows(merged.data, attn === null ? null : attn.data, qkv.data, B, H, N, Dh, attentionScale(cfg), 1);
+  const drop1 = drawn !== null ? drawn.drop1 : drawDropPath(rng, rate, B);
+  const x1 = be.empty([B, D]);
+  // x1 = x[:, 0] + drop_path(merged·W_projᵀ + b_proj)
+  residualLinear(be, x1, clsRows(be, x, B, N, D), merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, { y: be.empty([B, D]) }, B, B, D, D);
+
+  // ---- MLP branch on the CLS rows: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1)))))
+  const ln2 = be.empty([B, D]);
+  const mean2 = be.empty([B]);
+  const rstd2 = be.empty([B]);
+  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, B, D, cfg.eps);
+  const h = be.empty([B, Dm]);
+  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), B, D, Dm);
+  const a = be.empty([B, Dm]);
+  be.geluForward(a.data, h.data, B * Dm);
+  const drop2 = drawn !== null ? drawn.drop2 : drawDropPath(rng, rate, B);
+  residualLinear(be, outCls, x1, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), drop2, { y: be.empty([B, D]) }, B, B, Dm, D);
+  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ln2, mean2, rstd2, h, a, drop1, drop2 };
+}
+
+/**
+ * Backward of blockForwardCls: gCls [B, D] holds ∂L/∂outCls on entry (and is used as scratch);
+ * g [R, D] receives ∂L/∂x (overwritten). Parameter gradients are accumulated into p.grad(...).
+ */
+export function blockBackwardCls(
+  be: Backend, p: ParamScope, cfg: VitConfig, gCls: Tensor, g: Tensor, c: ClsBlockCache, work: BlockGradWork, B: number, N: number,
+): void {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const Dm = hiddenDim(cfg);
+  const R = B * N;
+  if (c.attn === null) throw new Error("blockBackwardCls: the forward did not keep the attention probabilities (keepAttn false)");
+  const gy = be.empty([B, D]);
+  const gA = be.empty([B, Dm]);
+  const gH = be.alloc([B, Dm]);
+  const gLn2 = be.empty([B, D]);
+  const gMerged = be.empty([B, D]);
+
+  // ---- MLP branch (CLS rows): ∂L/∂x1 (= gCls) = ∂L/∂out + norm2ᵀ(...)
+  let gOut = gCls;
+  if (c.drop2 !== null) dropPathBackward((gOut = gy), gCls, c.drop2, B);
+  linearBackward(be, gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gOut, c.a, p.param("mlp.fc2.weight"), B, Dm, D, false);
+  be.geluBackward(gH.data, gA.data, c.h.data, B * Dm);
+  linearBackward(be, gLn2, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), gH, c.ln2, p.param("mlp.fc1.weight"), B, D, Dm, false);
+  be.layerNormBackward(gCls.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, gLn2.data, c.x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, B, D);
+
+  // ---- attention branch: ∂L/∂merged (CLS rows), then ∂L/∂qkv for every token
+  gOut = gCls;
+  if (c.drop1 !== null) dropPathBackward((gOut = gy), gCls, c.drop1, B);
+  linearBackward(be, gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gOut, c.merged, p.param("attn.proj.weight"), B, D, D, false);
+  be.attentionBackwardRows(work.gQkv.data, gMerged.data, c.qkv.data, c.attn.data, B, H, N, Dh, attentionScale(cfg), 1);
+  linearBackward(be, work.gLn, p.grad("attn.qkv.weight"), cfg.qkvBias ? p.grad("attn.qkv.bias") : null, work.gQkv, c.ln1, p.param("attn.qkv.weight"), R, D, 3 * D, false);
+  // ∂L/∂x = the residual path at the CLS rows (∂L/∂x1) + norm1 backward of ∂L/∂ln1
+  be.zero(g.data);
+  for (let b = 0; b < B; b++) g.data.set(gCls.data.subarray(b * D, (b + 1) * D), b * N * D);
   be.layerNormBackward(g.data, p.grad("norm1.weight").data, p.grad("norm1.bias").data, work.gLn.data, c.x.data, c.mean1.data, c.rstd1.data, p.param("norm1.weight").data, R, D);
 }

@@ -6,7 +6,7 @@ import type { StTensor } from "../io/safetensors.js";
 import type { Backend, Tensor } from "../kernels/backend.js";
 import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
-import { vitBackward, vitForward } from "../model/vit.js";
+import { vitBackward, vitForward, vitLastSelfAttention } from "../model/vit.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { shapeString } from "../tensor/named.js";
@@ -68,8 +68,8 @@ function runVit(args: OpArgs, be: Backend, withBackward: boolean): Map<string, S
     const img = be.alloc([B, cfg.inChans, H, W]);
     img.data.set(images);
     const { cls, cache } = vitForward(be, params, cfg, img, B, H, W);
-    // the training forward keeps every block's attention probabilities
-    const attn = cache!.blocks[cfg.depth - 1].attn!;
+    // get_last_selfattention (the training forward keeps only the CLS query's row of the last block)
+    const attn = vitLastSelfAttention(be, params, cfg, img, B, H, W);
     const out = new Map<string, StTensor>([
       ["cls", f32Out([B, cfg.embedDim], Float32Array.from(cls.data))],
       ["last_attn", f32Out(attn.shape, Float32Array.from(attn.data))],
