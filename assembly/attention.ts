@@ -451,7 +451,7 @@ export function attentionForwardPart(
       // scores (q·k)·scale of `rows` query rows against every key and their maxima, the softmax, then out rows = p·v
       rowsDotT(s, qs, ldi, i, rows, kT, Dh, Np, N, scale, maxes);
       for (let t = 0; t < rows; t++) {
-        const attnRow = attn == 0 ? 0 : attn + <usize>bh * attnSlab + (<usize>((i + t) * N) << 2);
+        const attnRow: usize = attn == 0 ? 0 : attn + <usize>bh * attnSlab + (<usize>((i + t) * N) << 2);
         softmaxRow(p + (<usize>(t * Np) << 2), attnRow, s + (<usize>(t * Np) << 2), N, Np, maxes + (<usize>t << 4), sumAt);
       }
       matMul(os + (<usize>(i * ldo) << 2), ldo, p, Np, vs, ldi, rows, N, Dh, false);

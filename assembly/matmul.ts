@@ -103,7 +103,7 @@ export function matmulPart(
       const kc = min(kcMax, K - pc);
       const mode = pc == 0 ? firstMode : INIT_LOAD_C;
       // the residual joins the finished sums, after the last K block
-      const residBlock = pc + kc < K ? 0 : resid;
+      const residBlock: usize = pc + kc < K ? 0 : resid;
       packB(packedB, b, layout, K, N, pc, kc, jc, nc);
       for (let ic = m0; ic < m1; ic += MC_MAX) {
         const mc = min(MC_MAX, m1 - ic);
@@ -118,7 +118,7 @@ export function matmulPart(
             const nj = min(NR, nc - jr);
             const at = (<usize>(ic + ir) * ldc) + (<usize>(jc + jr) << 2);
             const pcTile = c + at;
-            const prTile = residBlock == 0 ? 0 : residBlock + at;
+            const prTile: usize = residBlock == 0 ? 0 : residBlock + at;
             if (mi == MR && nj == NR) {
               tile4x8(kc, pa, pb, pcTile, ldc, mode, pbias, prTile);
             } else {

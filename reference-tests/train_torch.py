@@ -342,11 +342,11 @@ WARMUPS = 5   # untimed steps first, as dino-ref bench does (src/bench/train.ts 
 PHASES = ("teacher forward", "student forward", "loss", "centre", "backward", "clipping", "AdamW", "EMA")
 
 
-def profile_steps(train_step, it, aug, grey, train_idx, B, steps):
+def profile_steps(train_step, it, aug, grey, train_idx, B, steps, clock=time.perf_counter):
     """`steps` training steps (after WARMUPS warm-up steps), each on its own batch of crops, under
     torch.profiler: per phase the mean wall ms (record_function ranges), per op the mean self CPU
-    ms per step, the whole step's mean wall ms, and the mean ms to build one batch of crops (timed
-    before profiling, outside the step)."""
+    ms per step, the whole step's mean ms by `clock` (wall or process CPU time), and the mean ms to
+    build one batch of crops (timed before profiling, outside the step)."""
     from torch.profiler import ProfilerActivity, profile, record_function
     t0 = time.perf_counter()
     batches = [aug.crops(grey[train_idx[(i * B) % len(train_idx):][:B]]) for i in range(steps + WARMUPS)]
@@ -356,9 +356,9 @@ def profile_steps(train_step, it, aug, grey, train_idx, B, steps):
     step = 0.0
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for crops in batches[WARMUPS:]:
-            t = time.perf_counter()
+            t = clock()
             train_step(it, crops, record_function)
-            step += time.perf_counter() - t
+            step += clock() - t
     events = prof.key_averages()
     phases = {e.key: e.cpu_time_total / 1000 / steps for e in events if e.key in PHASES}
     ops = sorted(({"op": e.key, "calls": e.count / steps, "ms": e.self_cpu_time_total / 1000 / steps}
@@ -409,6 +409,8 @@ def main(argv=None):
     ap.add_argument("--profile-steps", type=int, default=0,
                     help="run this many training steps under torch.profiler, print where the time goes as JSON, and stop "
                          "(dino-ref bench --profile)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="--profile-steps: time the steps with the process's CPU time instead of wall time")
     ap.add_argument("--check-split", default=None, help="a JSON {train: [...], test: [...]} dumped from the TS side")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -511,7 +513,8 @@ def main(argv=None):
         return
 
     if args.profile_steps:
-        print(json.dumps({"impl": "torch", "profile": profile_steps(train_step, bench_it, aug, grey, train_idx, B, args.profile_steps),
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        print(json.dumps({"impl": "torch", "profile": profile_steps(train_step, bench_it, aug, grey, train_idx, B, args.profile_steps, clock),
                           "images": B, **blas}), flush=True)
         return
 

@@ -1,4 +1,4 @@
-// `dino-ref bench [--json] [--filter TEXT] [--min-time SECONDS]`: kernel throughput, each
+// `dino-ref bench [--json] [--filter TEXT[|TEXT...]] [--min-time SECONDS]`: kernel throughput, each
 // wasm-simd case beside the TypeScript oracle (or PyTorch) measured in the same run.
 // `dino-ref bench --profile [--steps N]`: where a mnist-tiny training step's time goes, beside PyTorch's.
 
@@ -18,14 +18,18 @@ export interface BenchOptions {
   minTime?: string;
   profile?: boolean;
   steps?: string;
+  /** --profile: the process's CPU time instead of wall time. */
+  cpuTime?: boolean;
 }
 
 export async function benchCommand(opts: BenchOptions, io: Io): Promise<number> {
   if (opts.profile) return profileCommand(opts, io);
-  if (opts.steps !== undefined) throw new DinoRefError("bench: --steps goes with --profile");
+  if (opts.steps !== undefined || opts.cpuTime) throw new DinoRefError("bench: --steps and --cpu-time go with --profile");
   const minSeconds = opts.minTime === undefined ? 1 : Number(opts.minTime);
   if (!(minSeconds > 0)) throw new DinoRefError(`bench: --min-time must be a positive number of seconds, got '${opts.minTime}'`);
-  const cases = allBenchCases().filter((c) => opts.filter === undefined || c.name.includes(opts.filter));
+  // --filter "a|b": the cases whose name contains any of the texts
+  const wanted = opts.filter?.split("|").filter((t) => t !== "");
+  const cases = allBenchCases().filter((c) => wanted === undefined || wanted.some((t) => c.name.includes(t)));
   if (cases.length === 0) throw new DinoRefError(`bench: no benchmark matches '${opts.filter}'`);
   const results: BenchResult[] = [];
   const skipped: string[] = [];
@@ -85,20 +89,27 @@ interface TorchProfile {
   ops: { op: string; calls: number; ms: number }[];
 }
 
+/** The process's CPU time (user + system, all threads) in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** `bench --profile`: our step's phases and kernels, then PyTorch's profiler on the same step. */
 function profileCommand(opts: BenchOptions, io: Io): number {
   if (opts.filter !== undefined || opts.minTime !== undefined) throw new DinoRefError("bench --profile: --filter and --min-time do not apply (use --steps N)");
   const steps = integerArg("steps", opts.steps, 1, 1000) ?? 5;
-  const p = profileTrainStep(steps);
+  const clock = opts.cpuTime ? "CPU time" : "wall time";
+  const p = profileTrainStep(steps, opts.cpuTime ? cpuMs : undefined);
   if (opts.json) {
     io.out(JSON.stringify({ impl: `wasm-simd x${p.threads}`, profile: p }));
   } else {
-    io.out(`dino-ref, mnist-tiny training step (batch ${p.images}), ${p.threads} thread${p.threads > 1 ? "s" : ""}: ${(1000 * p.stepSeconds).toFixed(1)} ms/step, ${(p.images / p.stepSeconds).toFixed(1)} images/s (mean of ${steps} steps)\n`);
+    io.out(`dino-ref, mnist-tiny training step (batch ${p.images}), ${p.threads} thread${p.threads > 1 ? "s" : ""}: ${(1000 * p.stepSeconds).toFixed(1)} ms/step, ${(p.images / p.stepSeconds).toFixed(1)} images/s (mean of ${steps} steps, ${clock})\n`);
     io.out(formatTable(phaseRows(p), ["phase", "ms", "% of step", "in kernels", "glue (TypeScript)"]));
     io.out("");
     io.out(formatTable(opRows(p), ["kernel", "calls", "ms", "% of step", "GFLOP/s"]));
   }
-  const ran = runTorchScript(TRAIN_SCRIPT, ["--preset", "mnist-tiny", "--threads", String(p.threads), "--profile-steps", String(steps)]);
+  const ran = runTorchScript(TRAIN_SCRIPT, ["--preset", "mnist-tiny", "--threads", String(p.threads), "--profile-steps", String(steps), ...(opts.cpuTime ? ["--cpu-time"] : [])]);
   if ("skipped" in ran) {
     io.err(`bench: skipped PyTorch's profile: ${ran.skipped}`);
     return 0;
@@ -110,7 +121,7 @@ function profileCommand(opts: BenchOptions, io: Io): number {
   }
   const t = torch.profile as TorchProfile;
   const pct = (x: number) => `${((100 * x) / t.step_ms).toFixed(1)}%`;
-  io.out(`\nPyTorch ${String(torch.torch)} (reference-tests/train_torch.py --profile-steps ${steps}), ${String(torch.threads)} thread(s), OpenBLAS ${String(torch.openblas_core)} kernels: ${t.step_ms.toFixed(1)} ms/step, ${(p.images / (t.step_ms / 1000)).toFixed(1)} images/s (under torch.profiler)\n`);
+  io.out(`\nPyTorch ${String(torch.torch)} (reference-tests/train_torch.py --profile-steps ${steps}), ${String(torch.threads)} thread(s), OpenBLAS ${String(torch.openblas_core)} kernels: ${t.step_ms.toFixed(1)} ms/step, ${(p.images / (t.step_ms / 1000)).toFixed(1)} images/s (${clock} of the steps under torch.profiler; phases and ops: the profiler's times, wall clock)\n`);
   const rows = t.phases.map((x) => [x.phase, x.ms.toFixed(1), pct(x.ms)]);
   rows.push(["whole step", t.step_ms.toFixed(1), "100%"], ["data (outside the step)", t.data_ms.toFixed(1), pct(t.data_ms)]);
   io.out(formatTable(rows, ["phase", "ms", "% of step"]));

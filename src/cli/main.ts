@@ -24,10 +24,12 @@ commands:
                            compare each output with the case's tolerance; exit 1 if any fails
   compare CASE ACTUAL      compare the out.* tensors of ACTUAL (another implementation's
                            safetensors file) with the case's expected outputs
-  bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
-                           [--filter TEXT] [--min-time SECONDS]
+  bench [--json]           benchmarks: kernels (GFLOP/s, wasm-simd against the TypeScript oracle),
+                           the ViT and the training step against PyTorch, peak wasm memory
+                           [--filter TEXT[|TEXT...]] [--min-time SECONDS]
   bench --profile          where a mnist-tiny training step's time goes, per phase and per kernel,
-        [--steps N]        beside PyTorch's profiler on the same step
+        [--steps N]        beside PyTorch's profiler on the same step; --cpu-time: CPU time of the
+        [--cpu-time]       process instead of wall time (with DINO_REF_THREADS=1, on a busy machine)
   explain TOPIC [--out DIR] the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")};
                            with --out DIR also as PNG plots
   explain collapse --out DIR  the collapse study: full DINO, centering only and sharpening only
@@ -68,10 +70,11 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "bench": {
         const { values, positionals } = parse(rest, {
           json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" }, profile: { type: "boolean" }, steps: { type: "string" },
+          "cpu-time": { type: "boolean" },
         });
         noPositionals("bench", positionals);
         return await benchCommand(
-          { json: values.json === true, filter: values.filter, minTime: values["min-time"], profile: values.profile === true, steps: values.steps },
+          { json: values.json === true, filter: values.filter, minTime: values["min-time"], profile: values.profile === true, steps: values.steps, cpuTime: values["cpu-time"] === true },
           io,
         );
       }
