@@ -88,98 +88,19 @@ export function layerNormForwardPart(y: usize, mean: usize, rstd: usize, x: usiz
  * Backward from the saved mean, rstd (accumulating):
  *   gradX += rstd·(g − mean(g) − x̂·mean(g·x̂)), g = gradY·weight, x̂ = (x − mean)·rstd
  *   gradWeight += Σ_rows gradY·x̂,  gradBias += Σ_rows gradY
- * `work` holds 2·D float64 (16-byte aligned): the column sums, added to gradWeight/gradBias once.
+ * in two passes: ∂x row by row, then ∂weight and ∂bias column by column (each column summed in
+ * float64 over the rows in order, in registers, and added to the float32 gradient once). The
+ * threads run the same two parts on rows and on columns.
  */
 export function layerNormBackward(
   gradX: usize, gradWeight: usize, gradBias: usize, gradY: usize, x: usize, mean: usize, rstd: usize, weight: usize,
-  R: i32, D: i32, work: usize,
+  R: i32, D: i32,
 ): void {
-  const D4 = simdLimit(D);
-  const colW = work;
-  const colB = work + (<usize>D << 3);
-  memory.fill(work, 0, <usize>D << 4);
-  const invD = 1 / <f64>D;
-  for (let r = 0; r < R; r++) {
-    const off = <usize>r * <usize>D << 2;
-    const xr = x + off;
-    const gyr = gradY + off;
-    const gxr = gradX + off;
-    const m = <f64>ld(mean, r);
-    const s = <f64>ld(rstd, r);
-    const vm = f64x2.splat(m);
-    const vs = f64x2.splat(s);
-    // Σ g and Σ g·x̂ over the row; column sums of gradY·x̂ and gradY
-    let ga = f64x2.splat(0);
-    let gb = f64x2.splat(0);
-    let ha = f64x2.splat(0);
-    let hb = f64x2.splat(0);
-    let d = 0;
-    for (; d < D4; d += 4) {
-      const xv = ld4(xr, d);
-      const gy = ld4(gyr, d);
-      const w = ld4(weight, d);
-      const xh0 = f64x2.mul(f64x2.sub(lo2(xv), vm), vs);
-      const xh1 = f64x2.mul(f64x2.sub(hi2(xv), vm), vs);
-      const gy0 = lo2(gy);
-      const gy1 = hi2(gy);
-      const g0 = f64x2.mul(gy0, lo2(w));
-      const g1 = f64x2.mul(gy1, hi2(w));
-      ga = f64x2.add(ga, g0);
-      gb = f64x2.add(gb, g1);
-      ha = f64x2.add(ha, f64x2.mul(g0, xh0));
-      hb = f64x2.add(hb, f64x2.mul(g1, xh1));
-      st2d(colW, d, f64x2.add(ld2d(colW, d), f64x2.mul(gy0, xh0)));
-      st2d(colW, d + 2, f64x2.add(ld2d(colW, d + 2), f64x2.mul(gy1, xh1)));
-      st2d(colB, d, f64x2.add(ld2d(colB, d), gy0));
-      st2d(colB, d + 2, f64x2.add(ld2d(colB, d + 2), gy1));
-    }
-    let sumG = sum2(ga, gb);
-    let sumGX = sum2(ha, hb);
-    for (; d < D; d++) {
-      const xh = (<f64>ld(xr, d) - m) * s;
-      const gy = <f64>ld(gyr, d);
-      const g = gy * <f64>ld(weight, d);
-      sumG += g;
-      sumGX += g * xh;
-      const pw = colW + (<usize>d << 3);
-      const pb = colB + (<usize>d << 3);
-      store<f64>(pw, load<f64>(pw) + gy * xh);
-      store<f64>(pb, load<f64>(pb) + gy);
-    }
-    const mg = sumG * invD;
-    const mgx = sumGX * invD;
-    const vmg = f64x2.splat(mg);
-    const vmgx = f64x2.splat(mgx);
-    // gradX += rstd·((g − mean(g)) − x̂·mean(g·x̂))
-    for (d = 0; d < D4; d += 4) {
-      const xv = ld4(xr, d);
-      const gy = ld4(gyr, d);
-      const w = ld4(weight, d);
-      const gx = ld4(gxr, d);
-      const xh0 = f64x2.mul(f64x2.sub(lo2(xv), vm), vs);
-      const xh1 = f64x2.mul(f64x2.sub(hi2(xv), vm), vs);
-      const g0 = f64x2.mul(lo2(gy), lo2(w));
-      const g1 = f64x2.mul(hi2(gy), hi2(w));
-      const d0 = f64x2.mul(vs, f64x2.sub(f64x2.sub(g0, vmg), f64x2.mul(xh0, vmgx)));
-      const d1 = f64x2.mul(vs, f64x2.sub(f64x2.sub(g1, vmg), f64x2.mul(xh1, vmgx)));
-      v128.store(gxr + (<usize>d << 2), pack4(f64x2.add(lo2(gx), d0), f64x2.add(hi2(gx), d1)));
-    }
-    for (; d < D; d++) {
-      const xh = (<f64>ld(xr, d) - m) * s;
-      const g = <f64>ld(gyr, d) * <f64>ld(weight, d);
-      st(gxr, d, <f32>(<f64>ld(gxr, d) + s * ((g - mg) - xh * mgx)));
-    }
-  }
-  for (let d = 0; d < D; d++) {
-    st(gradWeight, d, <f32>(<f64>ld(gradWeight, d) + load<f64>(colW + (<usize>d << 3))));
-    st(gradBias, d, <f32>(<f64>ld(gradBias, d) + load<f64>(colB + (<usize>d << 3))));
-  }
+  layerNormBackwardRowsPart(gradX, gradY, x, mean, rstd, weight, R, D, 0, R);
+  layerNormParamGradsPart(gradWeight, gradBias, gradY, x, mean, rstd, R, D, 0, D);
 }
 
-/**
- * The ∂x part of layerNormBackward on rows r0 ≤ r < r1 only: gradX += rstd·(g − mean(g) − x̂·mean(g·x̂)),
- * the same operations, in the same order, as the one-call kernel (its row sums included).
- */
+/** The ∂x part of layerNormBackward on rows r0 ≤ r < r1 only: gradX += rstd·(g − mean(g) − x̂·mean(g·x̂)). */
 export function layerNormBackwardRowsPart(
   gradX: usize, gradY: usize, x: usize, mean: usize, rstd: usize, weight: usize, R: i32, D: i32, r0: i32, r1: i32,
 ): void {
@@ -250,7 +171,7 @@ export function layerNormBackwardRowsPart(
 /**
  * The ∂weight, ∂bias part of layerNormBackward on columns d0 ≤ d < d1 only (d0 a multiple of 4):
  * gradWeight += Σ_rows gradY·x̂, gradBias += Σ_rows gradY, each column summed in float64 over the
- * rows in order, as the one-call kernel does, then added to the float32 gradient once.
+ * rows in order, then added to the float32 gradient once.
  */
 export function layerNormParamGradsPart(
   gradWeight: usize, gradBias: usize, gradY: usize, x: usize, mean: usize, rstd: usize, R: i32, D: i32, d0: i32, d1: i32,

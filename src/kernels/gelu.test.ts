@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { geluBackward, geluBackwardRef, geluForward, geluForwardRef } from "./gelu.js";
-import { awkwardSize, bitEqual, f32Array } from "../../test/arbitraries.js";
+import { awkwardSize, f32Array } from "../../test/arbitraries.js";
 import { sameFloats, U32 } from "../../test/compare.js";
 import { maxUlpDistance } from "../../test/floatCompare.js";
 

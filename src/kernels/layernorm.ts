@@ -4,18 +4,9 @@
 
 import type { FloatArray } from "../tensor/floatArray.js";
 import { wasmKernels, type KernelExports } from "./wasm.js";
-import { callWithArrays, withScratch } from "./arena.js";
-import { runRange, threadCount } from "./threads.js";
+import { callWithArrays } from "./arena.js";
+import { runRange } from "./threads.js";
 import { check } from "../tensor/errors.js";
-
-interface LayerNormAbi {
-  layerNormForwardPart(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number, r0: number, r1: number): void;
-  layerNormForward(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number): void;
-  layerNormBackward(
-    gradX: number, gradWeight: number, gradBias: number, gradY: number, x: number, mean: number, rstd: number, weight: number,
-    R: number, D: number, work: number,
-  ): void;
-}
 
 /**
  * Oracle. y [R,D] = (x − mean)·rstd·weight + bias row by row, with mean [R] and
@@ -102,22 +93,16 @@ export function layerNormForward(
 }
 
 /**
- * SIMD wasm kernel, same contract as `layerNormBackwardRef` (float64 column sums in arena scratch).
- * On several threads ∂x is split by rows and ∂weight, ∂bias by columns (each column still summed
- * over every row in order): the same bits as one call.
+ * SIMD wasm kernel, same contract as `layerNormBackwardRef`: ∂x by rows, then ∂weight, ∂bias by
+ * columns (float64 column sums), each part split across the threads (the same bits as one call).
  */
 export function layerNormBackward(
   gradX: Float32Array, gradWeight: Float32Array, gradBias: Float32Array, gradY: Float32Array, x: Float32Array, mean: Float32Array,
   rstd: Float32Array, weight: Float32Array, R: number, D: number,
 ): void {
   checkBackwardArgs(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
-  const k = wasmKernels() as unknown as LayerNormAbi & KernelExports;
+  const k = wasmKernels();
   callWithArrays([gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight], [0, 1, 2], (pgx, pgw, pgb, pgy, px, pm, ps, pw) => {
-    if (threadCount() < 2) {
-      // one pass: scratch taken after the copies (growing memory here no longer moves anything we hold)
-      withScratch((a) => k.layerNormBackward(pgx, pgw, pgb, pgy, px, pm, ps, pw, R, D, a.allocBytes(16 * D)));
-      return;
-    }
     runRange(k, "layerNormBackwardRowsPart", [pgx, pgy, px, pm, ps, pw, R, D], R, 1, BACKWARD_WORK * R * D);
     runRange(k, "layerNormParamGradsPart", [pgw, pgb, pgy, px, pm, ps, R, D], D, 4, BACKWARD_WORK * R * D);
   });

@@ -134,6 +134,68 @@ function residualLinear(
   }
 }
 
+/** What the MLP branch keeps for its backward, on `rows` rows. */
+interface MlpCache {
+  readonly ln2: Tensor; // [rows, D] norm2(x1)
+  readonly mean2: Tensor; // [rows]
+  readonly rstd2: Tensor; // [rows]
+  readonly h: Tensor; // [rows, Dm] fc1 output (GELU input)
+  readonly a: Tensor; // [rows, Dm] GELU output (fc2 input)
+}
+
+/** The MLP branch on x1 [rows, D]: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1))))) (B samples of rows/B rows each). */
+function mlpBranchForward(
+  be: Backend, p: ParamScope, cfg: VitConfig, x1: Tensor, out: Tensor, drop: DropPathMask | null, work: BlockWork, B: number, rows: number,
+): MlpCache {
+  const D = cfg.embedDim;
+  const Dm = hiddenDim(cfg);
+  const ln2 = be.empty([rows, D]);
+  const mean2 = be.empty([rows]);
+  const rstd2 = be.empty([rows]);
+  // ln2 = (x1 − mean)·rstd·γ₂ + β₂
+  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, rows, D, cfg.eps);
+  const h = be.empty([rows, Dm]);
+  // h = ln2·W₁ᵀ + b₁
+  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), rows, D, Dm);
+  const a = be.empty([rows, Dm]);
+  // a = h·Φ(h)
+  be.geluForward(a.data, h.data, rows * Dm);
+  // out = x1 + drop_path(a·W₂ᵀ + b₂)
+  residualLinear(be, out, x1, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), drop, work, B, rows, Dm, D);
+  return { ln2, mean2, rstd2, h, a };
+}
+
+/** Buffers of the MLP branch's backward, on `rows` rows (each written whole before it is read). */
+interface MlpGradWork {
+  readonly gy: Tensor; // [rows, D]
+  readonly gLn: Tensor; // [rows, D]
+  readonly gA: Tensor; // [rows, Dm]
+  readonly gH: Tensor; // [rows, Dm]
+}
+
+/**
+ * Backward of mlpBranchForward, in place: g [rows, D] holds ∂L/∂out on entry and ∂L/∂x1 on return
+ * (the residual path plus norm2's backward); parameter gradients accumulate into p.grad(...).
+ */
+function mlpBranchBackward(
+  be: Backend, p: ParamScope, cfg: VitConfig, g: Tensor, x1: Tensor, c: MlpCache, drop: DropPathMask | null, work: MlpGradWork, B: number, rows: number,
+): void {
+  const D = cfg.embedDim;
+  const Dm = hiddenDim(cfg);
+  let gy = g;
+  // ∂L/∂y = ∂L/∂out·mask/keep
+  if (drop !== null) dropPathBackward((gy = work.gy), g, drop, B);
+  // ∂L/∂a = ∂L/∂y·W₂ (written); ∂L/∂W₂ += ∂L/∂yᵀ·a; ∂L/∂b₂ += Σ ∂L/∂y
+  linearBackward(be, work.gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gy, c.a, p.param("mlp.fc2.weight"), rows, Dm, D, false);
+  be.zero(work.gH.data);
+  // ∂L/∂h = ∂L/∂a·(Φ(h) + h·φ(h))
+  be.geluBackward(work.gH.data, work.gA.data, c.h.data, rows * Dm);
+  // ∂L/∂ln2 = ∂L/∂h·W₁ (written); ∂L/∂W₁ += ∂L/∂hᵀ·ln2; ∂L/∂b₁ += Σ ∂L/∂h
+  linearBackward(be, work.gLn, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), work.gH, c.ln2, p.param("mlp.fc1.weight"), rows, D, Dm, false);
+  // ∂L/∂x1 (= g) += norm2 backward of ∂L/∂ln2
+  be.layerNormBackward(g.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, work.gLn.data, x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, rows, D);
+}
+
 /**
  * The block on x [R, D] into out [R, D]. `dropPath`: a generator (student training only) draws a
  * fresh mask per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0;
@@ -148,7 +210,6 @@ export function blockForward(
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);
-  const Dm = hiddenDim(cfg);
   const R = B * N;
   const rate = dropPathRateOf(cfg, i);
   const drawn = dropPath !== null && "drop1" in dropPath ? dropPath : null;
@@ -166,22 +227,9 @@ export function blockForward(
   residualLinear(be, x1, x, merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, work, B, R, D, D);
 
   // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1)))))
-  const ln2 = be.empty([R, D]);
-  const mean2 = be.empty([R]);
-  const rstd2 = be.empty([R]);
-  // ln2 = (x1 − mean)·rstd·γ₂ + β₂
-  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, R, D, cfg.eps);
-  const h = be.empty([R, Dm]);
-  // h = ln2·W₁ᵀ + b₁
-  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), R, D, Dm);
-  const a = be.empty([R, Dm]);
-  // a = h·Φ(h)
-  be.geluForward(a.data, h.data, R * Dm);
   const drop2 = drawn !== null ? drawn.drop2 : drawDropPath(rng, rate, B);
-  // out = x1 + drop_path(a·W₂ᵀ + b₂)
-  residualLinear(be, out, x1, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), drop2, work, B, R, Dm, D);
-
-  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ln2, mean2, rstd2, h, a, drop1, drop2 };
+  const mlp = mlpBranchForward(be, p, cfg, x1, out, drop2, work, B, R);
+  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ...mlp, drop1, drop2 };
 }
 
 /** The attention probabilities [B, H, N, N] of the block on norm1(x) (get_last_selfattention). */
@@ -218,26 +266,14 @@ export function blockBackward(be: Backend, p: ParamScope, cfg: VitConfig, g: Ten
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);
-  const Dm = hiddenDim(cfg);
   const R = B * N;
   if (c.attn === null) throw new Error("blockBackward: the forward did not keep the attention probabilities (keepAttn false)");
 
-  // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(ln2)))); ∂L/∂x1 = g + norm2ᵀ(...)
-  let gy = g;
-  // ∂L/∂y = ∂L/∂out·mask/keep
-  if (c.drop2 !== null) dropPathBackward((gy = work.gy), g, c.drop2, B);
-  // ∂L/∂a = ∂L/∂y·W₂ (written); ∂L/∂W₂ += ∂L/∂yᵀ·a; ∂L/∂b₂ += Σ ∂L/∂y
-  linearBackward(be, work.gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gy, c.a, p.param("mlp.fc2.weight"), R, Dm, D, false);
-  be.zero(work.gH.data);
-  // ∂L/∂h = ∂L/∂a·(Φ(h) + h·φ(h))
-  be.geluBackward(work.gH.data, work.gA.data, c.h.data, R * Dm);
-  // ∂L/∂ln2 = ∂L/∂h·W₁ (written); ∂L/∂W₁ += ∂L/∂hᵀ·ln2; ∂L/∂b₁ += Σ ∂L/∂h
-  linearBackward(be, work.gLn, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), work.gH, c.ln2, p.param("mlp.fc1.weight"), R, D, Dm, false);
-  // ∂L/∂x1 (= g) += norm2 backward of ∂L/∂ln2
-  be.layerNormBackward(g.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, work.gLn.data, c.x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, R, D);
+  // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(ln2)))); ∂L/∂x1 = g + norm2ᵀ(...), in place on g
+  mlpBranchBackward(be, p, cfg, g, c.x1, c, c.drop2, work, B, R);
 
   // ---- attention branch: x1 = x + drop_path(proj(merged)); ∂L/∂x = ∂L/∂x1 + norm1ᵀ(...)
-  gy = g;
+  let gy = g;
   if (c.drop1 !== null) dropPathBackward((gy = work.gy), g, c.drop1, B);
   // ∂L/∂merged = ∂L/∂y·W_proj (written); ∂L/∂W_proj += ∂L/∂yᵀ·merged; ∂L/∂b_proj += Σ ∂L/∂y
   linearBackward(be, work.gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gy, c.merged, p.param("attn.proj.weight"), R, D, D, false);
@@ -293,7 +329,6 @@ export function blockForwardCls(
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);
-  const Dm = hiddenDim(cfg);
   const rate = dropPathRateOf(cfg, i);
   const drawn = dropPath !== null && "drop1" in dropPath ? dropPath : null;
   const rng = drawn === null ? (dropPath as Rng | null) : null;
@@ -307,20 +342,13 @@ export function blockForwardCls(
   const drop1 = drawn !== null ? drawn.drop1 : drawDropPath(rng, rate, B);
   const x1 = be.empty([B, D]);
   // x1 = x[:, 0] + drop_path(merged·W_projᵀ + b_proj)
-  residualLinear(be, x1, clsRows(be, x, B, N, D), merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, { y: be.empty([B, D]) }, B, B, D, D);
+  const work: BlockWork = { y: be.empty([B, D]) };
+  residualLinear(be, x1, clsRows(be, x, B, N, D), merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, work, B, B, D, D);
 
   // ---- MLP branch on the CLS rows: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1)))))
-  const ln2 = be.empty([B, D]);
-  const mean2 = be.empty([B]);
-  const rstd2 = be.empty([B]);
-  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, B, D, cfg.eps);
-  const h = be.empty([B, Dm]);
-  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), B, D, Dm);
-  const a = be.empty([B, Dm]);
-  be.geluForward(a.data, h.data, B * Dm);
   const drop2 = drawn !== null ? drawn.drop2 : drawDropPath(rng, rate, B);
-  residualLinear(be, outCls, x1, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), drop2, { y: be.empty([B, D]) }, B, B, Dm, D);
-  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ln2, mean2, rstd2, h, a, drop1, drop2 };
+  const mlp = mlpBranchForward(be, p, cfg, x1, outCls, drop2, work, B, B);
+  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ...mlp, drop1, drop2 };
 }
 
 /**
@@ -336,22 +364,15 @@ export function blockBackwardCls(
   const Dm = hiddenDim(cfg);
   const R = B * N;
   if (c.attn === null) throw new Error("blockBackwardCls: the forward did not keep the attention probabilities (keepAttn false)");
-  const gy = be.empty([B, D]);
-  const gA = be.empty([B, Dm]);
-  const gH = be.alloc([B, Dm]);
-  const gLn2 = be.empty([B, D]);
+  const mlpWork: MlpGradWork = { gy: be.empty([B, D]), gLn: be.empty([B, D]), gA: be.empty([B, Dm]), gH: be.empty([B, Dm]) };
   const gMerged = be.empty([B, D]);
 
-  // ---- MLP branch (CLS rows): ∂L/∂x1 (= gCls) = ∂L/∂out + norm2ᵀ(...)
-  let gOut = gCls;
-  if (c.drop2 !== null) dropPathBackward((gOut = gy), gCls, c.drop2, B);
-  linearBackward(be, gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gOut, c.a, p.param("mlp.fc2.weight"), B, Dm, D, false);
-  be.geluBackward(gH.data, gA.data, c.h.data, B * Dm);
-  linearBackward(be, gLn2, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), gH, c.ln2, p.param("mlp.fc1.weight"), B, D, Dm, false);
-  be.layerNormBackward(gCls.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, gLn2.data, c.x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, B, D);
+  // ---- MLP branch (CLS rows): ∂L/∂x1 (= gCls) = ∂L/∂out + norm2ᵀ(...), in place on gCls
+  mlpBranchBackward(be, p, cfg, gCls, c.x1, c, c.drop2, mlpWork, B, B);
 
   // ---- attention branch: ∂L/∂merged (CLS rows), then ∂L/∂qkv for every token
-  gOut = gCls;
+  const gy = mlpWork.gy;
+  let gOut = gCls;
   if (c.drop1 !== null) dropPathBackward((gOut = gy), gCls, c.drop1, B);
   linearBackward(be, gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gOut, c.merged, p.param("attn.proj.weight"), B, D, D, false);
   be.attentionBackwardRows(work.gQkv.data, gMerged.data, c.qkv.data, c.attn.data, B, H, N, Dh, attentionScale(cfg), 1);
