@@ -29,15 +29,15 @@ function attention(threads: number, B: number, H: number, N: number, Dh: number,
   return [out, attn, gq, gk, gv];
 }
 
-/** The row-layout kernels (qkv [B·N, 3D] in, merged heads out; the backward overwrites gradQkv). */
-function attentionRows(threads: number, B: number, H: number, N: number, Dh: number, seed: number): Float32Array[] {
+/** The row-layout kernels (qkv [B·N, 3D] in, merged heads out; the backward overwrites gradQkv), NQ query tokens per sample. */
+function attentionRows(threads: number, B: number, H: number, N: number, Dh: number, seed: number, NQ = N): Float32Array[] {
   const D = H * Dh;
-  const qkv = seededFloats(B * N * 3 * D, seed), gradOut = seededFloats(B * N * D, seed + 1);
-  const out = new Float32Array(B * N * D), attn = new Float32Array(B * H * N * N), gradQkv = seededFloats(B * N * 3 * D, seed + 2);
+  const qkv = seededFloats(B * N * 3 * D, seed), gradOut = seededFloats(B * NQ * D, seed + 1);
+  const out = new Float32Array(B * NQ * D), attn = new Float32Array(B * H * NQ * N), gradQkv = seededFloats(B * N * 3 * D, seed + 2);
   const scale = 1 / Math.sqrt(Dh);
   on(threads, () => {
-    attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale);
-    attentionBackwardRows(gradQkv, gradOut, qkv, attn, B, H, N, Dh, scale);
+    attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale, NQ);
+    attentionBackwardRows(gradQkv, gradOut, qkv, attn, B, H, N, Dh, scale, NQ);
   });
   return [out, attn, gradQkv];
 }
@@ -80,10 +80,12 @@ describe("threaded attention and GELU", () => {
 
   it("attention on the model's rows, forward and backward: any thread count gives the one-thread bits", () => {
     fc.assert(
-      fc.property(awkwardSize(4), awkwardSize(5), awkwardSize(23), awkwardSize(13), fc.constantFrom(2, 3, -2), fc.nat(1000),
-        (B, H, N, Dh, threads, seed) => {
-          const one = attentionRows(1, B, H, N, Dh, seed);
-          const many = attentionRows(threads, B, H, N, Dh, seed);
+      fc.property(awkwardSize(4), awkwardSize(5), awkwardSize(23), awkwardSize(13), fc.constantFrom(2, 3, -2), fc.nat(1000), fc.boolean(),
+        (B, H, N, Dh, threads, seed, clsOnly) => {
+          // every token a query, or the CLS token only (the last block)
+          const NQ = clsOnly ? 1 : N;
+          const one = attentionRows(1, B, H, N, Dh, seed, NQ);
+          const many = attentionRows(threads, B, H, N, Dh, seed, NQ);
           one.forEach((t, i) => expect(bitEqual(t, many[i]), `tensor ${i} B${B} H${H} N${N} Dh${Dh} T=${threads}`).toBe(true));
         }),
       { numRuns: 30 },
