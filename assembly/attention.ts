@@ -1,10 +1,24 @@
-// Multi-head self-attention core on [B,H,N,Dh] tensors: attn = softmax((q·kᵀ)·scale) per row,
-// out = attn·v, and its backward. Every (b, h) slab is computed on its own, in a fixed order, so a
-// sample's results do not depend on B. Every dot product is an f32 sum in increasing index order
-// (SIMD runs across outputs, never across a reduction); softmax exps are float64 (exp64).
+// Multi-head self-attention core: attn = softmax((q·kᵀ)·scale) per row, out = attn·v, and its
+// backward, for every (batch, head) slab. Two layouts of the same numbers:
+//   HEADS (0): q, k, v, out and their gradients [B,H,N,Dh] (the golden `attention` op);
+//   ROWS  (1): q, k, v are the three D-wide column blocks of the qkv Linear's output [B·N, 3D]
+//              (pointers to its columns 0, D, 2D; row stride 3D), out and gradOut are the merged
+//              heads [B·NQ, D] (row stride D), gradients land in [B·N, 3D] like qkv: the model's
+//              layout, so no head split or merge is ever copied. Only the first NQ tokens of each
+//              sample are queries (NQ = 1: the CLS token, all a DINO head reads of the last block);
+//              every token is a key and a value. attn is then [B,H,NQ,N].
+// Every slab is computed on its own, in a fixed order, so a sample's results do not depend on B
+// or on how slabs are split across threads. Dot products are f32 sums in increasing index order
+// (SIMD runs across outputs, never across a reduction). The softmax takes a float32 exp (./exp32)
+// and f32 row sums over four lanes, combined in a fixed order. The forward consumes each block of
+// 4 query rows' probabilities at once (out = p·v), so attn [B,H,N,N] is written only when asked for
+// (attn ≠ 0: the training backward and the attention maps read it).
 
-import { exp64, exp64x2 } from "./exp";
-import { ld, st, ld4, st4, simdLimit } from "./lanes";
+import { exp32x4 } from "./exp32";
+import { ld, st, ld4, st4, lo2, hi2, pack4 } from "./lanes";
+
+const HEADS = 0;
+const ROWS = 1;
 
 // @ts-ignore: decorator
 @inline function splat(ptr: usize, i: i32): v128 {
@@ -16,31 +30,53 @@ import { ld, st, ld4, st4, simdLimit } from "./lanes";
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
-/** Columns of kᵀ rounded up to 8, so the score kernel never needs a column tail. */
+/** Columns of kᵀ rounded up to 4 (whole SIMD groups; the score kernels take 8, then 4). */
 function attentionPaddedN(N: i32): i32 {
-  return (N + 7) & ~7;
+  return (N + 3) & ~3;
 }
 
-/** bT [Dh, Np] = bᵀ for b [N, Dh], columns N..Np−1 zero. */
-function packTransposed(bT: usize, b: usize, N: i32, Dh: i32, Np: i32): void {
+/** bT [Dh, Np] = bᵀ for b [N, Dh] (rows ldb floats apart), columns N..Np−1 zero. */
+function packTransposed(bT: usize, b: usize, ldb: i32, N: i32, Dh: i32, Np: i32): void {
   for (let d = 0; d < Dh; d++) {
     const row = bT + (<usize>(d * Np) << 2);
-    for (let j = 0; j < N; j++) st(row, j, ld(b, j * Dh + d));
+    for (let j = 0; j < N; j++) st(row, j, ld(b, j * ldb + d));
     for (let j = N; j < Np; j++) st(row, j, 0);
   }
 }
 
+/** Lanes j..j+3 that are keys (< N) as an all-ones mask. */
+// @ts-ignore: decorator
+@inline function keyLanes(j: i32, N: i32): v128 {
+  return i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), i32x4.splat(N));
+}
+
 /**
- * s [rows, Np] = a[i0 .. i0+rows) · bTᵀ, i.e. s[t, j] = Σ_d a[i0+t, d]·bT[d, j], for rows 4 or 1.
- * Each sum runs d = 0, 1, …, Dh−1 in f32.
+ * z = dot·scale on four lanes of columns j..j+3, the padded columns (≥ N) −Inf. (Row maxima are
+ * taken with pmax, one instruction that skips NaN: a NaN score still makes its row NaN, by its exp.)
  */
-function rowsDotT(s: usize, a: usize, i0: i32, rows: i32, bT: usize, Dh: i32, Np: i32): void {
-  const a0 = a + (<usize>(i0 * Dh) << 2);
+// @ts-ignore: decorator
+@inline function scaled(dot: v128, j: i32, N: i32, vscale: v128): v128 {
+  const z = f32x4.mul(dot, vscale);
+  return j + 4 > N ? v128.bitselect(z, f32x4.splat(-Infinity), keyLanes(j, N)) : z;
+}
+
+/**
+ * s [rows, Np] = (a[i0 .. i0+rows) · bTᵀ)·scale, i.e. s[t, j] = (Σ_d a[i0+t, d]·bT[d, j])·scale,
+ * for rows 4 or 1 (a's rows lda floats apart). Each sum runs d = 0, 1, …, Dh−1 in f32; scale 1
+ * leaves it exact. With maxSlot ≠ 0 (attention scores) the columns j ≥ N are set to −Inf and each
+ * row's maximum is stored, splatted, at maxSlot + 16·t.
+ */
+function rowsDotT(s: usize, a: usize, lda: i32, i0: i32, rows: i32, bT: usize, Dh: i32, Np: i32, N: i32, scale: f32, maxSlot: usize): void {
+  const a0 = a + (<usize>(i0 * lda) << 2);
+  const vscale = f32x4.splat(scale);
+  const rowNp = <usize>Np << 2;
   if (rows == 4) {
-    const a1 = a0 + (<usize>Dh << 2);
-    const a2 = a1 + (<usize>Dh << 2);
-    const a3 = a2 + (<usize>Dh << 2);
-    for (let j = 0; j < Np; j += 8) {
+    const a1 = a0 + (<usize>lda << 2);
+    const a2 = a1 + (<usize>lda << 2);
+    const a3 = a2 + (<usize>lda << 2);
+    let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+    let j = 0;
+    for (; j + 8 <= Np; j += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       let col = bT + (<usize>j << 2);
@@ -59,50 +95,102 @@ function rowsDotT(s: usize, a: usize, i0: i32, rows: i32, bT: usize, Dh: i32, Np
         x = splat(a3, d);
         c30 = madd(c30, x, b0);
         c31 = madd(c31, x, b1);
-        col += <usize>Np << 2;
+        col += rowNp;
       }
+      c00 = scaled(c00, j, N, vscale); c01 = scaled(c01, j + 4, N, vscale);
+      c10 = scaled(c10, j, N, vscale); c11 = scaled(c11, j + 4, N, vscale);
+      c20 = scaled(c20, j, N, vscale); c21 = scaled(c21, j + 4, N, vscale);
+      c30 = scaled(c30, j, N, vscale); c31 = scaled(c31, j + 4, N, vscale);
       st4(s, j, c00);
       st4(s, j + 4, c01);
-      st4(s, Np + j, c10);
-      st4(s, Np + j + 4, c11);
-      st4(s, 2 * Np + j, c20);
-      st4(s, 2 * Np + j + 4, c21);
-      st4(s, 3 * Np + j, c30);
-      st4(s, 3 * Np + j + 4, c31);
+      st4(s + rowNp, j, c10);
+      st4(s + rowNp, j + 4, c11);
+      st4(s + 2 * rowNp, j, c20);
+      st4(s + 2 * rowNp, j + 4, c21);
+      st4(s + 3 * rowNp, j, c30);
+      st4(s + 3 * rowNp, j + 4, c31);
+      if (maxSlot != 0) {
+        m0 = f32x4.pmax(m0, f32x4.pmax(c00, c01));
+        m1 = f32x4.pmax(m1, f32x4.pmax(c10, c11));
+        m2 = f32x4.pmax(m2, f32x4.pmax(c20, c21));
+        m3 = f32x4.pmax(m3, f32x4.pmax(c30, c31));
+      }
+    }
+    if (j < Np) {
+      // the last 4 columns
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let col = bT + (<usize>j << 2);
+      for (let d = 0; d < Dh; d++) {
+        const b0 = v128.load(col);
+        c0 = madd(c0, splat(a0, d), b0);
+        c1 = madd(c1, splat(a1, d), b0);
+        c2 = madd(c2, splat(a2, d), b0);
+        c3 = madd(c3, splat(a3, d), b0);
+        col += rowNp;
+      }
+      c0 = scaled(c0, j, N, vscale);
+      c1 = scaled(c1, j, N, vscale);
+      c2 = scaled(c2, j, N, vscale);
+      c3 = scaled(c3, j, N, vscale);
+      st4(s, j, c0);
+      st4(s + rowNp, j, c1);
+      st4(s + 2 * rowNp, j, c2);
+      st4(s + 3 * rowNp, j, c3);
+      if (maxSlot != 0) {
+        m0 = f32x4.pmax(m0, c0);
+        m1 = f32x4.pmax(m1, c1);
+        m2 = f32x4.pmax(m2, c2);
+        m3 = f32x4.pmax(m3, c3);
+      }
+    }
+    if (maxSlot != 0) {
+      v128.store(maxSlot, allLanesMax(m0));
+      v128.store(maxSlot, allLanesMax(m1), 16);
+      v128.store(maxSlot, allLanesMax(m2), 32);
+      v128.store(maxSlot, allLanesMax(m3), 48);
     }
   } else {
     for (let t = 0; t < rows; t++) {
-      const at = a0 + (<usize>(t * Dh) << 2);
-      const st_ = s + (<usize>(t * Np) << 2);
-      for (let j = 0; j < Np; j += 8) {
-        let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+      const at = a0 + (<usize>(t * lda) << 2);
+      const st_ = s + <usize>t * rowNp;
+      let m = f32x4.splat(-Infinity);
+      for (let j = 0; j < Np; j += 4) {
+        let c0 = f32x4.splat(0);
         let col = bT + (<usize>j << 2);
         for (let d = 0; d < Dh; d++) {
-          const x = splat(at, d);
-          c0 = madd(c0, x, v128.load(col));
-          c1 = madd(c1, x, v128.load(col, 16));
-          col += <usize>Np << 2;
+          c0 = madd(c0, splat(at, d), v128.load(col));
+          col += rowNp;
         }
+        c0 = scaled(c0, j, N, vscale);
         st4(st_, j, c0);
-        st4(st_, j + 4, c1);
+        m = f32x4.pmax(m, c0);
       }
+      if (maxSlot != 0) v128.store(maxSlot + (<usize>t << 4), allLanesMax(m));
     }
   }
 }
 
+/** The maximum of the four lanes in every lane (pmax). */
+// @ts-ignore: decorator
+@inline function allLanesMax(m: v128): v128 {
+  const m2 = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  return f32x4.pmax(m2, i32x4.shuffle(m2, m2, 1, 0, 3, 2));
+}
+
 /**
- * c [M, Dh] (+)= p [M, K] · m [K, Dh] (p rows of stride K): c[i, d] = Σ_k p[i, k]·m[k, d], summed
- * k = 0, 1, …, K−1 in f32, then stored (accumulate false) or added to c (accumulate true).
+ * c [M, Dh] (+)= p [M, K] · m [K, Dh]: c[i, d] = Σ_k p[i, k]·m[k, d], summed k = 0, 1, …, K−1 in
+ * f32, then stored (accumulate false) or added to c (accumulate true). Row strides: p ldp, m ldm,
+ * c ldc floats.
  */
-function matMul(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32, accumulate: bool): void {
+function matMul(c: usize, ldc: i32, p: usize, ldp: i32, m: usize, ldm: i32, M: i32, K: i32, Dh: i32, accumulate: bool): void {
   const Dh8 = Dh & ~7;
-  const Dh4 = simdLimit(Dh);
-  const rowP = <usize>K << 2;
-  const rowM = <usize>Dh << 2;
+  const rowP = <usize>ldp << 2;
+  const rowM = <usize>ldm << 2;
+  const rowC = <usize>ldc << 2;
   let i = 0;
   for (; i + 4 <= M; i += 4) {
     const p0 = p + <usize>i * rowP;
-    const c0 = c + <usize>i * rowM;
+    const c0 = c + <usize>i * rowC;
     let d = 0;
     for (; d < Dh8; d += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -129,21 +217,21 @@ function matMul(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32, accumulat
       }
       store4(c0, d, c00, accumulate);
       store4(c0, d + 4, c01, accumulate);
-      store4(c0 + rowM, d, c10, accumulate);
-      store4(c0 + rowM, d + 4, c11, accumulate);
-      store4(c0 + 2 * rowM, d, c20, accumulate);
-      store4(c0 + 2 * rowM, d + 4, c21, accumulate);
-      store4(c0 + 3 * rowM, d, c30, accumulate);
-      store4(c0 + 3 * rowM, d + 4, c31, accumulate);
+      store4(c0 + rowC, d, c10, accumulate);
+      store4(c0 + rowC, d + 4, c11, accumulate);
+      store4(c0 + 2 * rowC, d, c20, accumulate);
+      store4(c0 + 2 * rowC, d + 4, c21, accumulate);
+      store4(c0 + 3 * rowC, d, c30, accumulate);
+      store4(c0 + 3 * rowC, d + 4, c31, accumulate);
     }
-    for (let t = 0; t < 4; t++) matMulRowTail(c0 + <usize>t * rowM, p0 + <usize>t * rowP, m, K, Dh, d, Dh4, accumulate);
+    for (let t = 0; t < 4; t++) matMulRowTail(c0 + <usize>t * rowC, p0 + <usize>t * rowP, m, rowM, K, Dh, d, accumulate);
   }
-  for (; i < M; i++) matMulRowTail(c + <usize>i * rowM, p + <usize>i * rowP, m, K, Dh, 0, Dh4, accumulate);
+  for (; i < M; i++) matMulRowTail(c + <usize>i * rowC, p + <usize>i * rowP, m, rowM, K, Dh, 0, accumulate);
 }
 
-/** One row of `matMul` from column d0 on: 4-wide chunks up to Dh4, then single columns. */
-function matMulRowTail(ci: usize, pi: usize, m: usize, K: i32, Dh: i32, d0: i32, Dh4: i32, accumulate: bool): void {
-  const rowM = <usize>Dh << 2;
+/** One row of `matMul` from column d0 on: 4-wide chunks up to Dh & ~3, then single columns. */
+function matMulRowTail(ci: usize, pi: usize, m: usize, rowM: usize, K: i32, Dh: i32, d0: i32, accumulate: bool): void {
+  const Dh4 = Dh & ~3;
   let d = d0;
   for (; d < Dh4; d += 4) {
     let acc = f32x4.splat(0);
@@ -156,7 +244,7 @@ function matMulRowTail(ci: usize, pi: usize, m: usize, K: i32, Dh: i32, d0: i32,
   }
   for (; d < Dh; d++) {
     let acc: f32 = 0;
-    for (let k = 0; k < K; k++) acc += ld(pi, k) * ld(m, k * Dh + d);
+    for (let k = 0; k < K; k++) acc += ld(pi, k) * load<f32>(m + <usize>k * rowM + (<usize>d << 2));
     st(ci, d, accumulate ? ld(ci, d) + acc : acc);
   }
 }
@@ -167,17 +255,17 @@ function matMulRowTail(ci: usize, pi: usize, m: usize, K: i32, Dh: i32, d0: i32,
 }
 
 /**
- * c [K, Dh] += pᵀ · m for p [M, K], m [M, Dh]: c[j, d] += Σ_i p[i, j]·m[i, d], summed
- * i = 0, 1, …, M−1 in f32 before the one add into c.
+ * c [K, Dh] (+)= pᵀ · m for p [M, K], m [M, Dh]: c[j, d] = Σ_i p[i, j]·m[i, d], summed
+ * i = 0, 1, …, M−1 in f32, then stored or added to c (one add). Row strides: p ldp, m ldm, c ldc.
  */
-function matMulTransA(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32): void {
+function matMulTransA(c: usize, ldc: i32, p: usize, ldp: i32, m: usize, ldm: i32, M: i32, K: i32, Dh: i32, accumulate: bool): void {
   const Dh8 = Dh & ~7;
-  const Dh4 = simdLimit(Dh);
-  const rowP = <usize>K << 2;
-  const rowM = <usize>Dh << 2;
+  const rowP = <usize>ldp << 2;
+  const rowM = <usize>ldm << 2;
+  const rowC = <usize>ldc << 2;
   let j = 0;
   for (; j + 4 <= K; j += 4) {
-    const c0 = c + <usize>j * rowM;
+    const c0 = c + <usize>j * rowC;
     let d = 0;
     for (; d < Dh8; d += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -202,24 +290,23 @@ function matMulTransA(c: usize, p: usize, m: usize, M: i32, K: i32, Dh: i32): vo
         mi += rowM;
         pi += rowP;
       }
-      store4(c0, d, c00, true);
-      store4(c0, d + 4, c01, true);
-      store4(c0 + rowM, d, c10, true);
-      store4(c0 + rowM, d + 4, c11, true);
-      store4(c0 + 2 * rowM, d, c20, true);
-      store4(c0 + 2 * rowM, d + 4, c21, true);
-      store4(c0 + 3 * rowM, d, c30, true);
-      store4(c0 + 3 * rowM, d + 4, c31, true);
+      store4(c0, d, c00, accumulate);
+      store4(c0, d + 4, c01, accumulate);
+      store4(c0 + rowC, d, c10, accumulate);
+      store4(c0 + rowC, d + 4, c11, accumulate);
+      store4(c0 + 2 * rowC, d, c20, accumulate);
+      store4(c0 + 2 * rowC, d + 4, c21, accumulate);
+      store4(c0 + 3 * rowC, d, c30, accumulate);
+      store4(c0 + 3 * rowC, d + 4, c31, accumulate);
     }
-    for (let t = 0; t < 4; t++) matMulTransATail(c0 + <usize>t * rowM, p + (<usize>(j + t) << 2), m, M, K, Dh, d, Dh4);
+    for (let t = 0; t < 4; t++) matMulTransATail(c0 + <usize>t * rowC, p + (<usize>(j + t) << 2), rowP, m, rowM, M, Dh, d, accumulate);
   }
-  for (; j < K; j++) matMulTransATail(c + <usize>j * rowM, p + (<usize>j << 2), m, M, K, Dh, 0, Dh4);
+  for (; j < K; j++) matMulTransATail(c + <usize>j * rowC, p + (<usize>j << 2), rowP, m, rowM, M, Dh, 0, accumulate);
 }
 
 /** One output row j of `matMulTransA` (pj = &p[0, j]) from column d0 on. */
-function matMulTransATail(cj: usize, pj: usize, m: usize, M: i32, K: i32, Dh: i32, d0: i32, Dh4: i32): void {
-  const rowP = <usize>K << 2;
-  const rowM = <usize>Dh << 2;
+function matMulTransATail(cj: usize, pj: usize, rowP: usize, m: usize, rowM: usize, M: i32, Dh: i32, d0: i32, accumulate: bool): void {
+  const Dh4 = Dh & ~3;
   let d = d0;
   for (; d < Dh4; d += 4) {
     let acc = f32x4.splat(0);
@@ -230,155 +317,199 @@ function matMulTransATail(cj: usize, pj: usize, m: usize, M: i32, K: i32, Dh: i3
       mi += rowM;
       pi += rowP;
     }
-    store4(cj, d, acc, true);
+    store4(cj, d, acc, accumulate);
   }
   for (; d < Dh; d++) {
     let acc: f32 = 0;
-    for (let i = 0; i < M; i++) acc += load<f32>(pj + <usize>i * rowP) * ld(m, i * Dh + d);
-    st(cj, d, ld(cj, d) + acc);
+    for (let i = 0; i < M; i++) acc += load<f32>(pj + <usize>i * rowP) * load<f32>(m + <usize>i * rowM + (<usize>d << 2));
+    st(cj, d, accumulate ? ld(cj, d) + acc : acc);
   }
 }
 
 /**
- * p [N] = softmax(s [N]·scale) for one row: z = f32(s·scale); e = exp(z − max) in float64;
- * p = f32(f32(e) / Σ e). NaN anywhere in the row makes the whole row NaN.
+ * p [Np] = softmax of the row z [Np] (already scaled, −Inf past N; its max splatted at maxAt):
+ * e = exp32(z − max), Σ e over four lanes ((l0 + l1) + (l2 + l3)), p = e / Σ (0 past N). With
+ * attnRow ≠ 0 the N probabilities are also stored there. NaN anywhere in the row makes the whole
+ * row NaN (as does +Inf, or a row of −Inf). `sumAt`: 16 bytes of workspace; the sum goes through it
+ * (V8 would otherwise redo its horizontal add inside the next loop, at every iteration).
  */
-function softmaxRow(p: usize, s: usize, N: i32, scale: f32): void {
-  const N4 = simdLimit(N);
-  const vscale = f32x4.splat(scale);
-  let vmax = f32x4.splat(-Infinity);
-  let j = 0;
-  // z = (q·k)·scale, max over the row (f32x4.max propagates NaN)
-  for (; j < N4; j += 4) {
-    const z = f32x4.mul(ld4(s, j), vscale);
-    st4(s, j, z);
-    vmax = f32x4.max(vmax, z);
+function softmaxRow(p: usize, attnRow: usize, z: usize, N: i32, Np: i32, maxAt: usize, sumAt: usize): void {
+  const max = v128.load(maxAt);
+  // e = exp(z − max), Σ e per lane (padded lanes: exp(−Inf) = 0)
+  let vsum = f32x4.splat(0);
+  for (let j = 0; j < Np; j += 4) {
+    const e = exp32x4(f32x4.sub(ld4(z, j), max));
+    st4(p, j, e);
+    vsum = f32x4.add(vsum, e);
   }
-  let max = maxNaN(maxNaN(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), maxNaN(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
-  for (; j < N; j++) {
-    const z = ld(s, j) * scale;
-    st(s, j, z);
-    max = maxNaN(max, z);
-  }
-  // e = exp(z − max) in float64, stored as f32; Σ e in float64 (two f64x2 partial sums, then the tail)
-  const m = <f64>max;
-  const vm = f64x2.splat(m);
-  let sa = f64x2.splat(0);
-  let sb = f64x2.splat(0);
-  for (j = 0; j < N4; j += 4) {
-    const z = ld4(s, j);
-    const e0 = exp64x2(f64x2.sub(f64x2.promote_low_f32x4(z), vm));
-    const e1 = exp64x2(f64x2.sub(f64x2.promote_low_f32x4(i32x4.shuffle(z, z, 2, 3, 2, 3)), vm));
-    sa = f64x2.add(sa, e0);
-    sb = f64x2.add(sb, e1);
-    st4(p, j, i32x4.shuffle(f32x4.demote_f64x2_zero(e0), f32x4.demote_f64x2_zero(e1), 0, 1, 4, 5));
-  }
-  let sum = (f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1)) + (f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1));
-  for (; j < N; j++) {
-    const e = exp64(<f64>ld(s, j) - m);
-    sum += e;
-    st(p, j, <f32>e);
-  }
+  v128.store(sumAt, f32x4.splat((f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1)) + (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3))));
+  const sum = v128.load(sumAt);
   // p = e / Σ e
-  const vsum = f64x2.splat(sum);
-  for (j = 0; j < N4; j += 4) {
-    const e = ld4(p, j);
-    const p0 = f64x2.div(f64x2.promote_low_f32x4(e), vsum);
-    const p1 = f64x2.div(f64x2.promote_low_f32x4(i32x4.shuffle(e, e, 2, 3, 2, 3)), vsum);
-    st4(p, j, i32x4.shuffle(f32x4.demote_f64x2_zero(p0), f32x4.demote_f64x2_zero(p1), 0, 1, 4, 5));
+  for (let j = 0; j < Np; j += 4) st4(p, j, f32x4.div(ld4(p, j), sum));
+  if (attnRow != 0) {
+    let j = 0;
+    for (; j + 4 <= N; j += 4) st4(attnRow, j, ld4(p, j));
+    for (; j < N; j++) st(attnRow, j, ld(p, j));
   }
-  for (; j < N; j++) st(p, j, <f32>(<f64>ld(p, j) / sum));
-}
-
-// @ts-ignore: decorator
-@inline function maxNaN(a: f32, b: f32): f32 {
-  return b > a || b != b ? b : a;
 }
 
 /**
- * out [B,H,N,Dh] = softmax((q·kᵀ)·scale)·v and attn [B,H,N,N] the softmax, from q, k, v [B,H,N,Dh].
- * work: (Dh + 4)·Np floats, Np = attentionPaddedN(N), 16-byte aligned.
+ * One row of the softmax backward: g [N] = f32(attn ⊙ (gradAttn − rowsum))·scale, rowsum =
+ * Σ_j gradAttn_j·attn_j in float64 (two f64x2 lanes over the first N & ~3 columns, then the rest in
+ * order), the products in float64.
  */
-export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize): void {
-  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H);
+function gradScoresRow(g: usize, ga: usize, ar: usize, N: i32, scale: f32): void {
+  const N4 = N & ~3;
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let j = 0;
+  for (; j < N4; j += 4) {
+    const v = ld4(ga, j);
+    const a = ld4(ar, j);
+    acc0 = f64x2.add(acc0, f64x2.mul(lo2(v), lo2(a)));
+    acc1 = f64x2.add(acc1, f64x2.mul(hi2(v), hi2(a)));
+  }
+  // rowsum(gradAttn ⊙ attn)
+  let rs = (f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1)) + (f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1));
+  for (; j < N; j++) rs += <f64>ld(ga, j) * <f64>ld(ar, j);
+  const vrs = f64x2.splat(rs);
+  const vscale = f32x4.splat(scale);
+  // gradScores = attn ⊙ (gradAttn − rowsum), then ·scale as the gradient of (q·kᵀ)·scale
+  for (j = 0; j < N4; j += 4) {
+    const v = ld4(ga, j);
+    const a = ld4(ar, j);
+    const d = pack4(f64x2.mul(lo2(a), f64x2.sub(lo2(v), vrs)), f64x2.mul(hi2(a), f64x2.sub(hi2(v), vrs)));
+    st4(g, j, f32x4.mul(d, vscale));
+  }
+  for (; j < N; j++) st(g, j, <f32>(<f64>ld(ar, j) * (<f64>ld(ga, j) - rs)) * scale);
+}
+
+/** Floats of forward workspace: kᵀ padded to Np columns, 4 score rows, 4 probability rows, 4 row maxima and a sum (4 floats each). */
+export function attentionForwardWorkFloats(N: i32, Dh: i32): i32 {
+  const Np = attentionPaddedN(N);
+  return (Dh + 8) * Np + 20;
+}
+
+/** Floats of backward workspace: vᵀ padded, 4 score rows, and gradScores [N, Np]. */
+export function attentionBackwardWorkFloats(N: i32, Dh: i32): i32 {
+  const Np = attentionPaddedN(N);
+  return (Dh + 4 + N) * Np;
+}
+
+/** Row stride (floats) of q, k, v and of their gradients in `layout`. */
+// @ts-ignore: decorator
+@inline function inStride(layout: i32, H: i32, Dh: i32): i32 {
+  return layout == ROWS ? 3 * H * Dh : Dh;
+}
+
+/** Row stride of out and gradOut in `layout`. */
+// @ts-ignore: decorator
+@inline function outStride(layout: i32, H: i32, Dh: i32): i32 {
+  return layout == ROWS ? H * Dh : Dh;
+}
+
+/** Byte offset of slab bh's first row in a tensor of `rows` rows per sample and row stride `ld` (floats) in `layout`. */
+// @ts-ignore: decorator
+@inline function slabOffset(layout: i32, bh: i32, H: i32, rows: i32, Dh: i32, ld_: i32): usize {
+  if (layout == HEADS) return <usize>bh * <usize>(rows * Dh) << 2;
+  const b = bh / H;
+  const h = bh - b * H;
+  return (<usize>(b * rows) * <usize>ld_ + <usize>(h * Dh)) << 2;
+}
+
+/**
+ * out = softmax((q·kᵀ)·scale)·v and, when attn ≠ 0, attn [B,H,NQ,N] the softmax, for the first NQ
+ * tokens of each sample as queries (HEADS: NQ = N). `layout` HEADS or ROWS (see the top of the
+ * file). work: attentionForwardWorkFloats(N, Dh) floats, 16-byte aligned.
+ */
+export function attentionForward(out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32, NQ: i32): void {
+  attentionForwardPart(out, attn, q, k, v, B, H, N, Dh, scale, work, 0, B * H, layout, NQ);
 }
 
 /** attentionForward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
 export function attentionForwardPart(
-  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32,
+  out: usize, attn: usize, q: usize, k: usize, v: usize, B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32, NQ: i32,
 ): void {
+  assert(layout == ROWS || NQ == N, "attentionForwardPart: fewer queries than tokens need the ROWS layout");
   const Np = attentionPaddedN(N);
   const kT = work;
   const s = work + (<usize>(Dh * Np) << 2);
-  const slab = <usize>(N * Dh) << 2;
-  const attnSlab = <usize>N * <usize>N << 2;
+  const p = s + (<usize>(4 * Np) << 2);
+  const maxes = p + (<usize>(4 * Np) << 2);
+  const sumAt = maxes + 64;
+  const ldi = inStride(layout, H, Dh);
+  const ldo = outStride(layout, H, Dh);
+  const attnSlab = <usize>NQ * <usize>N << 2;
   for (let bh = bh0; bh < bh1; bh++) {
-    const qs = q + <usize>bh * slab;
-    const ks = k + <usize>bh * slab;
-    const vs = v + <usize>bh * slab;
-    const as = attn + <usize>bh * attnSlab;
-    packTransposed(kT, ks, N, Dh, Np);
-    let i = 0;
-    for (; i < N; ) {
-      const rows = i + 4 <= N ? 4 : 1;
-      // scores of `rows` query rows against every key
-      rowsDotT(s, qs, i, rows, kT, Dh, Np);
-      for (let t = 0; t < rows; t++) softmaxRow(as + (<usize>((i + t) * N) << 2), s + (<usize>(t * Np) << 2), N, scale);
+    const inOff = slabOffset(layout, bh, H, N, Dh, ldi);
+    const qs = q + inOff;
+    const vs = v + inOff;
+    const os = out + slabOffset(layout, bh, H, NQ, Dh, ldo);
+    packTransposed(kT, k + inOff, ldi, N, Dh, Np);
+    for (let i = 0; i < NQ; ) {
+      const rows = i + 4 <= NQ ? 4 : 1;
+      // scores (q·k)·scale of `rows` query rows against every key and their maxima, the softmax, then out rows = p·v
+      rowsDotT(s, qs, ldi, i, rows, kT, Dh, Np, N, scale, maxes);
+      for (let t = 0; t < rows; t++) {
+        const attnRow: usize = attn == 0 ? 0 : attn + <usize>bh * attnSlab + (<usize>((i + t) * N) << 2);
+        softmaxRow(p + (<usize>(t * Np) << 2), attnRow, s + (<usize>(t * Np) << 2), N, Np, maxes + (<usize>t << 4), sumAt);
+      }
+      matMul(os + (<usize>(i * ldo) << 2), ldo, p, Np, vs, ldi, rows, N, Dh, false);
       i += rows;
     }
-    // out = attn·v
-    matMul(out + <usize>bh * slab, as, vs, N, N, Dh, false);
   }
 }
 
 /**
- * Backward of attentionForward, accumulating into gradQ, gradK, gradV [B,H,N,Dh]:
- *   gradV += attnᵀ·gradOut;  gradAttn = gradOut·vᵀ;  gradScores = attn ⊙ (gradAttn − rowsum(gradAttn ⊙ attn))
- *   gradQ += (gradScores·scale)·k;  gradK += (gradScores·scale)ᵀ·q
- * work: (Dh + 4)·Np + N·N floats, 16-byte aligned.
+ * Backward of attentionForward from the saved attn [B,H,NQ,N] (the first NQ tokens of each sample
+ * the queries, gradOut [.., NQ, ..]):
+ *   gradV (+)= attnᵀ·gradOut;  gradAttn = gradOut·vᵀ;  gradScores = attn ⊙ (gradAttn − rowsum(gradAttn ⊙ attn))
+ *   gradQ (+)= (gradScores·scale)·k (rows past NQ: 0);  gradK (+)= (gradScores·scale)ᵀ·q
+ * accumulating into gradQ, gradK, gradV when `accumulate`, else overwriting them (every row).
+ * work: attentionBackwardWorkFloats(N, Dh) floats, 16-byte aligned.
  */
 export function attentionBackward(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
-  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, layout: i32, accumulate: i32, NQ: i32,
 ): void {
-  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H);
+  attentionBackwardPart(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, work, 0, B * H, layout, accumulate, NQ);
 }
 
 /** attentionBackward for the (batch, head) slabs bh0 ≤ bh < bh1 only (one thread's share: slabs are independent). */
 export function attentionBackwardPart(
   gradQ: usize, gradK: usize, gradV: usize, gradOut: usize, q: usize, k: usize, v: usize, attn: usize,
-  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32,
+  B: i32, H: i32, N: i32, Dh: i32, scale: f32, work: usize, bh0: i32, bh1: i32, layout: i32, accumulate: i32, NQ: i32,
 ): void {
+  assert(layout == ROWS || NQ == N, "attentionBackwardPart: fewer queries than tokens need the ROWS layout");
   const Np = attentionPaddedN(N);
   const vT = work;
   const s = vT + (<usize>(Dh * Np) << 2);
   const g = s + (<usize>(4 * Np) << 2);
-  const slab = <usize>(N * Dh) << 2;
-  const attnSlab = <usize>N * <usize>N << 2;
+  const ldi = inStride(layout, H, Dh);
+  const ldo = outStride(layout, H, Dh);
+  const acc = accumulate != 0;
+  const attnSlab = <usize>NQ * <usize>N << 2;
   for (let bh = bh0; bh < bh1; bh++) {
-    const off = <usize>bh * slab;
+    const inOff = slabOffset(layout, bh, H, N, Dh, ldi);
     const as = attn + <usize>bh * attnSlab;
-    const gos = gradOut + off;
-    packTransposed(vT, v + off, N, Dh, Np);
-    let i = 0;
-    for (; i < N; ) {
-      const rows = i + 4 <= N ? 4 : 1;
+    const gos = gradOut + slabOffset(layout, bh, H, NQ, Dh, ldo);
+    packTransposed(vT, v + inOff, ldi, N, Dh, Np);
+    for (let i = 0; i < NQ; ) {
+      const rows = i + 4 <= NQ ? 4 : 1;
       // gradAttn rows = gradOut·vᵀ
-      rowsDotT(s, gos, i, rows, vT, Dh, Np);
+      rowsDotT(s, gos, ldo, i, rows, vT, Dh, Np, N, 1, 0);
       for (let t = 0; t < rows; t++) {
         const ga = s + (<usize>(t * Np) << 2);
         const ar = as + (<usize>((i + t) * N) << 2);
-        const gr = g + (<usize>((i + t) * N) << 2);
-        // rowsum(gradAttn ⊙ attn) in float64
-        let rs: f64 = 0;
-        for (let j = 0; j < N; j++) rs += <f64>ld(ga, j) * <f64>ld(ar, j);
-        // gradScores = attn ⊙ (gradAttn − rowsum), then ·scale as the gradient of (q·kᵀ)·scale
-        for (let j = 0; j < N; j++) st(gr, j, <f32>(<f64>ld(ar, j) * (<f64>ld(ga, j) - rs)) * scale);
+        const gr = g + (<usize>((i + t) * Np) << 2);
+        gradScoresRow(gr, ga, ar, N, scale);
       }
       i += rows;
     }
-    matMul(gradQ + off, g, k + off, N, N, Dh, true);
-    matMulTransA(gradK + off, g, q + off, N, N, Dh);
-    matMulTransA(gradV + off, as, gos, N, N, Dh);
+    matMul(gradQ + inOff, ldi, g, Np, k + inOff, ldi, NQ, N, Dh, acc);
+    // the tokens that are no queries get no query gradient
+    if (!acc) for (let i = NQ; i < N; i++) memory.fill(gradQ + inOff + (<usize>(i * ldi) << 2), 0, <usize>Dh << 2);
+    matMulTransA(gradK + inOff, ldi, g, Np, q + inOff, ldi, NQ, N, Dh, acc);
+    matMulTransA(gradV + inOff, ldi, as, N, gos, ldo, NQ, N, Dh, acc);
   }
 }

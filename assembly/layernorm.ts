@@ -1,6 +1,9 @@
 // LayerNorm over the last dim, forward and backward, on R rows of D values. Moments and every
 // per-element expression are computed in float64 (SIMD f64x2) and rounded to float32 on store, so
 // the kernel matches layerNormForwardRef / layerNormBackwardRef up to the order of the row sums.
+// Threads (src/kernels/layernorm.ts) split the forward and the backward's ∂x by rows, and the
+// backward's ∂weight, ∂bias (column sums over every row) by columns: each value gets the very
+// operations of the one-call kernels, in the same order, so a split never changes a bit.
 
 import { ld, st, ld4, simdLimit, lo2, hi2, pack4 } from "./lanes";
 
@@ -24,8 +27,13 @@ import { ld, st, ld4, simdLimit, lo2, hi2, pack4 } from "./lanes";
  * (var biased). Everything in float64: a row of equal values gives mean = x exactly and y = bias.
  */
 export function layerNormForward(y: usize, mean: usize, rstd: usize, x: usize, weight: usize, bias: usize, R: i32, D: i32, eps: f64): void {
+  layerNormForwardPart(y, mean, rstd, x, weight, bias, R, D, eps, 0, R);
+}
+
+/** layerNormForward on rows r0 ≤ r < r1 only (one thread's share). */
+export function layerNormForwardPart(y: usize, mean: usize, rstd: usize, x: usize, weight: usize, bias: usize, R: i32, D: i32, eps: f64, r0: i32, r1: i32): void {
   const D4 = simdLimit(D);
-  for (let r = 0; r < R; r++) {
+  for (let r = r0; r < r1; r++) {
     const xr = x + (<usize>r * <usize>D << 2);
     const yr = y + (<usize>r * <usize>D << 2);
     // mean = Σ x / D
@@ -80,18 +88,25 @@ export function layerNormForward(y: usize, mean: usize, rstd: usize, x: usize, w
  * Backward from the saved mean, rstd (accumulating):
  *   gradX += rstd·(g − mean(g) − x̂·mean(g·x̂)), g = gradY·weight, x̂ = (x − mean)·rstd
  *   gradWeight += Σ_rows gradY·x̂,  gradBias += Σ_rows gradY
- * `work` holds 2·D float64 (16-byte aligned): the column sums, added to gradWeight/gradBias once.
+ * in two passes: ∂x row by row, then ∂weight and ∂bias column by column (each column summed in
+ * float64 over the rows in order, in registers, and added to the float32 gradient once). The
+ * threads run the same two parts on rows and on columns.
  */
 export function layerNormBackward(
   gradX: usize, gradWeight: usize, gradBias: usize, gradY: usize, x: usize, mean: usize, rstd: usize, weight: usize,
-  R: i32, D: i32, work: usize,
+  R: i32, D: i32,
+): void {
+  layerNormBackwardRowsPart(gradX, gradY, x, mean, rstd, weight, R, D, 0, R);
+  layerNormParamGradsPart(gradWeight, gradBias, gradY, x, mean, rstd, R, D, 0, D);
+}
+
+/** The ∂x part of layerNormBackward on rows r0 ≤ r < r1 only: gradX += rstd·(g − mean(g) − x̂·mean(g·x̂)). */
+export function layerNormBackwardRowsPart(
+  gradX: usize, gradY: usize, x: usize, mean: usize, rstd: usize, weight: usize, R: i32, D: i32, r0: i32, r1: i32,
 ): void {
   const D4 = simdLimit(D);
-  const colW = work;
-  const colB = work + (<usize>D << 3);
-  memory.fill(work, 0, <usize>D << 4);
   const invD = 1 / <f64>D;
-  for (let r = 0; r < R; r++) {
+  for (let r = r0; r < r1; r++) {
     const off = <usize>r * <usize>D << 2;
     const xr = x + off;
     const gyr = gradY + off;
@@ -100,7 +115,7 @@ export function layerNormBackward(
     const s = <f64>ld(rstd, r);
     const vm = f64x2.splat(m);
     const vs = f64x2.splat(s);
-    // Σ g and Σ g·x̂ over the row; column sums of gradY·x̂ and gradY
+    // Σ g and Σ g·x̂ over the row
     let ga = f64x2.splat(0);
     let gb = f64x2.splat(0);
     let ha = f64x2.splat(0);
@@ -112,31 +127,20 @@ export function layerNormBackward(
       const w = ld4(weight, d);
       const xh0 = f64x2.mul(f64x2.sub(lo2(xv), vm), vs);
       const xh1 = f64x2.mul(f64x2.sub(hi2(xv), vm), vs);
-      const gy0 = lo2(gy);
-      const gy1 = hi2(gy);
-      const g0 = f64x2.mul(gy0, lo2(w));
-      const g1 = f64x2.mul(gy1, hi2(w));
+      const g0 = f64x2.mul(lo2(gy), lo2(w));
+      const g1 = f64x2.mul(hi2(gy), hi2(w));
       ga = f64x2.add(ga, g0);
       gb = f64x2.add(gb, g1);
       ha = f64x2.add(ha, f64x2.mul(g0, xh0));
       hb = f64x2.add(hb, f64x2.mul(g1, xh1));
-      st2d(colW, d, f64x2.add(ld2d(colW, d), f64x2.mul(gy0, xh0)));
-      st2d(colW, d + 2, f64x2.add(ld2d(colW, d + 2), f64x2.mul(gy1, xh1)));
-      st2d(colB, d, f64x2.add(ld2d(colB, d), gy0));
-      st2d(colB, d + 2, f64x2.add(ld2d(colB, d + 2), gy1));
     }
     let sumG = sum2(ga, gb);
     let sumGX = sum2(ha, hb);
     for (; d < D; d++) {
       const xh = (<f64>ld(xr, d) - m) * s;
-      const gy = <f64>ld(gyr, d);
-      const g = gy * <f64>ld(weight, d);
+      const g = <f64>ld(gyr, d) * <f64>ld(weight, d);
       sumG += g;
       sumGX += g * xh;
-      const pw = colW + (<usize>d << 3);
-      const pb = colB + (<usize>d << 3);
-      store<f64>(pw, load<f64>(pw) + gy * xh);
-      store<f64>(pb, load<f64>(pb) + gy);
     }
     const mg = sumG * invD;
     const mgx = sumGX * invD;
@@ -162,8 +166,45 @@ export function layerNormBackward(
       st(gxr, d, <f32>(<f64>ld(gxr, d) + s * ((g - mg) - xh * mgx)));
     }
   }
-  for (let d = 0; d < D; d++) {
-    st(gradWeight, d, <f32>(<f64>ld(gradWeight, d) + load<f64>(colW + (<usize>d << 3))));
-    st(gradBias, d, <f32>(<f64>ld(gradBias, d) + load<f64>(colB + (<usize>d << 3))));
+}
+
+/**
+ * The ∂weight, ∂bias part of layerNormBackward on columns d0 ≤ d < d1 only (d0 a multiple of 4):
+ * gradWeight += Σ_rows gradY·x̂, gradBias += Σ_rows gradY, each column summed in float64 over the
+ * rows in order, then added to the float32 gradient once.
+ */
+export function layerNormParamGradsPart(
+  gradWeight: usize, gradBias: usize, gradY: usize, x: usize, mean: usize, rstd: usize, R: i32, D: i32, d0: i32, d1: i32,
+): void {
+  let d = d0;
+  for (; d + 4 <= d1; d += 4) {
+    let w0 = f64x2.splat(0), w1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+    for (let r = 0; r < R; r++) {
+      const off = (<usize>r * <usize>D + <usize>d) << 2;
+      const xv = v128.load(x + off);
+      const gy = v128.load(gradY + off);
+      const vm = f64x2.splat(<f64>ld(mean, r));
+      const vs = f64x2.splat(<f64>ld(rstd, r));
+      const gy0 = lo2(gy);
+      const gy1 = hi2(gy);
+      // Σ gradY·x̂, Σ gradY
+      w0 = f64x2.add(w0, f64x2.mul(gy0, f64x2.mul(f64x2.sub(lo2(xv), vm), vs)));
+      w1 = f64x2.add(w1, f64x2.mul(gy1, f64x2.mul(f64x2.sub(hi2(xv), vm), vs)));
+      b0 = f64x2.add(b0, gy0);
+      b1 = f64x2.add(b1, gy1);
+    }
+    v128.store(gradWeight + (<usize>d << 2), pack4(f64x2.add(lo2(ld4(gradWeight, d)), w0), f64x2.add(hi2(ld4(gradWeight, d)), w1)));
+    v128.store(gradBias + (<usize>d << 2), pack4(f64x2.add(lo2(ld4(gradBias, d)), b0), f64x2.add(hi2(ld4(gradBias, d)), b1)));
+  }
+  for (; d < d1; d++) {
+    let w: f64 = 0;
+    let b: f64 = 0;
+    for (let r = 0; r < R; r++) {
+      const gy = <f64>ld(gradY, r * D + d);
+      w += gy * ((<f64>ld(x, r * D + d) - <f64>ld(mean, r)) * <f64>ld(rstd, r));
+      b += gy;
+    }
+    st(gradWeight, d, <f32>(<f64>ld(gradWeight, d) + w));
+    st(gradBias, d, <f32>(<f64>ld(gradBias, d) + b));
   }
 }

@@ -1,6 +1,8 @@
-// C[M,N] (+)= op(A)·op(B) (+ bias[N]) in the GotoBLAS loop order, with a 4×8 register tile of
-// f32x4 accumulators. Every C element is summed in one fixed order: init, + a0·b0, + a1·b1, …
-// (k ascending, f32 mul then f32 add, no FMA), so a result depends on its own row and column only.
+// C[M,N] (+)= op(A)·op(B) (+ bias[N]) (then + residual[M,N]) in the GotoBLAS loop order, with a
+// 4×8 register tile of f32x4 accumulators. Every C element is summed in one fixed order: init,
+// + a0·b0, + a1·b1, … (k ascending, f32 mul then f32 add, no FMA), and a residual is added to the
+// finished sum as it is stored (a Linear's output plus the skip connection, out = x + (x·Wᵀ + b),
+// without a second pass), so a result depends on its own row and column only.
 //
 // Shapes (M/K/N legend of the matmul files): NN: A [M,K], B [K,N]; NT: A [M,K], B stored [N,K];
 // TN: A stored [K,M], B [K,N]; C [M,N]; bias [N] or null (0). Pointers are byte offsets.
@@ -47,15 +49,15 @@ export function matmulWorkspaceBytes(M: i32, K: i32, N: i32): i32 {
 }
 
 /**
- * C[M,N] = init + op(A)·op(B), init = (accumulate ? C : 0) + (bias ? bias : 0).
- * `layout`: 0 NN, 1 NT, 2 TN. `work`: matmulWorkspaceBytes(M, K, N) bytes, 16-byte aligned.
- * K = 0 gives C = init.
+ * C[M,N] = resid + (init + op(A)·op(B)), init = (accumulate ? C : 0) + (bias ? bias : 0), resid
+ * [M,N] or 0 (none). `layout`: 0 NN, 1 NT, 2 TN. `work`: matmulWorkspaceBytes(M, K, N) bytes,
+ * 16-byte aligned. K = 0 gives C = resid + init.
  */
 export function matmul(
   c: usize, a: usize, b: usize, bias: usize,
-  M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize,
+  M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize, resid: usize,
 ): void {
-  matmulBlock(c, a, b, bias, M, K, N, layout, accumulate, work, 0, M, 0, N);
+  matmulBlock(c, a, b, bias, M, K, N, layout, accumulate, work, 0, M, 0, N, resid);
 }
 
 /**
@@ -68,21 +70,21 @@ export function matmul(
 export function matmulPart(
   c: usize, a: usize, b: usize, bias: usize,
   M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize,
-  m0: i32, m1: i32, n0: i32, n1: i32,
+  m0: i32, m1: i32, n0: i32, n1: i32, resid: usize,
 ): void {
   assert(0 <= m0 && m0 < m1 && m1 <= M && 0 <= n0 && n0 < n1 && n1 <= N, "matmulPart: block outside C");
-  matmulBlock(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1);
+  matmulBlock(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1, resid);
 }
 
 // @ts-ignore: decorator
 @inline function matmulBlock(
   c: usize, a: usize, b: usize, bias: usize,
   M: i32, K: i32, N: i32, layout: i32, accumulate: i32, work: usize,
-  m0: i32, m1: i32, n0: i32, n1: i32,
+  m0: i32, m1: i32, n0: i32, n1: i32, resid: usize,
 ): void {
   const firstMode = (accumulate != 0 ? INIT_LOAD_C : 0) | (bias != 0 ? INIT_ADD_BIAS : 0);
   if (K == 0) {
-    initOnly(c, bias, N, firstMode, m0, m1, n0, n1);
+    initOnly(c, bias, N, firstMode, m0, m1, n0, n1, resid);
     return;
   }
   const kcMax = blockK(K);
@@ -100,6 +102,8 @@ export function matmulPart(
     for (let pc = 0; pc < K; pc += kcMax) {
       const kc = min(kcMax, K - pc);
       const mode = pc == 0 ? firstMode : INIT_LOAD_C;
+      // the residual joins the finished sums, after the last K block
+      const residBlock: usize = pc + kc < K ? 0 : resid;
       packB(packedB, b, layout, K, N, pc, kc, jc, nc);
       for (let ic = m0; ic < m1; ic += MC_MAX) {
         const mc = min(MC_MAX, m1 - ic);
@@ -112,14 +116,16 @@ export function matmulPart(
             const pb = packedB + (<usize>(jr * kc) << 2);
             const pbias = packedBias + (<usize>jr << 2);
             const nj = min(NR, nc - jr);
-            const pcTile = c + (<usize>(ic + ir) * ldc) + (<usize>(jc + jr) << 2);
+            const at = (<usize>(ic + ir) * ldc) + (<usize>(jc + jr) << 2);
+            const pcTile = c + at;
+            const prTile: usize = residBlock == 0 ? 0 : residBlock + at;
             if (mi == MR && nj == NR) {
-              tile4x8(kc, pa, pb, pcTile, ldc, mode, pbias);
+              tile4x8(kc, pa, pb, pcTile, ldc, mode, pbias, prTile);
             } else {
               // edge: run the same tile on a padded copy, write back the mi × nj part
               if (mode & INIT_LOAD_C) copyTile(tile, NR << 2, pcTile, ldc, mi, nj, true);
-              tile4x8(kc, pa, pb, tile, NR << 2, mode, pbias);
-              copyTile(pcTile, ldc, tile, NR << 2, mi, nj, false);
+              tile4x8(kc, pa, pb, tile, NR << 2, mode, pbias, 0);
+              copyTileBack(pcTile, ldc, tile, mi, nj, prTile);
             }
           }
         }
@@ -130,10 +136,11 @@ export function matmulPart(
 
 /**
  * One MR × NR tile: C_tile = start + Σ_k a[k] ⊗ b[k] over a packed A micro-panel [kc][MR] and a
- * packed B micro-panel [kc][NR]; start is 0, C, bias or C + bias as `mode` says.
+ * packed B micro-panel [kc][NR]; start is 0, C, bias or C + bias as `mode` says; then, when pr ≠ 0,
+ * C_tile = resid_tile + C_tile (pr the residual's tile, rows ldc bytes apart like C's).
  */
 // @ts-ignore: decorator
-@inline function tile4x8(kc: i32, pa: usize, pb: usize, pc: usize, ldc: usize, mode: i32, pbias: usize): void {
+@inline function tile4x8(kc: i32, pa: usize, pb: usize, pc: usize, ldc: usize, mode: i32, pbias: usize, pr: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -167,6 +174,13 @@ export function matmulPart(
     pa += 16;
     pb += 32;
   }
+  if (pr != 0) {
+    // out = resid + (the finished sum)
+    c00 = f32x4.add(v128.load(pr), c00); c01 = f32x4.add(v128.load(pr, 16), c01);
+    c10 = f32x4.add(v128.load(pr + ldc), c10); c11 = f32x4.add(v128.load(pr + ldc, 16), c11);
+    c20 = f32x4.add(v128.load(pr + 2 * ldc), c20); c21 = f32x4.add(v128.load(pr + 2 * ldc, 16), c21);
+    c30 = f32x4.add(v128.load(pr + 3 * ldc), c30); c31 = f32x4.add(v128.load(pr + 3 * ldc, 16), c31);
+  }
   v128.store(pc, c00); v128.store(pc, c01, 16);
   v128.store(pc + ldc, c10); v128.store(pc + ldc, c11, 16);
   v128.store(pc + 2 * ldc, c20); v128.store(pc + 2 * ldc, c21, 16);
@@ -178,6 +192,21 @@ function copyTile(dst: usize, ldd: usize, src: usize, lds: usize, mi: i32, nj: i
   if (clear) memory.fill(dst, 0, MR * NR * 4);
   for (let r = 0; r < mi; r++) {
     memory.copy(dst + <usize>r * ldd, src + <usize>r * lds, <usize>nj << 2);
+  }
+}
+
+/** Writes the mi × nj part of the padded edge tile back to C, each value added to resid's (pr ≠ 0). */
+function copyTileBack(dst: usize, ldd: usize, tile: usize, mi: i32, nj: i32, pr: usize): void {
+  for (let r = 0; r < mi; r++) {
+    const to = dst + <usize>r * ldd;
+    const from = tile + (<usize>(r * NR) << 2);
+    if (pr == 0) {
+      memory.copy(to, from, <usize>nj << 2);
+    } else {
+      const rr = pr + <usize>r * ldd;
+      // out = resid + (the finished sum)
+      for (let j = 0; j < nj; j++) st(to, j, ld(rr, j) + ld(from, j));
+    }
   }
 }
 
@@ -270,13 +299,15 @@ function packA(dst: usize, a: usize, layout: i32, M: i32, K: i32, ic: i32, mc: i
   }
 }
 
-/** K = 0: C[m0:m1, n0:n1] = init, the empty sum. */
-function initOnly(c: usize, bias: usize, N: i32, mode: i32, m0: i32, m1: i32, n0: i32, n1: i32): void {
+/** K = 0: C[m0:m1, n0:n1] = resid + init, the empty sum. */
+function initOnly(c: usize, bias: usize, N: i32, mode: i32, m0: i32, m1: i32, n0: i32, n1: i32, resid: usize): void {
   for (let i = m0; i < m1; i++) {
-    const row = c + (<usize>i * <usize>N << 2);
+    const off = <usize>i * <usize>N << 2;
+    const row = c + off;
     for (let j = n0; j < n1; j++) {
       let s: f32 = mode & INIT_LOAD_C ? ld(row, j) : 0;
       if (mode & INIT_ADD_BIAS) s = s + ld(bias, j);
+      if (resid != 0) s = ld(resid + off, j) + s;
       st(row, j, s);
     }
   }
@@ -284,15 +315,20 @@ function initOnly(c: usize, bias: usize, N: i32, mode: i32, m0: i32, m1: i32, n0
 
 /** gradBias[N] += Σ_m gradC[m, :], rows added onto gradBias one at a time in ascending m (streams gradC once). */
 export function matmulBiasGrad(gradBias: usize, gradC: usize, M: i32, N: i32): void {
-  const n4 = N & ~3;
+  matmulBiasGradPart(gradBias, gradC, M, N, 0, N);
+}
+
+/** matmulBiasGrad on columns n0 ≤ j < n1 only (one thread's share; n0 a multiple of 4): the same adds per column. */
+export function matmulBiasGradPart(gradBias: usize, gradC: usize, M: i32, N: i32, n0: i32, n1: i32): void {
+  const n4 = n0 + ((n1 - n0) & ~3);
   for (let m = 0; m < M; m++) {
     const row = gradC + (<usize>m * <usize>N << 2);
-    let j = 0;
+    let j = n0;
     for (; j < n4; j += 4) {
       // gradBias[j] = gradBias[j] + gradC[m, j]
       const at = gradBias + (<usize>j << 2);
       v128.store(at, f32x4.add(v128.load(at), v128.load(row + (<usize>j << 2))));
     }
-    for (; j < N; j++) st(gradBias, j, ld(gradBias, j) + ld(row, j));
+    for (; j < n1; j++) st(gradBias, j, ld(gradBias, j) + ld(row, j));
   }
 }

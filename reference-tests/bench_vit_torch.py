@@ -1,6 +1,6 @@
 """PyTorch CPU throughput on this machine, for comparison with `dino-ref bench`.
 
-Run: /usr/bin/python3 reference-tests/bench_vit_torch.py [--repeats N] [--threads 1,2]
+Run: /usr/bin/python3 reference-tests/bench_vit_torch.py [--repeats N] [--threads 1,2] [--models vits16,tiny]
 
 Prints one JSON object per line:
   {"name": "environment", ...}                                   torch version, BLAS in use
@@ -17,7 +17,8 @@ Threads: torch.set_num_threads(T) AND openblas_set_num_threads(T). Debian's torc
 BLAS_INFO=generic and calls the system libblas.so.3 (OpenBLAS when libopenblas0-pthread is
 installed, as here); it does not forward set_num_threads to OpenBLAS, whose pthread build would
 otherwise use every core even at T = 1 (and oversubscribe at T = 2). Each line records the
-BLAS thread count and the 1-minute load average (the cores may be shared).
+BLAS thread count, the OpenBLAS kernel in use (openblas_core: its choice for this CPU unless
+OPENBLAS_CORETYPE forces one) and the 1-minute load average (the cores may be shared).
 """
 import argparse
 import ctypes
@@ -57,14 +58,16 @@ def loaded_blas():
 def set_threads(n):
     """torch's intra-op threads AND OpenBLAS's own pool (Debian's generic-BLAS torch does not
     forward set_num_threads to OpenBLAS, whose pthread build otherwise uses every core: with
-    torch at 2 threads that oversubscribes). Returns OpenBLAS's thread count (None without it)."""
+    torch at 2 threads that oversubscribes). Returns OpenBLAS's thread count and kernel name
+    (None, None without it)."""
     torch.set_num_threads(n)
     for lib in loaded_blas():
         if "openblas" in os.path.basename(lib):
             ob = ctypes.CDLL(lib)
             ob.openblas_set_num_threads(n)
-            return ob.openblas_get_num_threads()
-    return None
+            ob.openblas_get_corename.restype = ctypes.c_char_p
+            return ob.openblas_get_num_threads(), ob.openblas_get_corename().decode()
+    return None, None
 
 
 def timed(fn, repeats):
@@ -115,13 +118,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", default="1,2", help="comma-separated torch.set_num_threads values")
+    ap.add_argument("--models", default="vits16,tiny", help="comma-separated: vits16 (forward), tiny (forward+backward)")
     args = ap.parse_args(argv)
+    models = {"vits16": (bench_vits16, args.repeats), "tiny": (bench_tiny, 4 * args.repeats)}
+    chosen = [m for m in args.models.split(",") if m]
+    unknown = [m for m in chosen if m not in models]
+    if unknown:
+        ap.error(f"--models: unknown {unknown}; expected some of {sorted(models)}")
     print(json.dumps(blas_info()), flush=True)
     for t in (int(v) for v in args.threads.split(",")):
-        blas_threads = set_threads(t)
-        for fn, reps in ((bench_vits16, args.repeats), (bench_tiny, 4 * args.repeats)):
+        blas_threads, core = set_threads(t)
+        for fn, reps in (models[m] for m in chosen):
             r = fn(t, reps)
-            r.update({"blas_threads": blas_threads, "loadavg_1min": round(os.getloadavg()[0], 2)})
+            r.update({"blas_threads": blas_threads, "openblas_core": core, "loadavg_1min": round(os.getloadavg()[0], 2)})
             print(json.dumps(r), flush=True)
 
 

@@ -4,6 +4,10 @@ network at initialisation) on the held-out 2,000: the parity check of `npm start
 
 Usage: /usr/bin/python3 reference-tests/train_torch.py [--seed 0] [--steps S] [--threads 1]
                                                        [--config '{"epochs": 4}'] [--log-every 25]
+       ... --bench-steps N      time N steps on one prepared batch (`dino-ref bench`)
+       ... --profile-steps N    torch.profiler over N steps: per phase and per op (`dino-ref bench --profile`)
+--threads sets torch's threads and OpenBLAS's (Debian's torch does not pass them on); the JSON
+of --bench-steps and --profile-steps names the OpenBLAS kernel in use (openblas_core).
 
 Prints progress lines to stderr and ONE JSON line to stdout:
   {"impl": "torch", "seed": 0, "steps": 250, "knn_top1": ..., "knn_top5": ..., "knn_top1_student": ...,
@@ -33,6 +37,8 @@ crops, drop-path masks and initial weights differ; and the augmentation is our o
 version of DataAugmentationDINO (below), not the TS one and not PIL.
 """
 import argparse
+import contextlib
+import ctypes
 import subprocess
 import json
 import math
@@ -331,6 +337,64 @@ def knn_top(net, grey, labels, train_idx, test_idx, cfg):
     return top1, top5
 
 
+# ------------------------------------------------------------------------------------ profile
+WARMUPS = 5   # untimed steps first, as dino-ref bench does (src/bench/train.ts WARMUPS)
+PHASES = ("teacher forward", "student forward", "loss", "centre", "backward", "clipping", "AdamW", "EMA")
+
+
+def profile_steps(train_step, it, aug, grey, train_idx, B, steps, clock=time.perf_counter):
+    """`steps` training steps (after WARMUPS warm-up steps), each on its own batch of crops, under
+    torch.profiler: per phase the mean wall ms (record_function ranges), per op the mean self CPU
+    ms per step, the whole step's mean ms by `clock` (wall or process CPU time), and the mean ms to
+    build one batch of crops (timed before profiling, outside the step)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    t0 = time.perf_counter()
+    batches = [aug.crops(grey[train_idx[(i * B) % len(train_idx):][:B]]) for i in range(steps + WARMUPS)]
+    data = (time.perf_counter() - t0) / (steps + WARMUPS)
+    for crops in batches[:WARMUPS]:
+        train_step(it, crops)
+    step = 0.0
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for crops in batches[WARMUPS:]:
+            t = clock()
+            train_step(it, crops, record_function)
+            step += clock() - t
+    events = prof.key_averages()
+    phases = {e.key: e.cpu_time_total / 1000 / steps for e in events if e.key in PHASES}
+    ops = sorted(({"op": e.key, "calls": e.count / steps, "ms": e.self_cpu_time_total / 1000 / steps}
+                  for e in events if e.key not in PHASES and e.self_cpu_time_total > 0),
+                 key=lambda o: -o["ms"])
+    return {"steps": steps, "step_ms": 1000 * step / steps, "data_ms": 1000 * data,
+            "phases": [{"phase": p, "ms": phases.get(p, 0.0)} for p in PHASES], "ops": ops[:25]}
+
+
+# ------------------------------------------------------------------------------------ threads
+def openblas():
+    """The loaded OpenBLAS library (ctypes), or None when torch uses another BLAS."""
+    torch.randn(8, 8) @ torch.randn(8, 8)               # make sure the BLAS is loaded
+    with open("/proc/self/maps") as f:
+        libs = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and "/" in ln})
+    for lib in libs:
+        if os.path.basename(lib).startswith("libopenblas"):
+            ob = ctypes.CDLL(lib)
+            ob.openblas_get_corename.restype = ctypes.c_char_p
+            return ob
+    return None
+
+
+def set_threads(n):
+    """torch's intra-op threads AND OpenBLAS's own pool (Debian's torch is built with a generic BLAS
+    and does not forward set_num_threads to OpenBLAS, whose pthread build would otherwise use every
+    core). Returns (OpenBLAS threads, OpenBLAS kernel name, e.g. Cooperlake or Haswell) or Nones.
+    The kernel is OpenBLAS's choice for this CPU unless OPENBLAS_CORETYPE forces one."""
+    torch.set_num_threads(n)
+    ob = openblas()
+    if ob is None:
+        return None, None
+    ob.openblas_set_num_threads(n)
+    return ob.openblas_get_num_threads(), ob.openblas_get_corename().decode()
+
+
 # ------------------------------------------------------------------------------------ training
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -342,10 +406,15 @@ def main(argv=None):
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--bench-steps", type=int, default=0,
                     help="time this many training steps on one prepared batch, print images/s, and stop (dino-ref bench)")
+    ap.add_argument("--profile-steps", type=int, default=0,
+                    help="run this many training steps under torch.profiler, print where the time goes as JSON, and stop "
+                         "(dino-ref bench --profile)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="--profile-steps: time the steps with the process's CPU time instead of wall time")
     ap.add_argument("--check-split", default=None, help="a JSON {train: [...], test: [...]} dumped from the TS side")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    torch.set_num_threads(args.threads)
+    blas_threads, blas_core = set_threads(args.threads)
     cfg = read_preset(name=args.preset)
     over = json.loads(args.config)
     unknown = sorted(set(over) - set(cfg))
@@ -390,43 +459,63 @@ def main(argv=None):
     order = None
     loss_v = float("nan")
 
-    def train_step(it, crops):
-        """One iteration of the official loop on prepared crops; returns the loss."""
+    def train_step(it, crops, phase=lambda name: contextlib.nullcontext()):
+        """One iteration of the official loop on prepared crops; returns the loss. `phase(name)`
+        wraps each phase (torch.profiler.record_function when profiling)."""
         nonlocal center
         epoch = it // niter
         for g, group in enumerate(opt.param_groups):
             group["lr"] = float(lr_s[it])
             if g == 0:
                 group["weight_decay"] = float(wd_s[it])
-        t_out = teacher(crops[:2])
-        s_out = student(crops)
-        loss = official.dino_loss(s_out, t_out, center, cfg["studentTemp"], float(tt_s[epoch]), ncrops)
-        center = official.update_center(center, t_out, cfg["centerMomentum"])
+        with phase("teacher forward"):
+            t_out = teacher(crops[:2])
+        with phase("student forward"):
+            s_out = student(crops)
+        with phase("loss"):
+            loss = official.dino_loss(s_out, t_out, center, cfg["studentTemp"], float(tt_s[epoch]), ncrops)
+        with phase("centre"):
+            center = official.update_center(center, t_out, cfg["centerMomentum"])
         if not math.isfinite(loss.item()):
             raise SystemExit(f"step {it}: loss {loss.item()}")
-        opt.zero_grad()
-        loss.backward()
-        if cfg["clipGrad"]:
-            official.clip_model_gradients(student, cfg["clipGrad"])
-        if epoch < cfg["freezeLastLayer"]:
-            official.cancel_gradients_last_layer(student)
-        opt.step()
-        official.ema_all(teacher, student, float(mom_s[it]))
+        with phase("backward"):
+            opt.zero_grad()
+            loss.backward()
+        with phase("clipping"):
+            if cfg["clipGrad"]:
+                official.clip_model_gradients(student, cfg["clipGrad"])
+            if epoch < cfg["freezeLastLayer"]:
+                official.cancel_gradients_last_layer(student)
+        with phase("AdamW"):
+            opt.step()
+        with phase("EMA"):
+            official.ema_all(teacher, student, float(mom_s[it]))
         return loss.item()
 
+    # the training step alone, as `dino-ref bench` times ours: at an iteration after the last layer's
+    # freeze (so every parameter is updated)
+    bench_it = min(cfg["freezeLastLayer"] * niter, cfg["epochs"] * niter - 1)
+    blas = {"threads": args.threads, "blas_threads": blas_threads, "openblas_core": blas_core,
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), "torch": torch.__version__}
     if args.bench_steps:
-        # the training step alone, as `dino-ref bench` times ours: one batch of crops prepared once,
-        # at an iteration after the last layer's freeze (so every parameter is updated)
+        # one batch of crops prepared once
         crops = aug.crops(grey[train_idx[:B]])
-        it = min(cfg["freezeLastLayer"] * niter, cfg["epochs"] * niter - 1)
+        for _ in range(WARMUPS):
+            train_step(bench_it, crops)
         times = []
-        for rep in range(args.bench_steps + 1):   # the first is a warm-up
+        for rep in range(args.bench_steps):
             t = time.perf_counter()
-            train_step(it, crops)
+            train_step(bench_it, crops)
             times.append(time.perf_counter() - t)
-        median = sorted(times[1:])[len(times[1:]) // 2]
+        median = sorted(times)[len(times) // 2]
         print(json.dumps({"impl": "torch", "seconds_per_step": median, "images_per_s": B / median,
-                          "reps": args.bench_steps, "threads": args.threads, "torch": torch.__version__}), flush=True)
+                          "reps": args.bench_steps, **blas}), flush=True)
+        return
+
+    if args.profile_steps:
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        print(json.dumps({"impl": "torch", "profile": profile_steps(train_step, bench_it, aug, grey, train_idx, B, args.profile_steps, clock),
+                          "images": B, **blas}), flush=True)
         return
 
     t_train = time.perf_counter()

@@ -6,7 +6,7 @@ import type { BenchCase } from "./types.js";
 import { fillUniform } from "./fill.js";
 import { arena } from "../kernels/arena.js";
 import { wasmKernels } from "../kernels/wasm.js";
-import { attentionBackwardRef, attentionForwardRef, attentionWorkFloats, type AttentionAbi } from "../kernels/attention.js";
+import { attentionBackwardRef, attentionForwardRef, type AttentionAbi } from "../kernels/attention.js";
 
 /** The attention cases: "attention fwd|fwd+bwd BxHxNxDh", wasm-simd and ts. */
 export function attentionBenchCases(B = 64, H = 6, N = 197, Dh = 64, tsBatch = 1): BenchCase[] {
@@ -21,12 +21,13 @@ export function attentionBenchCases(B = 64, H = 6, N = 197, Dh = 64, tsBatch = 1
   const a = arena();
   const [q, k, v, out, gradOut, gradQ, gradK, gradV] = Array.from({ length: 8 }, () => a.allocF32(nt));
   const attn = a.allocF32(na);
-  const workF = a.allocF32(attentionWorkFloats(N, Dh, false));
-  const workB = a.allocF32(attentionWorkFloats(N, Dh, true));
-  [q, k, v, gradOut].forEach((p, i) => fillUniform(a.f32(p, nt), 17 + i));
   const kern = wasmKernels() as unknown as AttentionAbi;
-  const wasmFwd = () => kern.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale, workF);
-  const wasmBwd = () => kern.attentionBackward(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, workB);
+  const workF = a.allocF32(kern.attentionForwardWorkFloats(N, Dh));
+  const workB = a.allocF32(kern.attentionBackwardWorkFloats(N, Dh));
+  [q, k, v, gradOut].forEach((p, i) => fillUniform(a.f32(p, nt), 17 + i));
+  // layout 0: per-head tensors [B,H,N,Dh]; the backward accumulates (1)
+  const wasmFwd = () => kern.attentionForward(out, attn, q, k, v, B, H, N, Dh, scale, workF, 0, N);
+  const wasmBwd = () => kern.attentionBackward(gradQ, gradK, gradV, gradOut, q, k, v, attn, B, H, N, Dh, scale, workB, 0, 1, N);
 
   // ts oracle on the first tsBatch entries of the batch (its own plain arrays)
   const ntTs = tsBatch * H * N * Dh;

@@ -30,7 +30,7 @@ interface RowKernelAbi {
   layerNormForward(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number): void;
   layerNormBackward(
     gradX: number, gradWeight: number, gradBias: number, gradY: number, x: number, mean: number, rstd: number, weight: number,
-    R: number, D: number, work: number,
+    R: number, D: number,
   ): void;
   softmaxForward(probs: number, logits: number, R: number, K: number, temperature: number): void;
   logSoftmaxForward(logProbs: number, logits: number, R: number, K: number, temperature: number): void;
@@ -43,6 +43,16 @@ const LN_FWD_FLOPS = 8;
 const LN_BWD_FLOPS = 17;
 const SOFTMAX_FLOPS = 5 + EXP_FLOPS;
 const LOG_SOFTMAX_FLOPS = 6 + EXP_FLOPS;
+
+/** The nominal FLOP counts per element above, by kernel (also used by `bench --profile`). */
+export const FLOPS_PER_ELEMENT = {
+  geluForward: GELU_FWD_FLOPS,
+  geluBackward: GELU_BWD_FLOPS,
+  layerNormForward: LN_FWD_FLOPS,
+  layerNormBackward: LN_BWD_FLOPS,
+  softmax: SOFTMAX_FLOPS,
+  logSoftmax: LOG_SOFTMAX_FLOPS,
+} as const;
 
 /**
  * Deterministic N(0, σ²) values (Box–Muller on the LCG). GELU inputs use σ = 1.5: then about 57%
@@ -125,14 +135,14 @@ export function layerNormBenchCases(R = 12608, D = 384, tsRows = 197): BenchCase
   const eps = 1e-6;
   const shape = `${R}x${D}`;
   const kern = () => wasmKernels() as unknown as RowKernelAbi;
-  // [x, y, gradY, gradX] [R·D], [weight, bias, gradWeight, gradBias] [D], [mean, rstd] [R], work 2·D f64
-  let w: { big: number[]; cols: number[]; rows: number[]; work: number } | null = null;
+  // [x, y, gradY, gradX] [R·D], [weight, bias, gradWeight, gradBias] [D], [mean, rstd] [R]
+  let w: { big: number[]; cols: number[]; rows: number[] } | null = null;
   const wasmSetup = () => {
     if (w === null) {
       const big = arenaTensors(R * D, 4, (v, i) => fillUniform(v, 21 + i, -2, 2));
       const cols = arenaTensors(D, 4, (v, i) => fillUniform(v, 31 + i, 0.5, 1.5));
       const rows = arenaTensors(R, 2, () => {});
-      w = { big, cols, rows, work: arena().allocBytes(16 * D) };
+      w = { big, cols, rows };
     }
     return w;
   };
@@ -140,8 +150,8 @@ export function layerNormBenchCases(R = 12608, D = 384, tsRows = 197): BenchCase
   const wasmFwd = lazy(wasmSetup, fwd);
   const wasmFwdBwd = lazy(wasmSetup, (t) => {
     fwd(t);
-    const { big: [x, , gy, gx], cols: [wt, , gw, gb], rows: [m, s], work } = t;
-    kern().layerNormBackward(gx, gw, gb, gy, x, m, s, wt, R, D, work);
+    const { big: [x, , gy, gx], cols: [wt, , gw, gb], rows: [m, s] } = t;
+    kern().layerNormBackward(gx, gw, gb, gy, x, m, s, wt, R, D);
   });
 
   const rt = Math.min(R, tsRows);

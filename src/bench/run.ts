@@ -4,6 +4,8 @@
 
 import { cpus } from "node:os";
 import type { BenchCase } from "./types.js";
+import { withThreadSettings } from "../kernels/threads.js";
+import { arena } from "../kernels/arena.js";
 
 export interface BenchResult {
   name: string;
@@ -14,6 +16,8 @@ export interface BenchResult {
   reps: number;
   /** For model benchmarks: images per second. */
   images_per_s?: number;
+  /** With BenchCase.peakMemory: the most wasm memory the case held at once (bytes, its setup included). */
+  peak_bytes?: number;
   note?: string;
   node: string;
   cpu: string;
@@ -22,6 +26,8 @@ export interface BenchResult {
 /** Times a case; null when an external case could not run (the reason goes to `skipped`). */
 export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: string) => void = () => {}): BenchResult | null {
   let median: number, reps: number;
+  let note = c.note;
+  let peak: number | undefined;
   if (c.external) {
     const r = c.external();
     if ("skipped" in r) {
@@ -29,17 +35,24 @@ export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: st
       return null;
     }
     [median, reps] = [r.seconds, r.reps];
+    note = r.note ?? note;
   } else {
-    c.run(); // warm-up: JIT, page faults, lazy wasm instantiation
+    const a = c.peakMemory ? arena() : null;
+    const before = a?.used ?? 0;
+    a?.resetPeak();
+    const run = c.threads === undefined ? () => c.run() : () => withThreadSettings({ threads: c.threads }, () => c.run());
     const times: number[] = [];
+    // warm-up: JIT (a function called once per run needs a few calls to be optimised), page faults, lazy setup
+    if (!c.once) for (let i = 0; i < (c.warmups ?? 1); i++) run();
     const start = performance.now();
-    while (times.length < 3 || (performance.now() - start) / 1000 < minSeconds) {
+    while (times.length < (c.once ? 1 : 3) || (!c.once && (performance.now() - start) / 1000 < minSeconds)) {
       const t0 = performance.now();
-      c.run();
+      run();
       times.push((performance.now() - t0) / 1000);
     }
-    times.sort((a, b) => a - b);
+    times.sort((x, y) => x - y);
     [median, reps] = [times[Math.floor(times.length / 2)], times.length];
+    if (a !== null) peak = a.peakUsed - before;
   }
   return {
     name: c.name,
@@ -48,7 +61,8 @@ export function runBenchCase(c: BenchCase, minSeconds: number, skipped: (why: st
     seconds: median,
     reps,
     ...(c.images ? { images_per_s: c.images / median } : {}),
-    ...(c.note ? { note: c.note } : {}),
+    ...(peak !== undefined ? { peak_bytes: peak } : {}),
+    ...(note ? { note } : {}),
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",
   };

@@ -12,11 +12,20 @@ export interface BenchCase {
   note?: string;
   /** Images processed by one call of run(), for model benchmarks (reported as images/s). */
   images?: number;
+  /** Threads the kernels may use in run() (default: DINO_REF_THREADS). */
+  threads?: number;
+  /** Report the most wasm memory (arena bytes) the case held at once, its own setup included. */
+  peakMemory?: boolean;
+  /** Run once, without a warm-up (a long case measured for its memory; the time is one cold call). */
+  once?: boolean;
+  /** Untimed calls before the timed ones (default 1): code called once per run() needs a few to be optimised. */
+  warmups?: number;
   /** One timed repetition. */
   run(): void;
   /**
    * For a case measured by another program (PyTorch): runs it and returns its median seconds per
-   * call and repetitions, or the reason it could not run; `run` is then unused.
+   * call and repetitions (and a note on how it ran, replacing `note`), or the reason it could not
+   * run; `run` is then unused.
    */
-  external?: () => { seconds: number; reps: number } | { skipped: string };
+  external?: () => { seconds: number; reps: number; note?: string } | { skipped: string };
 }

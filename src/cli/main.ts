@@ -42,8 +42,12 @@ commands:
                            every intermediate of the backbone (and head) under the names of
                            docs/porting.md; --case writes a vit_trace case file instead
                            [--student] [--heads N] [--no-head]
-  bench [--json]           kernel benchmarks (GFLOP/s, wasm-simd against the TypeScript oracle)
-                           [--filter TEXT] [--min-time SECONDS]
+  bench [--json]           benchmarks: kernels (GFLOP/s, wasm-simd against the TypeScript oracle),
+                           the ViT and the training step against PyTorch, peak wasm memory
+                           [--filter TEXT[|TEXT...]] [--min-time SECONDS]
+  bench --profile          where a mnist-tiny training step's time goes, per phase and per kernel,
+        [--steps N]        beside PyTorch's profiler on the same step; --cpu-time: CPU time of the
+        [--cpu-time]       process instead of wall time (with DINO_REF_THREADS=1, on a busy machine)
   explain TOPIC [--out DIR] the equations on concrete numbers: ${EXPLAIN_TOPICS.join(" | ")};
                            with --out DIR also as PNG plots
   explain collapse --out DIR  the collapse study: full DINO, centering only and sharpening only
@@ -146,10 +150,13 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         return traceCommand({ ...values, image: [...(values.image ?? []), ...(values.image ? positionals : noPositionalsThen(positionals))] }, io);
       }
       case "bench": {
-        const { values, positionals } = parse(rest, { json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" } });
+        const { values, positionals } = parse(rest, {
+          json: { type: "boolean" }, filter: { type: "string" }, "min-time": { type: "string" }, profile: { type: "boolean" }, steps: { type: "string" },
+          "cpu-time": { type: "boolean" },
+        });
         noPositionals("bench", positionals);
         return await benchCommand(
-          { json: values.json === true, filter: values.filter, minTime: values["min-time"] },
+          { json: values.json === true, filter: values.filter, minTime: values["min-time"], profile: values.profile === true, steps: values.steps, cpuTime: values["cpu-time"] === true },
           io,
         );
       }

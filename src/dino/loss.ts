@@ -23,7 +23,7 @@
 //   studentOut [ncrops*B, K]: rows v*B .. v*B+B−1 hold crop v of every image.
 //   teacherOut [2*B, K]: the teacher saw only the 2 global crops.   center [K].
 
-import { logSoftmaxForwardRef, softmaxForwardRef } from "../kernels/softmax.js";
+import { softmaxAndLogSoftmaxRef } from "../kernels/softmax.js";
 import type { FloatArray } from "../tensor/floatArray.js";
 import type { Tensor } from "../tensor/named.js";
 import { shapeString } from "../tensor/named.js";
@@ -92,8 +92,7 @@ export function dinoLoss<T extends FloatArray>(
   // student: log Ps = log_softmax(s / τs) and Ps = softmax(s / τs), per row, float64
   const logPs = new Float64Array(R * K);
   const Ps = new Float64Array(R * K);
-  logSoftmaxForwardRef(logPs, studentOut.data, R, K, studentTemp, bugs);
-  softmaxForwardRef(Ps, studentOut.data, R, K, studentTemp, bugs);
+  softmaxAndLogSoftmaxRef(Ps, logPs, studentOut.data, R, K, studentTemp, bugs);
 
   // teacher: Pt = softmax((t − c) / τt), the centre SUBTRACTED before the temperature; no gradient
   const centred = new Float64Array(2 * B * K);
@@ -101,8 +100,7 @@ export function dinoLoss<T extends FloatArray>(
   for (let r = 0; r < 2 * B; r++) for (let k = 0; k < K; k++) centred[r * K + k] = teacherOut.data[r * K + k] + centerSign * center[k];
   const Pt = new Float64Array(2 * B * K);
   const logPt = new Float64Array(2 * B * K);
-  softmaxForwardRef(Pt, centred, 2 * B, K, teacherTemp, bugs);
-  logSoftmaxForwardRef(logPt, centred, 2 * B, K, teacherTemp, bugs);
+  softmaxAndLogSoftmaxRef(Pt, logPt, centred, 2 * B, K, teacherTemp, bugs);
 
   const sameView = bugs.has("loss.same_view_pairs");
   // terms = 2·ncrops − 2: each global crop pairs with the other global one, each local crop with both

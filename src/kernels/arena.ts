@@ -19,12 +19,14 @@ const memoryBuffers = new WeakSet<ArrayBufferLike>();
 
 export class Arena {
   private top: number;
+  private peakTop: number;
   private readonly memory: WebAssembly.Memory;
 
   private readonly maxBytes: number;
 
   constructor(private readonly base: number, memory: WebAssembly.Memory, maxBytes = MAX_BYTES) {
     this.top = alignUp(base);
+    this.peakTop = this.top;
     this.memory = memory;
     this.maxBytes = Math.min(maxBytes, MAX_BYTES);
   }
@@ -36,6 +38,7 @@ export class Arena {
     const end = alignUp(ptr + bytes);
     this.ensure(end);
     this.top = end;
+    if (end > this.peakTop) this.peakTop = end;
     return ptr;
   }
 
@@ -68,6 +71,16 @@ export class Arena {
   /** Bytes currently reserved. */
   get used(): number {
     return this.top - alignUp(this.base);
+  }
+
+  /** The most bytes reserved at once since the arena was made or `resetPeak` was called. */
+  get peakUsed(): number {
+    return this.peakTop - alignUp(this.base);
+  }
+
+  /** Starts a new peak measurement from what is reserved now. */
+  resetPeak(): void {
+    this.peakTop = this.top;
   }
 
   /** Makes sure memory reaches byte `end`, growing it if needed. */
@@ -114,9 +127,24 @@ export function withScratch<T>(fn: (a: Arena) => T): T {
   }
 }
 
+/** Sets every element of `x` to +0 (by wasm's memory.fill when x lives in wasm memory: faster on a shared buffer). */
+export function zeroFill(x: Float32Array): void {
+  if (x.length > 0 && isWasmView(x)) {
+    (loadedKernels().exports.fillZero as (ptr: number, bytes: number) => void)(x.byteOffset, x.byteLength);
+  } else {
+    x.fill(0);
+  }
+}
+
+/** The memory's buffer object as last read (reading `memory.buffer` of a shared memory costs more than a compare). */
+let lastBuffer: ArrayBufferLike | null = null;
+
 /** True when `x` is a view on the kernels' wasm memory, of any size it has had (so it can be passed by pointer). */
 export function isWasmView(x: ArrayBufferView): boolean {
-  return x.buffer === loadedKernels().memory.buffer || memoryBuffers.has(x.buffer);
+  if (x.buffer === lastBuffer || memoryBuffers.has(x.buffer)) return true;
+  // first call, a grow since, or not a view on wasm memory
+  lastBuffer = loadedKernels().memory.buffer;
+  return x.buffer === lastBuffer;
 }
 
 /**

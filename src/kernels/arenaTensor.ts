@@ -2,7 +2,7 @@
 // makes its Float32Array view on first use; the memory is shared, so a grow never detaches the
 // view, and holding an ArenaTensor across allocations is always safe.
 
-import { arena } from "./arena.js";
+import { arena, zeroFill } from "./arena.js";
 import { numel, type NamedTensor } from "../tensor/named.js";
 
 export class ArenaTensor implements NamedTensor {
@@ -26,7 +26,7 @@ export class ArenaTensor implements NamedTensor {
   /** Allocates a zero-filled tensor in the arena. */
   static zeros(name: string, shape: readonly number[]): ArenaTensor {
     const t = ArenaTensor.alloc(name, shape);
-    t.data.fill(0);
+    zeroFill(t.data);
     return t;
   }
 

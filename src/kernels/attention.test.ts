@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { attentionBackward, attentionBackwardRef, attentionForward, attentionForwardRef } from "./attention.js";
+import {
+  attentionBackward, attentionBackwardRef, attentionBackwardRows, attentionBackwardRowsRef, attentionForward, attentionForwardRef,
+  attentionForwardRows, attentionForwardRowsRef,
+} from "./attention.js";
 import { awkwardSize, bitEqual, f32Array } from "../../test/arbitraries.js";
 import { U32, sameFloats } from "../../test/compare.js";
 
@@ -43,7 +46,9 @@ const attnCase = fc
 /**
  * Error bounds of the wasm kernel against the float64 oracle, from first-order error analysis:
  * an f32 dot product of length L is off by ≤ L·u·Σ|terms|; softmax turns score errors δ into
- * attn errors ≤ 2·p·max|δ|; every stored value adds one rounding.
+ * attn errors ≤ 2·p·max|δ|; the kernel's float32 exp adds ≤ 2 ulp (4u) to each e, its float32 row
+ * sum (four lanes of ⌈N/4⌉ terms, then 3 adds) ≤ (⌈N/4⌉ + 2)·u, the division u; every stored value
+ * adds one rounding.
  */
 function forwardBounds(s: Shape, q: Float32Array, k: Float32Array, v: Float32Array, attn: Float32Array, scale: number) {
   const { B, H, N, Dh } = s;
@@ -59,7 +64,7 @@ function forwardBounds(s: Shape, q: Float32Array, k: Float32Array, v: Float32Arr
         for (let d = 0; d < Dh; d++) abs += Math.abs(q[o + i * Dh + d] * k[o + j * Dh + d]);
         e = Math.max(e, (Dh + 2) * U32 * Math.abs(scale) * abs);
       }
-      for (let j = 0; j < N; j++) attnTol[a + i * N + j] = attn[a + i * N + j] * (2 * e + 4 * U32) + 2 ** -149;
+      for (let j = 0; j < N; j++) attnTol[a + i * N + j] = attn[a + i * N + j] * (2 * e + (Math.ceil(N / 4) + 8) * U32) + 2 ** -149;
       for (let d = 0; d < Dh; d++) {
         let fromAttn = 0;
         let abs = 0;
@@ -198,8 +203,12 @@ describe("attention forward: wasm against the oracle", () => {
         }
         const permuted = fwd("wasm", s, q, pk, pv, scale);
         expect(withinBound(permuted.out, base.out, tol1.outTol.map((t) => 2 * t), 4 * (N + 2))).toBe(-1);
+        // the same exps, summed in another order: each probability within the two sums' rounding
         for (let r = 0; r < B * H * N; r++) {
-          for (let j = 0; j < N; j++) expect(permuted.attn[r * N + j]).toBe(base.attn[r * N + perm[j]]);
+          for (let j = 0; j < N; j++) {
+            const want = base.attn[r * N + perm[j]];
+            expect(Math.abs(permuted.attn[r * N + j] - want)).toBeLessThanOrEqual(2 * (Math.ceil(N / 4) + 3) * U32 * want);
+          }
         }
       }),
       { numRuns: 40 },
@@ -339,6 +348,101 @@ describe("attention backward", () => {
       [g.gradQ, g.gradK, g.gradV].forEach((x, j) => expect(Array.from(x)).toEqual(Array.from(once[j], (y) => 2 * y)));
       expect(once.every((x) => x.some((y) => y !== 0))).toBe(true);
     }
+  });
+});
+
+/** [q | k | v] per-head tensors [B,H,N,Dh] as the qkv rows [B·N, 3D] (S = 3) or heads ↔ merged rows (S = 1). */
+function toRows(heads: Float32Array[], B: number, H: number, N: number, Dh: number): Float32Array {
+  const S = heads.length;
+  const D = H * Dh;
+  const rows = new Float32Array(B * N * S * D);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let n = 0; n < N; n++) {
+        for (let s = 0; s < S; s++) {
+          const src = ((b * H + h) * N + n) * Dh;
+          rows.set(heads[s].subarray(src, src + Dh), (b * N + n) * S * D + s * D + h * Dh);
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+/** Equal values (+0 and −0 alike: a fresh gradient written vs accumulated onto zeros), NaN matching NaN. */
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  return a.length === b.length && Array.from(a).every((x, i) => x === b[i] || (Number.isNaN(x) && Number.isNaN(b[i])));
+}
+
+describe("attention on the model's rows (qkv [B·N, 3D] in, merged heads [B·N, D] out)", () => {
+  it("wasm gives the per-head kernel's numbers, bit for bit, in the row layout; attn null writes none", () => {
+    fc.assert(
+      fc.property(attnCase, ({ s, q, k, v, gradOut, scale }) => {
+        const { B, H, N, Dh } = s;
+        const heads = fwd("wasm", s, q, k, v, scale);
+        const g = bwd("wasm", s, gradOut, q, k, v, heads.attn, scale);
+        const qkv = toRows([q, k, v], B, H, N, Dh);
+        const out = new Float32Array(B * N * H * Dh).fill(7);
+        const attn = new Float32Array(B * H * N * N).fill(7);
+        attentionForwardRows(out, attn, qkv, B, H, N, Dh, scale);
+        expect(bitEqual(out, toRows([heads.out], B, H, N, Dh))).toBe(true);
+        expect(bitEqual(attn, heads.attn)).toBe(true);
+        const out2 = new Float32Array(out.length);
+        attentionForwardRows(out2, null, qkv, B, H, N, Dh, scale);
+        expect(bitEqual(out2, out)).toBe(true);
+        const gradQkv = new Float32Array(qkv.length).fill(7); // overwritten whole
+        attentionBackwardRows(gradQkv, toRows([gradOut], B, H, N, Dh), qkv, attn, B, H, N, Dh, scale);
+        expect(sameValues(gradQkv, toRows([g.gradQ, g.gradK, g.gradV], B, H, N, Dh))).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("with only the first `queries` tokens of each sample as queries: those rows of full attention, and its gradients for zero gradOut elsewhere (wasm and oracle)", () => {
+    fc.assert(
+      fc.property(attnCase, fc.integer({ min: 1, max: 40 }), ({ s, q, k, v, gradOut, scale }, nq0) => {
+        const { B, H, N, Dh } = s;
+        const NQ = 1 + (nq0 % N);
+        const D = H * Dh;
+        const qkv = toRows([q, k, v], B, H, N, Dh);
+        const go = toRows([gradOut], B, H, N, Dh);
+        // gradOut of the other rows zeroed, for the full computation
+        const goFull = go.map((x, i) => (Math.floor(i / D) % N < NQ ? x : 0));
+        const goQ = new Float32Array(B * NQ * D);
+        for (let b = 0; b < B; b++) goQ.set(go.subarray(b * N * D, (b * N + NQ) * D), b * NQ * D);
+        for (const [fwdFn, bwdFn] of [[attentionForwardRows, attentionBackwardRows], [attentionForwardRowsRef, attentionBackwardRowsRef]] as const) {
+          const out = new Float32Array(B * N * D), attn = new Float32Array(B * H * N * N);
+          fwdFn(out, attn, qkv, B, H, N, Dh, scale);
+          const outQ = new Float32Array(B * NQ * D), attnQ = new Float32Array(B * H * NQ * N);
+          fwdFn(outQ, attnQ, qkv, B, H, N, Dh, scale, NQ);
+          for (let b = 0; b < B; b++) expect(bitEqual(outQ.subarray(b * NQ * D, (b + 1) * NQ * D), out.subarray(b * N * D, (b * N + NQ) * D))).toBe(true);
+          for (let bh = 0; bh < B * H; bh++) expect(bitEqual(attnQ.subarray(bh * NQ * N, (bh + 1) * NQ * N), attn.subarray(bh * N * N, (bh * N + NQ) * N))).toBe(true);
+          const gFull = new Float32Array(qkv.length), gQ = new Float32Array(qkv.length).fill(3);
+          bwdFn(gFull, goFull, qkv, attn, B, H, N, Dh, scale);
+          bwdFn(gQ, goQ, qkv, attnQ, B, H, N, Dh, scale, NQ);
+          expect(sameValues(gQ, gFull)).toBe(true);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("the row-layout oracles are the per-head oracles on the split heads", () => {
+    const [B, H, N, Dh] = [2, 3, 5, 4];
+    const n = B * H * N * Dh;
+    const r = (seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
+    const [q, k, v, go] = [r(1), r(2), r(3), r(4)];
+    const out = new Float32Array(n), attn = new Float32Array(B * H * N * N);
+    attentionForwardRef(out, attn, q, k, v, B, H, N, Dh, 0.5);
+    const [gq, gk, gv] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    attentionBackwardRef(gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, 0.5);
+    const outRows = new Float32Array(n), attnRows = new Float32Array(B * H * N * N);
+    attentionForwardRowsRef(outRows, attnRows, toRows([q, k, v], B, H, N, Dh), B, H, N, Dh, 0.5);
+    expect(bitEqual(attnRows, attn)).toBe(true);
+    expect(bitEqual(outRows, toRows([out], B, H, N, Dh))).toBe(true);
+    const gRows = new Float32Array(3 * n).fill(5); // overwritten whole
+    attentionBackwardRowsRef(gRows, toRows([go], B, H, N, Dh), toRows([q, k, v], B, H, N, Dh), attn, B, H, N, Dh, 0.5);
+    expect(bitEqual(gRows, toRows([gq, gk, gv], B, H, N, Dh))).toBe(true);
   });
 });
 

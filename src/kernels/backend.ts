@@ -11,13 +11,16 @@ import { DinoRefError } from "../tensor/errors.js";
 import type { Bugs } from "../tensor/portingBugs.js";
 import type { FloatArray } from "../tensor/floatArray.js";
 import { numel, type Tensor as TensorOf } from "../tensor/named.js";
-import { arena } from "./arena.js";
+import { arena, zeroFill } from "./arena.js";
 import { ArenaTensor } from "./arenaTensor.js";
 import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef } from "./softmax.js";
 import { adamwUpdate, adamwUpdateRef, type AdamWHyper } from "./adamw.js";
 import { layerNormForward, layerNormForwardRef, layerNormBackward, layerNormBackwardRef } from "./layernorm.js";
 import { geluForward, geluForwardRef, geluBackward, geluBackwardRef } from "./gelu.js";
-import { attentionForward, attentionForwardRef, attentionBackward, attentionBackwardRef } from "./attention.js";
+import {
+  attentionForward, attentionForwardRef, attentionBackward, attentionBackwardRef,
+  attentionForwardRows, attentionForwardRowsRef, attentionBackwardRows, attentionBackwardRowsRef,
+} from "./attention.js";
 import { emaUpdate, emaUpdateRef } from "./ema.js";
 import { l2Norm, l2NormRef, scaleInPlace, scaleInPlaceRef } from "./norms.js";
 import {
@@ -36,11 +39,16 @@ export interface Backend {
   // ---- allocation ----
   /** A zero-filled tensor: in wasm memory for `wasm` (freed by `release`), an ordinary array otherwise. */
   alloc(shape: readonly number[]): Tensor;
+  /** Like `alloc` without the zero fill (wasm): for outputs that a kernel writes whole before anything reads them. */
+  empty(shape: readonly number[]): Tensor;
+  /** Sets every element of x to 0. */
+  zero(x: F): void;
   /** A position to free activations back to (a no-op on the TypeScript backends). */
   mark(): number;
   release(mark: number): void;
   // ---- kernels (src/kernels/<name>.ts: the fast one and its oracle, same contract) ----
-  matmul(c: F, a: F, b: F, bias: F | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean): void;
+  /** c = residual + (init + op(a)·op(b)) (src/kernels/matmul.ts); residual [M,N] or null, never overlapping c. */
+  matmul(c: F, a: F, b: F, bias: F | null, M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean, residual?: F | null): void;
   matmulBackward(gradA: F | null, gradB: F | null, gradBias: F | null, gradC: F, a: F, b: F, M: number, K: number, N: number): void;
   matmulBiasGrad(gradBias: F, gradC: F, M: number, N: number): void;
   layerNormForward(y: F, mean: F, rstd: F, x: F, weight: F, bias: F, R: number, D: number, eps: number): void;
@@ -49,6 +57,13 @@ export interface Backend {
   geluBackward(gradX: F, gradY: F, x: F, n: number): void;
   attentionForward(out: F, attn: F, q: F, k: F, v: F, B: number, H: number, N: number, Dh: number, scale: number): void;
   attentionBackward(gradQ: F, gradK: F, gradV: F, gradOut: F, q: F, k: F, v: F, attn: F, B: number, H: number, N: number, Dh: number, scale: number): void;
+  /**
+   * Attention on the model's rows: qkv [B·N, 3D] → out [B·queries, D] (merged heads) for the first
+   * `queries` (default N) tokens of each sample as queries; attn [B,H,queries,N] or null (not kept).
+   */
+  attentionForwardRows(out: F, attn: F | null, qkv: F, B: number, H: number, N: number, Dh: number, scale: number, queries?: number): void;
+  /** Its backward: OVERWRITES gradQkv [B·N, 3D] from gradOut [B·queries, D]. */
+  attentionBackwardRows(gradQkv: F, gradOut: F, qkv: F, attn: F, B: number, H: number, N: number, Dh: number, scale: number, queries?: number): void;
   softmaxForward(probs: F, logits: F, R: number, K: number, temperature: number): void;
   logSoftmaxForward(logProbs: F, logits: F, R: number, K: number, temperature: number): void;
   // float32 only: the optimizer state, the EMA and the clipping norms are float32 in every backend
@@ -65,9 +80,11 @@ const fOrNull = (x: F | null) => x as Float32Array | null;
 export const wasmBackend: Backend = {
   name: "wasm",
   alloc: (shape) => ArenaTensor.zeros("activation", shape),
+  empty: (shape) => ArenaTensor.alloc("activation", shape),
+  zero: (x) => zeroFill(f(x)),
   mark: () => arena().mark(),
   release: (m) => arena().release(m),
-  matmul: (c, a, b, bias, M, K, N, layout, acc) => matmul(f(c), f(a), f(b), fOrNull(bias), M, K, N, layout, acc),
+  matmul: (c, a, b, bias, M, K, N, layout, acc, resid) => matmul(f(c), f(a), f(b), fOrNull(bias), M, K, N, layout, acc, fOrNull(resid ?? null)),
   matmulBackward: (ga, gb, gbias, gc, a, b, M, K, N) => matmulBackward(fOrNull(ga), fOrNull(gb), fOrNull(gbias), f(gc), f(a), f(b), M, K, N),
   matmulBiasGrad: (g, c, M, N) => matmulBiasGrad(f(g), f(c), M, N),
   layerNormForward: (y, mean, rstd, x, w, b, R, D, eps) => layerNormForward(f(y), f(mean), f(rstd), f(x), f(w), f(b), R, D, eps),
@@ -77,6 +94,8 @@ export const wasmBackend: Backend = {
   attentionForward: (out, attn, q, k, v, B, H, N, Dh, scale) => attentionForward(f(out), f(attn), f(q), f(k), f(v), B, H, N, Dh, scale),
   attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) =>
     attentionBackward(f(gq), f(gk), f(gv), f(go), f(q), f(k), f(v), f(attn), B, H, N, Dh, scale),
+  attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale, nq) => attentionForwardRows(f(out), fOrNull(attn), f(qkv), B, H, N, Dh, scale, nq),
+  attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale, nq) => attentionBackwardRows(f(g), f(go), f(qkv), f(attn), B, H, N, Dh, scale, nq),
   softmaxForward: (p, x, R, K, t) => softmaxForward(f(p), f(x), R, K, t),
   logSoftmaxForward: (p, x, R, K, t) => logSoftmaxForward(f(p), f(x), R, K, t),
   emaUpdate,
@@ -89,6 +108,8 @@ function oracleBackend(name: "ts32" | "ts64", Type: Float32ArrayConstructor | Fl
   return {
     name,
     alloc: (shape) => ({ shape: [...shape], data: new Type(numel(shape)) }),
+    empty: (shape) => ({ shape: [...shape], data: new Type(numel(shape)) }),
+    zero: (x) => x.fill(0),
     mark: () => 0,
     release: () => {},
     matmul: matmulRef,
@@ -100,6 +121,8 @@ function oracleBackend(name: "ts32" | "ts64", Type: Float32ArrayConstructor | Fl
     geluBackward: geluBackwardRef,
     attentionForward: attentionForwardRef,
     attentionBackward: attentionBackwardRef,
+    attentionForwardRows: attentionForwardRowsRef,
+    attentionBackwardRows: attentionBackwardRowsRef,
     softmaxForward: softmaxForwardRef,
     logSoftmaxForward: logSoftmaxForwardRef,
     emaUpdate: emaUpdateRef,
@@ -125,6 +148,8 @@ export function ts32BackendWithBugs(bugs: Bugs): Backend {
     geluBackward: (gx, gy, x, n) => geluBackwardRef(gx, gy, x, n, bugs),
     attentionForward: (out, attn, q, k, v, B, H, N, Dh, scale) => attentionForwardRef(out, attn, q, k, v, B, H, N, Dh, scale, bugs),
     attentionBackward: (gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale) => attentionBackwardRef(gq, gk, gv, go, q, k, v, attn, B, H, N, Dh, scale, bugs),
+    attentionForwardRows: (out, attn, qkv, B, H, N, Dh, scale, nq) => attentionForwardRowsRef(out, attn, qkv, B, H, N, Dh, scale, nq, bugs),
+    attentionBackwardRows: (g, go, qkv, attn, B, H, N, Dh, scale, nq) => attentionBackwardRowsRef(g, go, qkv, attn, B, H, N, Dh, scale, nq, bugs),
     softmaxForward: (p, x, R, K, t) => softmaxForwardRef(p, x, R, K, t, bugs),
     logSoftmaxForward: (p, x, R, K, t) => logSoftmaxForwardRef(p, x, R, K, t, bugs),
     adamwUpdate: (p, g, m, v, h) => adamwUpdateRef(p, g, m, v, h, bugs),

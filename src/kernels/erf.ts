@@ -1,5 +1,5 @@
-// erf and erfc in float64, written once here and once, operation for operation, in
-// assembly/erf.ts, so the GELU oracle and the wasm kernel agree bit for bit on every input
+// erf and erfc in float64, for the GELU oracle (./gelu.ts; the wasm kernel, assembly/gelu.ts,
+// computes Φ with a float32 exp and a fitted erfcx instead, within 2 ulp of this)
 // (exp64 lives in ./exp.ts, re-exported here).
 // Method: the classic fdlibm one (Sun Microsystems, 1993; rational approximations on |x| < 0.84375,
 // < 1.25, < 1/0.35, < 28, with erfc(x) = exp(-x² - 0.5625 + R/S) / x in the tails) and fdlibm's

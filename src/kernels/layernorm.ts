@@ -3,18 +3,11 @@
 // arithmetic, rounded on store); `layerNormForward`/`layerNormBackward` run the SIMD wasm kernels.
 
 import type { FloatArray } from "../tensor/floatArray.js";
-import { wasmKernels } from "./wasm.js";
-import { callWithArrays, withScratch } from "./arena.js";
+import { wasmKernels, type KernelExports } from "./wasm.js";
+import { callWithArrays } from "./arena.js";
+import { runRange } from "./threads.js";
 import { check } from "../tensor/errors.js";
 import { NO_BUGS, type Bugs } from "../tensor/portingBugs.js";
-
-interface LayerNormAbi {
-  layerNormForward(y: number, mean: number, rstd: number, x: number, weight: number, bias: number, R: number, D: number, eps: number): void;
-  layerNormBackward(
-    gradX: number, gradWeight: number, gradBias: number, gradY: number, x: number, mean: number, rstd: number, weight: number,
-    R: number, D: number, work: number,
-  ): void;
-}
 
 /**
  * Oracle. y [R,D] = (x − mean)·rstd·weight + bias row by row, with mean [R] and
@@ -93,28 +86,35 @@ export function layerNormBackwardRef(
   }
 }
 
-/** SIMD wasm kernel, same contract as `layerNormForwardRef`. */
+/** Multiply-add equivalents of one element of the forward and of the backward, for the thread split (parallelMinWork). */
+const FORWARD_WORK = 4;
+const BACKWARD_WORK = 8;
+
+/** SIMD wasm kernel, same contract as `layerNormForwardRef`; rows split across the threads (bit-identical). */
 export function layerNormForward(
   y: Float32Array, mean: Float32Array, rstd: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array, R: number, D: number, eps: number,
 ): void {
   checkForwardArgs(y, mean, rstd, x, weight, bias, R, D, eps);
-  const k = wasmKernels() as unknown as LayerNormAbi;
+  const k = wasmKernels() as unknown as KernelExports;
   callWithArrays([y, mean, rstd, x, weight, bias], [0, 1, 2], (py, pm, ps, px, pw, pb) =>
-    k.layerNormForward(py, pm, ps, px, pw, pb, R, D, eps),
+    runRange(k, "layerNormForwardPart", [py, pm, ps, px, pw, pb, R, D, eps], R, 1, FORWARD_WORK * R * D),
   );
 }
 
-/** SIMD wasm kernel, same contract as `layerNormBackwardRef` (float64 column sums in arena scratch). */
+/**
+ * SIMD wasm kernel, same contract as `layerNormBackwardRef`: ∂x by rows, then ∂weight, ∂bias by
+ * columns (float64 column sums), each part split across the threads (the same bits as one call).
+ */
 export function layerNormBackward(
   gradX: Float32Array, gradWeight: Float32Array, gradBias: Float32Array, gradY: Float32Array, x: Float32Array, mean: Float32Array,
   rstd: Float32Array, weight: Float32Array, R: number, D: number,
 ): void {
   checkBackwardArgs(gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight, R, D);
-  const k = wasmKernels() as unknown as LayerNormAbi;
-  callWithArrays([gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight], [0, 1, 2], (pgx, pgw, pgb, pgy, px, pm, ps, pw) =>
-    // scratch taken after the copies: growing memory here no longer moves anything we hold
-    withScratch((a) => k.layerNormBackward(pgx, pgw, pgb, pgy, px, pm, ps, pw, R, D, a.allocBytes(16 * D))),
-  );
+  const k = wasmKernels();
+  callWithArrays([gradX, gradWeight, gradBias, gradY, x, mean, rstd, weight], [0, 1, 2], (pgx, pgw, pgb, pgy, px, pm, ps, pw) => {
+    runRange(k, "layerNormBackwardRowsPart", [pgx, pgy, px, pm, ps, pw, R, D], R, 1, BACKWARD_WORK * R * D);
+    runRange(k, "layerNormParamGradsPart", [pgw, pgb, pgy, px, pm, ps, R, D], D, 4, BACKWARD_WORK * R * D);
+  });
 }
 
 function checkSizes(fn: string, R: number, D: number): void {

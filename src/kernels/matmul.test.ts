@@ -198,6 +198,35 @@ describe("matmul (wasm) against matmulRef (oracle)", () => {
   });
 });
 
+describe("matmul with a residual (C = R + (init + op(A)·op(B)))", () => {
+  it("equals the product followed by a separate float32 add of R, bit for bit, across every block boundary", () => {
+    const shapes: [number, number, number][] = [[5, 3, 7], [130, 389, 19], [9, 40, 2061], [33, 0, 6]];
+    for (const [M, K, N] of shapes) {
+      const a = seededFloats(M * K, 1), b = seededFloats(K * N, 2), c0 = seededFloats(M * N, 3), bias = seededFloats(N, 4), r = seededFloats(M * N, 5);
+      for (const layout of ["NN", "NT", "TN"] as const) {
+        for (const accumulate of [false, true]) {
+          const plain = c0.slice();
+          matmul(plain, a, b, bias, M, K, N, layout, accumulate);
+          const want = Float32Array.from(plain, (y, i) => r[i] + y);
+          const fused = c0.slice();
+          matmul(fused, a, b, bias, M, K, N, layout, accumulate, r);
+          expect(bitEqual(fused, want), `${layout} ${M}x${K}x${N} acc=${accumulate}`).toBe(true);
+          const ref = c0.slice();
+          matmulRef(ref, a, b, bias, M, K, N, layout, accumulate, r);
+          const refPlain = c0.slice();
+          matmulRef(refPlain, a, b, bias, M, K, N, layout, accumulate);
+          expect(bitEqual(ref, Float32Array.from(refPlain, (y, i) => r[i] + y))).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("refuses a residual that overlaps C", () => {
+    const c = new Float32Array(8);
+    expect(() => matmul(c.subarray(0, 4), new Float32Array(4), new Float32Array(4), null, 2, 2, 2, "NN", false, c.subarray(2, 6))).toThrow(/residual overlaps c/);
+  });
+});
+
 describe("matmul determinism", () => {
   const [M, K, N] = [133, 300, 21]; // crosses the M block (128) and K block (256) boundaries
 

@@ -1,4 +1,5 @@
-// Matrix product C[M,N] (+)= op(A)·op(B) (+ bias[N]) and its backward, for linear layers and attention.
+// Matrix product C[M,N] (+)= op(A)·op(B) (+ bias[N]) (then + residual[M,N]) and its backward, for
+// linear layers and attention.
 // `matmulRef` / `matmulBackwardRef` are the readable oracles; `matmul` / `matmulBackward` run the SIMD wasm kernel.
 //
 // Shapes (M/K/N legend of the matmul files): NN: A [M,K], B [K,N]; NT: A [M,K], B stored [N,K]
@@ -6,7 +7,9 @@
 // Every C element starts from init = (accumulate ? C : 0) + bias and adds the K products in
 // ascending k. The wasm kernel does this in float32 (mul, then add), so a row of C never depends on
 // other rows of A, nor on the blocking. K = 0 is allowed and gives C = init (the empty sum, as in
-// PyTorch's addmm); M and N must be at least 1.
+// PyTorch's addmm); M and N must be at least 1. A residual R [M,N] (a skip connection) is added to
+// each finished element as it is stored: C = R + (init + Σ), the same two roundings as a separate
+// add after the product, without a second pass over C.
 //
 // Threads (src/kernels/threads.ts): a product of at least parallelMinWork() multiply-adds is split
 // into chunks of C (contiguous row ranges, or column ranges when N > M), a few per thread, which
@@ -16,7 +19,7 @@
 
 import { wasmKernels, type KernelExports } from "./wasm.js";
 import { callWithArrays, withScratch, type Arena } from "./arena.js";
-import { parallelMinWork, runChunks, threadCount } from "./threads.js";
+import { parallelMinWork, runChunks, runRange, threadCount } from "./threads.js";
 import type { FloatArray } from "../tensor/floatArray.js";
 import { check } from "../tensor/errors.js";
 
@@ -26,20 +29,23 @@ const LAYOUT_CODE: Record<MatmulLayout, number> = { NN: 0, NT: 1, TN: 2 };
 
 interface MatmulAbi {
   matmulWorkspaceBytes(M: number, K: number, N: number): number;
-  matmul(c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number): void;
+  matmul(c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number, resid: number): void;
   matmulPart(
     c: number, a: number, b: number, bias: number, M: number, K: number, N: number, layout: number, accumulate: number, work: number,
-    m0: number, m1: number, n0: number, n1: number,
+    m0: number, m1: number, n0: number, n1: number, resid: number,
   ): void;
   matmulBiasGrad(gradBias: number, gradC: number, M: number, N: number): void;
 }
 
-/** Oracle. C[m,n] = (accumulate ? C[m,n] : 0) + bias[n] + Σ_k op(A)[m,k]·op(B)[k,n]. */
+/**
+ * Oracle. C[m,n] = (accumulate ? C[m,n] : 0) + bias[n] + Σ_k op(A)[m,k]·op(B)[k,n], then, with a
+ * residual, C[m,n] = residual[m,n] + C[m,n] (residual [M,N], not overlapping C).
+ */
 export function matmulRef(
   c: FloatArray, a: FloatArray, b: FloatArray, bias: FloatArray | null,
-  M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean,
+  M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean, residual: FloatArray | null = null,
 ): void {
-  checkMatmulArgs("matmulRef", c, a, b, bias, M, K, N, layout);
+  checkMatmulArgs("matmulRef", c, a, b, bias, M, K, N, layout, residual);
   // op(A)[m,k] = a[m·am + k·ak] and op(B)[k,n] = b[k·bk + n·bn]: the layout only changes strides
   const [am, ak] = layout === "TN" ? [1, M] : [K, 1];
   const [bk, bn] = layout === "NT" ? [1, K] : [N, 1];
@@ -50,6 +56,8 @@ export function matmulRef(
       // C[m,n] = init + Σ_k op(A)[m,k]·op(B)[k,n]
       for (let k = 0; k < K; k++) s += a[m * am + k * ak] * b[k * bk + n * bn];
       c[m * N + n] = s;
+      // C = R + C (rounded by C's array like a separate add)
+      if (residual !== null) c[m * N + n] = residual[m * N + n] + c[m * N + n];
     }
   }
 }
@@ -57,12 +65,12 @@ export function matmulRef(
 /** SIMD wasm kernel, same contract as `matmulRef` (float32 only). */
 export function matmul(
   c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null,
-  M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean,
+  M: number, K: number, N: number, layout: MatmulLayout, accumulate: boolean, residual: Float32Array | null = null,
 ): void {
-  checkMatmulArgs("matmul", c, a, b, bias, M, K, N, layout);
+  checkMatmulArgs("matmul", c, a, b, bias, M, K, N, layout, residual);
   const k = wasmKernels() as unknown as MatmulAbi;
-  callWithArrays([c, a, b, bias], [0], (pc, pa, pb, pbias) =>
-    withScratch((arena) => runMatmul(k, arena, pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0)),
+  callWithArrays([c, a, b, bias, residual], [0], (pc, pa, pb, pbias, pr) =>
+    withScratch((arena) => runMatmul(k, arena, pc, pa, pb, pbias, M, K, N, LAYOUT_CODE[layout], accumulate ? 1 : 0, pr)),
   );
 }
 
@@ -99,22 +107,22 @@ export function matmulSplit(M: number, N: number, K: number, threads: number): M
 /** C = init + op(A)·op(B) on pointers: one `matmul` call, or `matmulPart` chunks on the threads. */
 function runMatmul(
   k: MatmulAbi, arena: Arena, pc: number, pa: number, pb: number, pbias: number,
-  M: number, K: number, N: number, layout: number, accumulate: number,
+  M: number, K: number, N: number, layout: number, accumulate: number, presid = 0,
 ): void {
   const threads = threadCount();
   const split = threads > 1 && M * N * K >= parallelMinWork() ? matmulSplit(M, N, K, threads) : null;
   if (split === null || split.count < 2) {
     // the workspace may grow memory: pointers stay valid
     const work = arena.allocBytes(k.matmulWorkspaceBytes(M, K, N));
-    k.matmul(pc, pa, pb, pbias, M, K, N, layout, accumulate, work);
+    k.matmul(pc, pa, pb, pbias, M, K, N, layout, accumulate, work, presid);
     return;
   }
   const { byRows, len, step, count } = split;
   // every workspace is allocated before any thread starts: memory does not grow while they run
   const workBytes = byRows ? k.matmulWorkspaceBytes(step, K, N) : k.matmulWorkspaceBytes(M, K, step);
   const works = Array.from({ length: Math.min(threads, count) }, () => arena.allocBytes(workBytes));
-  // matmulPart(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1)
-  const args = [pc, pa, pb, pbias, M, K, N, layout, accumulate, 0, 0, M, 0, N];
+  // matmulPart(c, a, b, bias, M, K, N, layout, accumulate, work, m0, m1, n0, n1, resid)
+  const args = [pc, pa, pb, pbias, M, K, N, layout, accumulate, 0, 0, M, 0, N, presid];
   runChunks(k as unknown as KernelExports, {
     kernel: "matmulPart", args, workSlot: 9, loSlot: byRows ? 10 : 12, hiSlot: byRows ? 11 : 13, len, step, works,
   });
@@ -179,7 +187,7 @@ export function matmulBackward(
         // gradB [K,N] += (A stored [M,K])ᵀ · gradC [M,N]: TN with sizes (K, M, N)
         runMatmul(k, arena, pgB, pa, pgC, 0, K, M, N, LAYOUT_CODE.TN, 1);
       }
-      if (pgBias !== 0) k.matmulBiasGrad(pgBias, pgC, M, N);
+      if (pgBias !== 0) runRange(k as unknown as KernelExports, "matmulBiasGradPart", [pgBias, pgC, M, N], N, 4, M * N);
     }),
   );
 }
@@ -196,7 +204,7 @@ function checkLength(fn: string, name: string, x: { length: number }, want: numb
 
 function checkMatmulArgs(
   fn: string, c: FloatArray, a: FloatArray, b: FloatArray, bias: FloatArray | null,
-  M: number, K: number, N: number, layout: MatmulLayout,
+  M: number, K: number, N: number, layout: MatmulLayout, residual: FloatArray | null = null,
 ): void {
   checkSizes(fn, M, K, N);
   check(layout in LAYOUT_CODE, () => `${fn}: layout "${String(layout)}"; expected "NN", "NT" or "TN"`);
@@ -204,6 +212,12 @@ function checkMatmulArgs(
   checkLength(fn, "a", a, M * K, layout === "TN" ? `[K,M] = [${K},${M}]` : `[M,K] = [${M},${K}]`);
   checkLength(fn, "b", b, K * N, layout === "NT" ? `[N,K] = [${N},${K}]` : `[K,N] = [${K},${N}]`);
   if (bias !== null) checkLength(fn, "bias", bias, N, `[N] = [${N}]`);
+  if (residual !== null) {
+    checkLength(fn, "residual", residual, M * N, `[M,N] = [${M},${N}]`);
+    // C's partial sums (K blocks) must not overwrite the residual before it is read
+    const overlap = residual.buffer === c.buffer && residual.byteOffset < c.byteOffset + c.byteLength && c.byteOffset < residual.byteOffset + residual.byteLength;
+    check(!overlap, () => `${fn}: residual overlaps c; expected separate arrays`);
+  }
 }
 
 function checkBackwardArgs(
@@ -232,11 +246,11 @@ export function matmulBiasGradRef(gradBias: FloatArray, gradC: FloatArray, M: nu
   }
 }
 
-/** SIMD wasm kernel, same contract as `matmulBiasGradRef` (rows added in ascending order). */
+/** SIMD wasm kernel, same contract as `matmulBiasGradRef` (rows added in ascending order; columns split across the threads). */
 export function matmulBiasGrad(gradBias: Float32Array, gradC: Float32Array, M: number, N: number): void {
   checkSizes("matmulBiasGrad", M, 1, N);
   checkLength("matmulBiasGrad", "gradBias", gradBias, N, `[N] = [${N}]`);
   checkLength("matmulBiasGrad", "gradC", gradC, M * N, `[M,N] = [${M},${N}]`);
-  const k = wasmKernels() as unknown as MatmulAbi;
-  callWithArrays([gradBias, gradC], [0], (pBias, pC) => k.matmulBiasGrad(pBias, pC, M, N));
+  const k = wasmKernels();
+  callWithArrays([gradBias, gradC], [0], (pBias, pC) => runRange(k, "matmulBiasGradPart", [pBias, pC, M, N], N, 4, M * N));
 }

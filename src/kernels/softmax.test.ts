@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef } from "./softmax.js";
+import { softmaxForward, softmaxForwardRef, logSoftmaxForward, logSoftmaxForwardRef, softmaxAndLogSoftmaxRef } from "./softmax.js";
 import { awkwardSize, bitEqual, f32Array } from "../../test/arbitraries.js";
 import { maxUlpDistance } from "../../test/floatCompare.js";
 
@@ -131,5 +131,24 @@ describe("softmax properties (oracle in float64, kernel in float32)", () => {
     expect(() => softmaxForward(new Float32Array(6), x, 2, 4, 1)).toThrow(/logits has 6 elements; expected R\*K = 2\*4 = 8/);
     expect(() => logSoftmaxForward(new Float32Array(5), x, 2, 3, 1)).toThrow(/output has 5 elements/);
     expect(() => softmaxForwardRef(new Float32Array(6), x, 2, 3, 0)).toThrow(/temperature 0/);
+  });
+});
+
+describe("softmaxAndLogSoftmaxRef", () => {
+  it("gives the values of softmaxForwardRef and logSoftmaxForwardRef, bit for bit, in float32 and float64", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }), fc.double({ min: 0.01, max: 10, noNaN: true }), fc.nat(), (R, K, tau, seed) => {
+        for (const Type of [Float32Array, Float64Array]) {
+          const logits = new Type(R * K);
+          for (let i = 0; i < R * K; i++) logits[i] = Math.sin(i * 1.7 + seed) * 20;
+          const [p, lp, p2, lp2] = [0, 1, 2, 3].map(() => new Type(R * K));
+          softmaxForwardRef(p, logits, R, K, tau);
+          logSoftmaxForwardRef(lp, logits, R, K, tau);
+          softmaxAndLogSoftmaxRef(p2, lp2, logits, R, K, tau);
+          expect(Array.from(p2)).toEqual(Array.from(p));
+          expect(Array.from(lp2)).toEqual(Array.from(lp));
+        }
+      }),
+    );
   });
 });

@@ -72,6 +72,39 @@ export function logSoftmaxForwardRef(logProbs: FloatArray, logits: FloatArray, R
   }
 }
 
+/**
+ * Oracle, both at once: probs = softmax and logProbs = log_softmax of the same rows, computed from
+ * the same exps: the very values `softmaxForwardRef` and `logSoftmaxForwardRef` give, for half
+ * their exps (the DINO loss needs both for the student and for the teacher).
+ */
+export function softmaxAndLogSoftmaxRef(probs: FloatArray, logProbs: FloatArray, logits: FloatArray, R: number, K: number, temperature: number, bugs: Bugs = NO_BUGS): void {
+  checkSoftmaxArgs("softmaxAndLogSoftmaxRef", probs, logits, R, K, temperature);
+  checkSoftmaxArgs("softmaxAndLogSoftmaxRef", logProbs, logits, R, K, temperature);
+  if (bugs.has("softmax.no_temperature")) temperature = 1;
+  const rd = rounderFor(probs);
+  check(rd === rounderFor(logProbs), "softmaxAndLogSoftmaxRef: probs and logProbs must have the same precision");
+  const tau = rd(temperature);
+  for (let r = 0; r < R; r++) {
+    const row = r * K;
+    // z_k = logit_k / τ, kept in logProbs
+    const max = scaleRowAndMax(logProbs, logits, row, K, tau, rd);
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      // e_k = exp(z_k − max)
+      const e = rd(exp64(rd(logProbs[row + k] - max)));
+      probs[row + k] = e;
+      sum += e;
+    }
+    // p_k = e_k / Σ_j e_j;  log p_k = (z_k − max) − log Σ_j e_j
+    const s = rd(sum);
+    const lse = rd(log64(sum));
+    for (let k = 0; k < K; k++) {
+      probs[row + k] = rd(probs[row + k] / s);
+      logProbs[row + k] = rd(rd(logProbs[row + k] - max) - lse);
+    }
+  }
+}
+
 /** SIMD wasm kernel, same contract as `softmaxForwardRef` (float32 arrays only). */
 export function softmaxForward(probs: Float32Array, logits: Float32Array, R: number, K: number, temperature: number): void {
   checkSoftmaxArgs("softmaxForward", probs, logits, R, K, temperature);

@@ -89,6 +89,19 @@ describe("threaded matmul is bit-identical to one thread", () => {
     }
   });
 
+  it("with a residual added as C is stored (the skip connections), split by rows and by columns", () => {
+    for (const [M, K, N] of [[261, 517, 19], [7, 389, 2061], [300, 70, 45]] as const) {
+      const a = seededFloats(M * K, 1), b = seededFloats(K * N, 2), bias = seededFloats(N, 4), r = seededFloats(M * N, 5);
+      const run = (threads: number) => {
+        const c = new Float32Array(M * N);
+        withThreadSettings({ threads: Math.abs(threads), minWork: 0, callerWorks: threads > 0 }, () => matmul(c, a, b, bias, M, K, N, "NT", false, r));
+        return c;
+      };
+      const one = run(1);
+      for (const threads of [2, 3, -2]) expect(bitEqual(one, run(threads)), `${M}x${K}x${N} T=${threads}`).toBe(true);
+    }
+  });
+
   it("keeps NaN, ±Inf and K = 0 results", () => {
     const [M, K, N] = [37, 11, 29];
     const a = seededFloats(M * K, 5), b = seededFloats(K * N, 6), c0 = seededFloats(M * N, 7), bias = seededFloats(N, 8);

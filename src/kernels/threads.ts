@@ -24,7 +24,10 @@ import { loadedKernels, type KernelExports } from "./wasm.js";
 import { DinoRefError } from "../tensor/errors.js";
 
 /** Kernels a worker may run (by index in this list). */
-const KERNELS = ["matmulPart", "attentionForwardPart", "attentionBackwardPart", "geluForwardPart", "geluBackwardPart"] as const;
+const KERNELS = [
+  "matmulPart", "attentionForwardPart", "attentionBackwardPart", "geluForwardPart", "geluBackwardPart",
+  "layerNormForwardPart", "layerNormBackwardRowsPart", "layerNormParamGradsPart", "matmulBiasGradPart",
+] as const;
 export type ThreadKernel = (typeof KERNELS)[number];
 
 /**
@@ -341,6 +344,28 @@ export function runChunks(kernels: KernelExports, job: ChunkedJob): void {
     }
   }
   if (error !== null) throw error;
+}
+
+/** Most chunks per thread in `runRange` (a thread slowed by other processes takes fewer). */
+const RANGE_CHUNKS_PER_THREAD = 4;
+
+/**
+ * Runs a range kernel (its last two arguments lo, hi) on [0, len): one call `kernel(...args, 0, len)`
+ * when one thread is set or `work` (multiply-add equivalents of the whole call) is under
+ * parallelMinWork(), else chunks starting at multiples of `align`, about RANGE_CHUNKS_PER_THREAD
+ * per thread, claimed by the threads. For kernels whose every element of [lo, hi) is computed on
+ * its own: any split gives the same bits.
+ */
+export function runRange(kernels: KernelExports, kernel: ThreadKernel, args: readonly number[], len: number, align: number, work: number): void {
+  const threads = threadCount();
+  const chunks = Math.min(threads * RANGE_CHUNKS_PER_THREAD, Math.floor(len / align));
+  if (threads < 2 || work < parallelMinWork() || chunks < 2) {
+    (kernels[kernel] as (...a: number[]) => void)(...args, 0, len);
+    return;
+  }
+  const step = align * Math.ceil(len / (chunks * align));
+  const slot = args.length;
+  runChunks(kernels, { kernel, args: [...args, 0, 0], workSlot: -1, loSlot: slot, hiSlot: slot + 1, len, step, works: Array(threads).fill(0) });
 }
 
 /** Workers currently started (for tests). */

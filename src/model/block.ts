@@ -2,25 +2,24 @@
 //   x1  = x  + drop_path(attn(norm1(x)))     attn: qkv Linear → heads → softmax(q·kᵀ·Dh^−0.5)·v → proj Linear
 //   out = x1 + drop_path(mlp(norm2(x1)))     mlp: fc1 → exact GELU → fc2
 // Shapes: B batch, N tokens (CLS included), D width, H heads, Dh = D/H, Dm = MLP hidden width,
-// R = B·N rows. Every row of every output depends only on its own sample.
+// R = B·N rows. Every row of every output depends only on its own sample. The attention kernels
+// read q, k, v straight from qkv's rows and write the merged heads, and without drop path the
+// residual adds happen as the proj and fc2 products are stored (matmul's residual), so the block
+// makes no copies of its own.
 
 import type { Backend, Tensor } from "../kernels/backend.js";
 import type { ParamScope } from "./params.js";
 import { linearBackward, linearForward } from "./linear.js";
 import { dropPathRateOf, headDim, hiddenDim, type VitConfig } from "./vitConfig.js";
-import type { FloatArray } from "../tensor/floatArray.js";
 import type { Rng } from "../tensor/rng.js";
 
 /** Scratch reused by every block of one forward (not needed by the backward). */
 export interface BlockWork {
-  readonly qkv: Tensor; // [R, 3D]
-  readonly attnOut: Tensor; // [B, H, N, Dh]
-  readonly y: Tensor; // [R, D] a branch's output before the residual add
+  readonly y: Tensor; // [R, D] a branch's output before the residual add (drop path only)
 }
 
 export function allocBlockWork(be: Backend, cfg: VitConfig, B: number, N: number): BlockWork {
-  const D = cfg.embedDim;
-  return { qkv: be.alloc([B * N, 3 * D]), attnOut: be.alloc([B, cfg.numHeads, N, headDim(cfg)]), y: be.alloc([B * N, D]) };
+  return { y: be.empty([B * N, cfg.embedDim]) };
 }
 
 /** Drop path of one residual branch: per sample kept (scaled by 1/keep) or dropped. */
@@ -31,16 +30,20 @@ export interface DropPathMask {
   readonly mask: Uint8Array;
 }
 
+/** The drop-path masks a block's forward drew (to recompute the block exactly in the backward). */
+export interface BlockDropPath {
+  readonly drop1: DropPathMask | null;
+  readonly drop2: DropPathMask | null;
+}
+
 /** What blockBackward needs from blockForward. */
 export interface BlockCache {
   readonly x: Tensor; // [R, D] block input
   readonly ln1: Tensor; // [R, D] norm1(x)
   readonly mean1: Tensor; // [R]
   readonly rstd1: Tensor; // [R]
-  readonly q: Tensor; // [B, H, N, Dh]
-  readonly k: Tensor; // [B, H, N, Dh]
-  readonly v: Tensor; // [B, H, N, Dh]
-  readonly attn: Tensor; // [B, H, N, N] softmax probabilities
+  readonly qkv: Tensor; // [R, 3D] = [q | k | v], each D wide, head h at columns h·Dh..
+  readonly attn: Tensor | null; // [B, H, N, N] softmax probabilities (null when not kept)
   readonly merged: Tensor; // [R, D] heads concatenated, input of proj
   readonly x1: Tensor; // [R, D] after the attention residual
   readonly ln2: Tensor; // [R, D] norm2(x1)
@@ -55,30 +58,6 @@ export interface BlockCache {
 /** The parameters of block i (names relative to `blocks.i.`). */
 export function blockParams(params: ParamScope, i: number): ParamScope {
   return { param: (name) => params.param(`blocks.${i}.${name}`), grad: (name) => params.grad(`blocks.${i}.${name}`) };
-}
-
-/**
- * rows [R, S·D] ↔ heads: S tensors [B, H, N, Dh], where row (b·N + n) holds, for slot s and head h,
- * heads[s][b, h, n, :] at columns s·D + h·Dh .. (the [q | k | v] layout of qkv, or the merged heads
- * for S = 1). `toHeads` copies rows → heads, otherwise heads → rows.
- */
-function permuteHeads(rows: FloatArray, heads: FloatArray[], B: number, N: number, H: number, Dh: number, toHeads: boolean): void {
-  const S = heads.length;
-  const D = H * Dh;
-  for (let b = 0; b < B; b++) {
-    for (let n = 0; n < N; n++) {
-      const row = (b * N + n) * S * D;
-      for (let s = 0; s < S; s++) {
-        const t = heads[s];
-        for (let h = 0; h < H; h++) {
-          const r0 = row + s * D + h * Dh;
-          const h0 = ((b * H + h) * N + n) * Dh;
-          if (toHeads) for (let d = 0; d < Dh; d++) t[h0 + d] = rows[r0 + d];
-          else for (let d = 0; d < Dh; d++) rows[r0 + d] = t[h0 + d];
-        }
-      }
-    }
-  }
 }
 
 /** Draws one drop-path mask: keep_b = floor(1 − rate + U) per sample; null when the branch is never dropped. */
@@ -122,96 +101,151 @@ function dropPathBackward(dst: Tensor, gradOut: Tensor, drop: DropPathMask, B: n
   }
 }
 
-/** norm1 → qkv → heads; returns q, k, v [B, H, N, Dh] and the norm's outputs. */
-function attentionInputs(be: Backend, p: ParamScope, cfg: VitConfig, x: Tensor, work: BlockWork, B: number, N: number) {
+/** norm1 → qkv; returns qkv [R, 3D] and the norm's outputs. */
+function attentionInputs(be: Backend, p: ParamScope, cfg: VitConfig, x: Tensor, B: number, N: number) {
   const D = cfg.embedDim;
-  const H = cfg.numHeads;
-  const Dh = headDim(cfg);
   const R = B * N;
-  const ln1 = be.alloc([R, D]);
-  const mean1 = be.alloc([R]);
-  const rstd1 = be.alloc([R]);
+  const ln1 = be.empty([R, D]);
+  const mean1 = be.empty([R]);
+  const rstd1 = be.empty([R]);
   // ln1 = (x − mean)·rstd·γ₁ + β₁
   be.layerNormForward(ln1.data, mean1.data, rstd1.data, x.data, p.param("norm1.weight").data, p.param("norm1.bias").data, R, D, cfg.eps);
-  // qkv [R, 3D] = ln1·W_qkvᵀ + b_qkv
-  linearForward(be, work.qkv, ln1, p.param("attn.qkv.weight"), cfg.qkvBias ? p.param("attn.qkv.bias") : null, R, D, 3 * D);
-  const q = be.alloc([B, H, N, Dh]);
-  const k = be.alloc([B, H, N, Dh]);
-  const v = be.alloc([B, H, N, Dh]);
-  // q | k | v = the three D-wide thirds of qkv, each split into H heads of Dh
-  permuteHeads(work.qkv.data, [q.data, k.data, v.data], B, N, H, Dh, true);
-  return { ln1, mean1, rstd1, q, k, v };
+  const qkv = be.empty([R, 3 * D]);
+  // qkv [R, 3D] = ln1·W_qkvᵀ + b_qkv: q | k | v, each D wide, split into H heads of Dh
+  linearForward(be, qkv, ln1, p.param("attn.qkv.weight"), cfg.qkvBias ? p.param("attn.qkv.bias") : null, R, D, 3 * D);
+  return { ln1, mean1, rstd1, qkv };
 }
 
 /** scale = Dh^−0.5 (a Python double; the kernels round it to float32 as PyTorch does). */
 const attentionScale = (cfg: VitConfig) => headDim(cfg) ** -0.5;
 
+/** out = x + drop_path(x_in·Wᵀ + b): fused into the product's store without drop path, else through `work.y`. */
+function residualLinear(
+  be: Backend, out: Tensor, x: Tensor, input: Tensor, weight: Tensor, bias: Tensor, drop: DropPathMask | null, work: BlockWork,
+  B: number, R: number, dIn: number, dOut: number,
+): void {
+  if (drop === null) {
+    // out = x + (input·Wᵀ + b)
+    linearForward(be, out, input, weight, bias, R, dIn, dOut, x);
+  } else {
+    // y = input·Wᵀ + b; out = x + drop_path(y)
+    linearForward(be, work.y, input, weight, bias, R, dIn, dOut);
+    residualAdd(out, x, work.y, drop, B);
+  }
+}
+
+/** What the MLP branch keeps for its backward, on `rows` rows. */
+interface MlpCache {
+  readonly ln2: Tensor; // [rows, D] norm2(x1)
+  readonly mean2: Tensor; // [rows]
+  readonly rstd2: Tensor; // [rows]
+  readonly h: Tensor; // [rows, Dm] fc1 output (GELU input)
+  readonly a: Tensor; // [rows, Dm] GELU output (fc2 input)
+}
+
+/** The MLP branch on x1 [rows, D]: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1))))) (B samples of rows/B rows each). */
+function mlpBranchForward(
+  be: Backend, p: ParamScope, cfg: VitConfig, x1: Tensor, out: Tensor, drop: DropPathMask | null, work: BlockWork, B: number, rows: number,
+): MlpCache {
+  const D = cfg.embedDim;
+  const Dm = hiddenDim(cfg);
+  const ln2 = be.empty([rows, D]);
+  const mean2 = be.empty([rows]);
+  const rstd2 = be.empty([rows]);
+  // ln2 = (x1 − mean)·rstd·γ₂ + β₂
+  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, rows, D, cfg.eps);
+  const h = be.empty([rows, Dm]);
+  // h = ln2·W₁ᵀ + b₁
+  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), rows, D, Dm);
+  const a = be.empty([rows, Dm]);
+  // a = h·Φ(h)
+  be.geluForward(a.data, h.data, rows * Dm);
+  // out = x1 + drop_path(a·W₂ᵀ + b₂)
+  residualLinear(be, out, x1, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), drop, work, B, rows, Dm, D);
+  return { ln2, mean2, rstd2, h, a };
+}
+
+/** Buffers of the MLP branch's backward, on `rows` rows (each written whole before it is read). */
+interface MlpGradWork {
+  readonly gy: Tensor; // [rows, D]
+  readonly gLn: Tensor; // [rows, D]
+  readonly gA: Tensor; // [rows, Dm]
+  readonly gH: Tensor; // [rows, Dm]
+}
+
 /**
- * The block on x [R, D] into out [R, D]. `dropPathRng` (student training only) draws a fresh mask
- * per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0.
+ * Backward of mlpBranchForward, in place: g [rows, D] holds ∂L/∂out on entry and ∂L/∂x1 on return
+ * (the residual path plus norm2's backward); parameter gradients accumulate into p.grad(...).
+ */
+function mlpBranchBackward(
+  be: Backend, p: ParamScope, cfg: VitConfig, g: Tensor, x1: Tensor, c: MlpCache, drop: DropPathMask | null, work: MlpGradWork, B: number, rows: number,
+): void {
+  const D = cfg.embedDim;
+  const Dm = hiddenDim(cfg);
+  let gy = g;
+  // ∂L/∂y = ∂L/∂out·mask/keep
+  if (drop !== null) dropPathBackward((gy = work.gy), g, drop, B);
+  // ∂L/∂a = ∂L/∂y·W₂ (written); ∂L/∂W₂ += ∂L/∂yᵀ·a; ∂L/∂b₂ += Σ ∂L/∂y
+  linearBackward(be, work.gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gy, c.a, p.param("mlp.fc2.weight"), rows, Dm, D, false);
+  be.zero(work.gH.data);
+  // ∂L/∂h = ∂L/∂a·(Φ(h) + h·φ(h))
+  be.geluBackward(work.gH.data, work.gA.data, c.h.data, rows * Dm);
+  // ∂L/∂ln2 = ∂L/∂h·W₁ (written); ∂L/∂W₁ += ∂L/∂hᵀ·ln2; ∂L/∂b₁ += Σ ∂L/∂h
+  linearBackward(be, work.gLn, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), work.gH, c.ln2, p.param("mlp.fc1.weight"), rows, D, Dm, false);
+  // ∂L/∂x1 (= g) += norm2 backward of ∂L/∂ln2
+  be.layerNormBackward(g.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, work.gLn.data, x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, rows, D);
+}
+
+/**
+ * The block on x [R, D] into out [R, D]. `dropPath`: a generator (student training only) draws a
+ * fresh mask per residual branch when the block's rate (dropPathRate·i/(depth − 1)) is above 0;
+ * masks a previous forward drew are used as they are (the backward's recomputation); null: none.
+ * `keepAttn` false (a forward without backward): the attention probabilities are not kept
+ * (cache.attn null).
  */
 export function blockForward(
   be: Backend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, out: Tensor, work: BlockWork, B: number, N: number,
-  dropPathRng: Rng | null,
+  dropPath: Rng | BlockDropPath | null, keepAttn = true,
 ): BlockCache {
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);
-  const Dm = hiddenDim(cfg);
   const R = B * N;
   const rate = dropPathRateOf(cfg, i);
+  const drawn = dropPath !== null && "drop1" in dropPath ? dropPath : null;
+  const rng = drawn === null ? (dropPath as Rng | null) : null;
 
   // ---- attention branch: x1 = x + drop_path(proj(softmax(q·kᵀ·scale)·v))
-  const { ln1, mean1, rstd1, q, k, v } = attentionInputs(be, p, cfg, x, work, B, N);
-  const attn = be.alloc([B, H, N, N]);
-  // attn = softmax(q·kᵀ·Dh^−0.5), attnOut = attn·v
-  be.attentionForward(work.attnOut.data, attn.data, q.data, k.data, v.data, B, H, N, Dh, attentionScale(cfg));
-  const merged = be.alloc([R, D]);
-  // merged [R, D] = heads concatenated in order
-  permuteHeads(merged.data, [work.attnOut.data], B, N, H, Dh, false);
-  // y = merged·W_projᵀ + b_proj
-  linearForward(be, work.y, merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), R, D, D);
-  const drop1 = drawDropPath(dropPathRng, rate, B);
-  const x1 = be.alloc([R, D]);
-  residualAdd(x1, x, work.y, drop1, B);
+  const { ln1, mean1, rstd1, qkv } = attentionInputs(be, p, cfg, x, B, N);
+  const attn = keepAttn ? be.empty([B, H, N, N]) : null;
+  const merged = be.empty([R, D]);
+  // attn = softmax(q·kᵀ·Dh^−0.5); merged [R, D] = attn·v, the heads concatenated in order
+  be.attentionForwardRows(merged.data, attn === null ? null : attn.data, qkv.data, B, H, N, Dh, attentionScale(cfg));
+  const drop1 = drawn !== null ? drawn.drop1 : drawDropPath(rng, rate, B);
+  const x1 = be.empty([R, D]);
+  // x1 = x + drop_path(merged·W_projᵀ + b_proj)
+  residualLinear(be, x1, x, merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, work, B, R, D, D);
 
   // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1)))))
-  const ln2 = be.alloc([R, D]);
-  const mean2 = be.alloc([R]);
-  const rstd2 = be.alloc([R]);
-  // ln2 = (x1 − mean)·rstd·γ₂ + β₂
-  be.layerNormForward(ln2.data, mean2.data, rstd2.data, x1.data, p.param("norm2.weight").data, p.param("norm2.bias").data, R, D, cfg.eps);
-  const h = be.alloc([R, Dm]);
-  // h = ln2·W₁ᵀ + b₁
-  linearForward(be, h, ln2, p.param("mlp.fc1.weight"), p.param("mlp.fc1.bias"), R, D, Dm);
-  const a = be.alloc([R, Dm]);
-  // a = h·Φ(h)
-  be.geluForward(a.data, h.data, R * Dm);
-  // y = a·W₂ᵀ + b₂
-  linearForward(be, work.y, a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), R, Dm, D);
-  const drop2 = drawDropPath(dropPathRng, rate, B);
-  residualAdd(out, x1, work.y, drop2, B);
-
-  return { x, ln1, mean1, rstd1, q, k, v, attn, merged, x1, ln2, mean2, rstd2, h, a, drop1, drop2 };
+  const drop2 = drawn !== null ? drawn.drop2 : drawDropPath(rng, rate, B);
+  const mlp = mlpBranchForward(be, p, cfg, x1, out, drop2, work, B, R);
+  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ...mlp, drop1, drop2 };
 }
 
 /** The attention probabilities [B, H, N, N] of the block on norm1(x) (get_last_selfattention). */
-export function blockSelfAttention(be: Backend, p: ParamScope, cfg: VitConfig, x: Tensor, attn: Tensor, work: BlockWork, B: number, N: number): void {
-  const { q, k, v } = attentionInputs(be, p, cfg, x, work, B, N);
-  be.attentionForward(work.attnOut.data, attn.data, q.data, k.data, v.data, B, cfg.numHeads, N, headDim(cfg), attentionScale(cfg));
+export function blockSelfAttention(be: Backend, p: ParamScope, cfg: VitConfig, x: Tensor, attn: Tensor, B: number, N: number): void {
+  const { qkv } = attentionInputs(be, p, cfg, x, B, N);
+  const merged = be.empty([B * N, cfg.embedDim]);
+  be.attentionForwardRows(merged.data, attn.data, qkv.data, B, cfg.numHeads, N, headDim(cfg), attentionScale(cfg));
 }
 
-/** Scratch for the backward of every block. */
+/** Scratch for the backward of every block (each written whole before it is read). */
 export interface BlockGradWork {
   readonly gy: Tensor; // [R, D] a branch's output gradient under drop path
   readonly gLn: Tensor; // [R, D] gradient of a norm's output
   readonly gMerged: Tensor; // [R, D]
   readonly gA: Tensor; // [R, Dm]
   readonly gH: Tensor; // [R, Dm]
-  readonly gAttnOut: Tensor; // [B, H, N, Dh]
-  readonly gQ: Tensor; // [B, H, N, Dh]
-  readonly gK: Tensor; // [B, H, N, Dh]
-  readonly gV: Tensor; // [B, H, N, Dh]
   readonly gQkv: Tensor; // [R, 3D]
 }
 
@@ -219,58 +253,132 @@ export function allocBlockGradWork(be: Backend, cfg: VitConfig, B: number, N: nu
   const D = cfg.embedDim;
   const R = B * N;
   const Dm = hiddenDim(cfg);
-  const heads = [B, cfg.numHeads, N, headDim(cfg)];
   return {
-    gy: be.alloc([R, D]), gLn: be.alloc([R, D]), gMerged: be.alloc([R, D]), gA: be.alloc([R, Dm]), gH: be.alloc([R, Dm]),
-    gAttnOut: be.alloc(heads), gQ: be.alloc(heads), gK: be.alloc(heads), gV: be.alloc(heads), gQkv: be.alloc([R, 3 * D]),
+    gy: be.empty([R, D]), gLn: be.empty([R, D]), gMerged: be.empty([R, D]), gA: be.empty([R, Dm]), gH: be.empty([R, Dm]), gQkv: be.empty([R, 3 * D]),
   };
 }
 
 /**
  * Backward of blockForward, in place: g [R, D] holds ∂L/∂out on entry and ∂L/∂x on return.
- * Parameter gradients are accumulated into p.grad(...).
+ * Parameter gradients are accumulated into p.grad(...). The cache must hold attn (keepAttn).
  */
 export function blockBackward(be: Backend, p: ParamScope, cfg: VitConfig, g: Tensor, c: BlockCache, work: BlockGradWork, B: number, N: number): void {
   const D = cfg.embedDim;
   const H = cfg.numHeads;
   const Dh = headDim(cfg);
-  const Dm = hiddenDim(cfg);
   const R = B * N;
+  if (c.attn === null) throw new Error("blockBackward: the forward did not keep the attention probabilities (keepAttn false)");
 
-  // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(ln2)))); ∂L/∂x1 = g + norm2ᵀ(...)
-  let gy = g;
-  // ∂L/∂y = ∂L/∂out·mask/keep
-  if (c.drop2 !== null) dropPathBackward((gy = work.gy), g, c.drop2, B);
-  work.gA.data.fill(0);
-  // ∂L/∂a = ∂L/∂y·W₂; ∂L/∂W₂ += ∂L/∂yᵀ·a; ∂L/∂b₂ += Σ ∂L/∂y
-  linearBackward(be, work.gA, p.grad("mlp.fc2.weight"), p.grad("mlp.fc2.bias"), gy, c.a, p.param("mlp.fc2.weight"), R, Dm, D);
-  work.gH.data.fill(0);
-  // ∂L/∂h = ∂L/∂a·(Φ(h) + h·φ(h))
-  be.geluBackward(work.gH.data, work.gA.data, c.h.data, R * Dm);
-  work.gLn.data.fill(0);
-  // ∂L/∂ln2 = ∂L/∂h·W₁; ∂L/∂W₁ += ∂L/∂hᵀ·ln2; ∂L/∂b₁ += Σ ∂L/∂h
-  linearBackward(be, work.gLn, p.grad("mlp.fc1.weight"), p.grad("mlp.fc1.bias"), work.gH, c.ln2, p.param("mlp.fc1.weight"), R, D, Dm);
-  // ∂L/∂x1 (= g) += norm2 backward of ∂L/∂ln2
-  be.layerNormBackward(g.data, p.grad("norm2.weight").data, p.grad("norm2.bias").data, work.gLn.data, c.x1.data, c.mean2.data, c.rstd2.data, p.param("norm2.weight").data, R, D);
+  // ---- MLP branch: out = x1 + drop_path(fc2(gelu(fc1(ln2)))); ∂L/∂x1 = g + norm2ᵀ(...), in place on g
+  mlpBranchBackward(be, p, cfg, g, c.x1, c, c.drop2, work, B, R);
 
   // ---- attention branch: x1 = x + drop_path(proj(merged)); ∂L/∂x = ∂L/∂x1 + norm1ᵀ(...)
-  gy = g;
+  let gy = g;
   if (c.drop1 !== null) dropPathBackward((gy = work.gy), g, c.drop1, B);
-  work.gMerged.data.fill(0);
-  // ∂L/∂merged = ∂L/∂y·W_proj; ∂L/∂W_proj += ∂L/∂yᵀ·merged; ∂L/∂b_proj += Σ ∂L/∂y
-  linearBackward(be, work.gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gy, c.merged, p.param("attn.proj.weight"), R, D, D);
-  // heads of ∂L/∂merged
-  permuteHeads(work.gMerged.data, [work.gAttnOut.data], B, N, H, Dh, true);
-  work.gQ.data.fill(0);
-  work.gK.data.fill(0);
-  work.gV.data.fill(0);
-  // ∂L/∂v = attnᵀ·∂L/∂out; ∂L/∂scores = attn ⊙ (∂L/∂attn − rowsum); ∂L/∂q = ∂L/∂scores·k·scale; ∂L/∂k = ∂L/∂scoresᵀ·q·scale
-  be.attentionBackward(work.gQ.data, work.gK.data, work.gV.data, work.gAttnOut.data, c.q.data, c.k.data, c.v.data, c.attn.data, B, H, N, Dh, attentionScale(cfg));
-  // ∂L/∂qkv = [∂L/∂q | ∂L/∂k | ∂L/∂v] back in the row layout
-  permuteHeads(work.gQkv.data, [work.gQ.data, work.gK.data, work.gV.data], B, N, H, Dh, false);
-  work.gLn.data.fill(0);
-  // ∂L/∂ln1 = ∂L/∂qkv·W_qkv; ∂L/∂W_qkv += ∂L/∂qkvᵀ·ln1; ∂L/∂b_qkv += Σ ∂L/∂qkv
-  linearBackward(be, work.gLn, p.grad("attn.qkv.weight"), cfg.qkvBias ? p.grad("attn.qkv.bias") : null, work.gQkv, c.ln1, p.param("attn.qkv.weight"), R, D, 3 * D);
+  // ∂L/∂merged = ∂L/∂y·W_proj (written); ∂L/∂W_proj += ∂L/∂yᵀ·merged; ∂L/∂b_proj += Σ ∂L/∂y
+  linearBackward(be, work.gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gy, c.merged, p.param("attn.proj.weight"), R, D, D, false);
+  // ∂L/∂v = attnᵀ·∂L/∂out; ∂L/∂scores = attn ⊙ (∂L/∂attn − rowsum); ∂L/∂q = ∂L/∂scores·k·scale; ∂L/∂k = ∂L/∂scoresᵀ·q·scale,
+  // written as ∂L/∂qkv = [∂L/∂q | ∂L/∂k | ∂L/∂v] in qkv's row layout
+  be.attentionBackwardRows(work.gQkv.data, work.gMerged.data, c.qkv.data, c.attn.data, B, H, N, Dh, attentionScale(cfg));
+  // ∂L/∂ln1 = ∂L/∂qkv·W_qkv (written); ∂L/∂W_qkv += ∂L/∂qkvᵀ·ln1; ∂L/∂b_qkv += Σ ∂L/∂qkv
+  linearBackward(be, work.gLn, p.grad("attn.qkv.weight"), cfg.qkvBias ? p.grad("attn.qkv.bias") : null, work.gQkv, c.ln1, p.param("attn.qkv.weight"), R, D, 3 * D, false);
   // ∂L/∂x (= g) += norm1 backward of ∂L/∂ln1
+  be.layerNormBackward(g.data, p.grad("norm1.weight").data, p.grad("norm1.bias").data, work.gLn.data, c.x.data, c.mean1.data, c.rstd1.data, p.param("norm1.weight").data, R, D);
+}
+
+/**
+ * What blockBackwardCls needs from blockForwardCls: the attention inputs of every token, the rest
+ * for the CLS rows only ([B, ·]).
+ */
+export interface ClsBlockCache {
+  readonly x: Tensor; // [R, D] block input
+  readonly ln1: Tensor; // [R, D]
+  readonly mean1: Tensor; // [R]
+  readonly rstd1: Tensor; // [R]
+  readonly qkv: Tensor; // [R, 3D]
+  readonly attn: Tensor | null; // [B, H, 1, N] the CLS query's probabilities (null when not kept)
+  readonly merged: Tensor; // [B, D] the CLS rows' heads concatenated
+  readonly x1: Tensor; // [B, D]
+  readonly ln2: Tensor; // [B, D]
+  readonly mean2: Tensor; // [B]
+  readonly rstd2: Tensor; // [B]
+  readonly h: Tensor; // [B, Dm]
+  readonly a: Tensor; // [B, Dm]
+  readonly drop1: DropPathMask | null;
+  readonly drop2: DropPathMask | null;
+}
+
+/** rows [B, D] = the CLS rows (token 0 of each sample) of x [B·N, D]. */
+function clsRows(be: Backend, x: Tensor, B: number, N: number, D: number): Tensor {
+  const out = be.empty([B, D]);
+  for (let b = 0; b < B; b++) out.data.set(x.data.subarray(b * N * D, b * N * D + D), b * D);
+  return out;
+}
+
+/**
+ * The block's output at the CLS tokens only, outCls [B, D] = blockForward(x)[:, 0]: all a DINO head
+ * (and the teacher's targets) reads of the LAST block. Every token still gets norm1 and qkv (the CLS
+ * query attends to all keys and values); attention, proj, norm2 and the MLP run for the CLS rows
+ * alone: the same numbers as the whole block's CLS rows (every row is computed on its own), for
+ * about a quarter of the work. Drop path and `keepAttn` as in blockForward.
+ */
+export function blockForwardCls(
+  be: Backend, p: ParamScope, cfg: VitConfig, i: number, x: Tensor, outCls: Tensor, B: number, N: number,
+  dropPath: Rng | BlockDropPath | null, keepAttn = true,
+): ClsBlockCache {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const rate = dropPathRateOf(cfg, i);
+  const drawn = dropPath !== null && "drop1" in dropPath ? dropPath : null;
+  const rng = drawn === null ? (dropPath as Rng | null) : null;
+
+  // ---- attention branch for the CLS query: x1 = x[:, 0] + drop_path(proj(softmax(q₀·kᵀ·scale)·v))
+  const { ln1, mean1, rstd1, qkv } = attentionInputs(be, p, cfg, x, B, N);
+  const attn = keepAttn ? be.empty([B, H, 1, N]) : null;
+  const merged = be.empty([B, D]);
+  // merged [B, D] = softmax(q₀·kᵀ·Dh^−0.5)·v for each sample's CLS query
+  be.attentionForwardRows(merged.data, attn === null ? null : attn.data, qkv.data, B, H, N, Dh, attentionScale(cfg), 1);
+  const drop1 = drawn !== null ? drawn.drop1 : drawDropPath(rng, rate, B);
+  const x1 = be.empty([B, D]);
+  // x1 = x[:, 0] + drop_path(merged·W_projᵀ + b_proj)
+  const work: BlockWork = { y: be.empty([B, D]) };
+  residualLinear(be, x1, clsRows(be, x, B, N, D), merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), drop1, work, B, B, D, D);
+
+  // ---- MLP branch on the CLS rows: out = x1 + drop_path(fc2(gelu(fc1(norm2(x1)))))
+  const drop2 = drawn !== null ? drawn.drop2 : drawDropPath(rng, rate, B);
+  const mlp = mlpBranchForward(be, p, cfg, x1, outCls, drop2, work, B, B);
+  return { x, ln1, mean1, rstd1, qkv, attn, merged, x1, ...mlp, drop1, drop2 };
+}
+
+/**
+ * Backward of blockForwardCls: gCls [B, D] holds ∂L/∂outCls on entry (and is used as scratch);
+ * g [R, D] receives ∂L/∂x (overwritten). Parameter gradients are accumulated into p.grad(...).
+ */
+export function blockBackwardCls(
+  be: Backend, p: ParamScope, cfg: VitConfig, gCls: Tensor, g: Tensor, c: ClsBlockCache, work: BlockGradWork, B: number, N: number,
+): void {
+  const D = cfg.embedDim;
+  const H = cfg.numHeads;
+  const Dh = headDim(cfg);
+  const Dm = hiddenDim(cfg);
+  const R = B * N;
+  if (c.attn === null) throw new Error("blockBackwardCls: the forward did not keep the attention probabilities (keepAttn false)");
+  const mlpWork: MlpGradWork = { gy: be.empty([B, D]), gLn: be.empty([B, D]), gA: be.empty([B, Dm]), gH: be.empty([B, Dm]) };
+  const gMerged = be.empty([B, D]);
+
+  // ---- MLP branch (CLS rows): ∂L/∂x1 (= gCls) = ∂L/∂out + norm2ᵀ(...), in place on gCls
+  mlpBranchBackward(be, p, cfg, gCls, c.x1, c, c.drop2, mlpWork, B, B);
+
+  // ---- attention branch: ∂L/∂merged (CLS rows), then ∂L/∂qkv for every token
+  const gy = mlpWork.gy;
+  let gOut = gCls;
+  if (c.drop1 !== null) dropPathBackward((gOut = gy), gCls, c.drop1, B);
+  linearBackward(be, gMerged, p.grad("attn.proj.weight"), p.grad("attn.proj.bias"), gOut, c.merged, p.param("attn.proj.weight"), B, D, D, false);
+  be.attentionBackwardRows(work.gQkv.data, gMerged.data, c.qkv.data, c.attn.data, B, H, N, Dh, attentionScale(cfg), 1);
+  linearBackward(be, work.gLn, p.grad("attn.qkv.weight"), cfg.qkvBias ? p.grad("attn.qkv.bias") : null, work.gQkv, c.ln1, p.param("attn.qkv.weight"), R, D, 3 * D, false);
+  // ∂L/∂x = the residual path at the CLS rows (∂L/∂x1) + norm1 backward of ∂L/∂ln1
+  be.zero(g.data);
+  for (let b = 0; b < B; b++) g.data.set(gCls.data.subarray(b * D, (b + 1) * D), b * N * D);
   be.layerNormBackward(g.data, p.grad("norm1.weight").data, p.grad("norm1.bias").data, work.gLn.data, c.x.data, c.mean1.data, c.rstd1.data, p.param("norm1.weight").data, R, D);
 }

@@ -73,14 +73,14 @@ export function multiCropForward(be: Backend, params: ParamScope, cfg: DinoModel
   const D = cfg.vit.embedDim;
   const keep = opts.cache ?? false;
   const backbone = scope(params, "backbone.");
-  const cls = be.alloc([crops.length * B, D]);
+  const cls = be.empty([crops.length * B, D]);
   const groups: MultiCropCache["groups"][number][] = [];
   for (let first = 0; first < crops.length; ) {
     const [, C, h, w] = crops[first].shape;
     let count = 1;
     while (first + count < crops.length && crops[first + count].shape[3] === w) count++;
     // the group's crops as one batch [count·B, C, h, w]
-    const batch = be.alloc([count * B, C, h, w]);
+    const batch = be.empty([count * B, C, h, w]);
     const per = B * C * h * w;
     for (let i = 0; i < count; i++) {
       const crop = crops[first + i];
@@ -108,7 +108,7 @@ export function multiCropBackward(be: Backend, params: ParamScope, cfg: DinoMode
   const gradCls = dinoHeadBackward(be, scope(params, "head."), cfg.head, cache.head, gradOut);
   const backbone = scope(params, "backbone.");
   for (const g of cache.groups) {
-    const part = be.alloc([g.count * B, D]);
+    const part = be.empty([g.count * B, D]);
     part.data.set(gradCls.data.subarray(g.first * B * D, (g.first + g.count) * B * D));
     vitBackward(be, backbone, cfg.vit, g.cache, part);
   }

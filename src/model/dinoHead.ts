@@ -183,13 +183,13 @@ export function dinoHeadForward(
   const linears = dinoHeadLinears(c);
 
   // allocate first: on wasm an allocation may move memory, so views are read only at each call
-  const pre = linears.map((l) => be.alloc([R, l.dOut]));
-  const act = linears.slice(0, -1).map((l) => be.alloc([R, l.dOut]));
-  const zNorm = be.alloc([R]);
-  const u = be.alloc([R, Db]);
-  const vNorm = be.alloc([K]);
-  const w = be.alloc([K, Db]);
-  const y = be.alloc([R, K]);
+  const pre = linears.map((l) => be.empty([R, l.dOut]));
+  const act = linears.slice(0, -1).map((l) => be.empty([R, l.dOut]));
+  const zNorm = be.empty([R]);
+  const u = be.empty([R, Db]);
+  const vNorm = be.empty([K]);
+  const w = be.empty([K, Db]);
+  const y = be.empty([R, K]);
 
   // MLP: h_l = a_{l−1}·W_lᵀ + b_l (a_{−1} = x); a_l = GELU(h_l) for all but the last
   linears.forEach((l, i) => {
@@ -222,16 +222,17 @@ export function dinoHeadBackward(be: Backend, params: ParamScope, config: DinoHe
   checkInput("grad_y", gradY, [R, K], "[R, out_dim]");
   const linears = dinoHeadLinears(c);
 
-  const gradX = be.alloc([R, c.inDim]);
+  const gradX = be.empty([R, c.inDim]);
   const mark = be.mark();
   try {
-    const gradU = be.alloc([R, Db]);
+    // ∂u, ∂a are written whole by their products; G and ∂h are sums that start from zero
+    const gradU = be.empty([R, Db]);
     const gradW = be.alloc([K, Db]);
     const gradPre = linears.map((l) => be.alloc([R, l.dOut]));
-    const gradAct = linears.slice(0, -1).map((l) => be.alloc([R, l.dOut]));
+    const gradAct = linears.slice(0, -1).map((l) => be.empty([R, l.dOut]));
 
     // last layer y = u·Wᵀ: ∂L/∂u = ∂L/∂y·W, G = ∂L/∂W = (∂L/∂y)ᵀ·u
-    linearBackward(be, gradU, gradW, null, gradY, u, w, R, Db, K);
+    linearBackward(be, gradU, gradW, null, gradY, u, w, R, Db, K, false);
     // weight norm: G → ∂L/∂v (and ∂L/∂g only when g is trainable)
     const gradG = isTrainableHeadParam("last_layer.weight_g", c) ? params.grad("last_layer.weight_g").data : null;
     weightNormBackward(
@@ -252,7 +253,7 @@ export function dinoHeadBackward(be: Backend, params: ParamScope, config: DinoHe
       const l = linears[i];
       const input = i === 0 ? x : act[i - 1];
       const gradInput = i === 0 ? gradX : gradAct[i - 1];
-      linearBackward(be, gradInput, params.grad(`${l.name}.weight`), params.grad(`${l.name}.bias`), gradPre[i], input, params.param(`${l.name}.weight`), R, l.dIn, l.dOut);
+      linearBackward(be, gradInput, params.grad(`${l.name}.weight`), params.grad(`${l.name}.bias`), gradPre[i], input, params.param(`${l.name}.weight`), R, l.dIn, l.dOut, false);
       // ∂L/∂h_{l−1} = ∂L/∂a_{l−1}·GELU′(h_{l−1})
       if (i > 0) be.geluBackward(gradPre[i - 1].data, gradAct[i - 1].data, pre[i - 1].data, R * linears[i - 1].dOut);
     }

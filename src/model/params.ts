@@ -62,8 +62,10 @@ export class ParamStore implements ParamScope {
   /** All gradients as one flat tensor [numel], or null. */
   readonly flatGrad: Tensor | null;
   private readonly index: ReadonlyMap<string, number>;
+  private readonly be: Backend;
 
   private constructor(be: Backend, specs: readonly ParamSpec[], withGrads: boolean) {
+    this.be = be;
     const index = new Map<string, number>();
     specs.forEach((s, i) => {
       if (index.has(s.name)) throw new Error(`ParamStore: parameter ${s.name} is declared twice`);
@@ -121,7 +123,7 @@ export class ParamStore implements ParamScope {
 
   /** Sets every gradient to 0. */
   zeroGrads(): void {
-    this.flatGrad?.data.fill(0);
+    if (this.flatGrad !== null) this.be.zero(this.flatGrad.data);
   }
 
   /** Copies all parameter values from a store with the same specs (the teacher starts as the student). */

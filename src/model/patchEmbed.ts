@@ -85,7 +85,7 @@ export function patchEmbedForward(
   const grid = patchGrid(H, W, p);
   const D = weight.shape[0];
   const K = C * p * p;
-  const cols = be.alloc([B * grid.n, K]);
+  const cols = be.empty([B * grid.n, K]);
   im2col(cols, images, B, C, H, W, p, grid);
   // tokens = cols·Wᵀ + b  (W viewed as [D, C·p·p])
   linearForward(be, tokens, cols, weight, bias, B * grid.n, K, D);
@@ -105,8 +105,8 @@ export function patchEmbedBackward(
   const R = B * grid.n;
   linearBackward(be, null, gradWeight, gradBias, gradTokens, cache.cols, weight, R, K, D);
   if (gradImages === null) return;
-  const gradCols = be.alloc([R, K]);
-  // ∂L/∂cols = ∂L/∂tokens·W
-  linearBackward(be, gradCols, null, null, gradTokens, cache.cols, weight, R, K, D);
+  const gradCols = be.empty([R, K]);
+  // ∂L/∂cols = ∂L/∂tokens·W (written)
+  linearBackward(be, gradCols, null, null, gradTokens, cache.cols, weight, R, K, D, false);
   col2imAdd(gradImages, gradCols, B, C, H, W, p, grid);
 }

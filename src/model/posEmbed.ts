@@ -207,7 +207,7 @@ export function interpolatePosEncodingBackward(gradPosEmbed: Tensor, gradOut: Te
 
 /** Convenience: allocates the resampled pos_embed [1, 1 + rows·cols, D] with `be` and fills it. */
 export function interpolatePosEncodingAlloc(be: Backend, posEmbed: Tensor, plan: PosPlan, D: number): Tensor {
-  const out = be.alloc([1, 1 + plan.rows * plan.cols, D]);
+  const out = be.empty([1, 1 + plan.rows * plan.cols, D]);
   interpolatePosEncoding(out, posEmbed, plan, D);
   return out;
 }

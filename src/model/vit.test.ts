@@ -6,7 +6,7 @@ import { ts32Backend, ts64Backend, wasmBackend, type Backend, type Tensor } from
 import { HostParams, ParamStore, type ParamScope, type ParamSpec } from "./params.js";
 import { vitConfig, vitPreset, hiddenDim, type VitConfig } from "./vitConfig.js";
 import { initKey, initVit, vitParamSpecs } from "./vitParams.js";
-import { vitBackward, vitForward, vitIntermediateLayers, vitLastSelfAttention } from "./vit.js";
+import { RECOMPUTE_ABOVE_BYTES, vitBackward, vitCacheBytes, vitForward, vitIntermediateLayers, vitLastSelfAttention } from "./vit.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { arena } from "../kernels/arena.js";
@@ -149,6 +149,60 @@ describe("wasm backend against the ts32 oracle backend", () => {
   });
 });
 
+describe("activation recomputation", () => {
+  it("recomputing every block in the backward gives the same bits as keeping the cache (drop path on, both backends)", () => {
+    const cfg = vitConfig({ patchSize: 4, embedDim: 12, depth: 3, numHeads: 3, imgSize: 16, dropPathRate: 0.3 });
+    const [B, H, W] = [4, 13, 18];
+    const specs = vitParamSpecs(cfg);
+    const values = randomValues(specs, 41);
+    const img = Float32Array.from(randomArray(B * 3 * H * W, 42));
+    const gc = Float32Array.from(randomArray(B * cfg.embedDim, 43));
+    for (const be of [wasmBackend, ts32Backend]) {
+      const run = (recompute: boolean) => {
+        const p = be === wasmBackend ? storeParams(specs, values) : hostParams(specs, values, Float32Array);
+        const opts = { training: true, dropPathRng: new Rng(5, STREAM.dropPath, 1), recompute };
+        const out = vitForward(be, p, cfg, tensorOf(be, [B, 3, H, W], img), B, H, W, opts);
+        expect(out.cache!.checkpoints === null).toBe(!recompute);
+        const gradImages = vitBackward(be, p, cfg, out.cache!, tensorOf(be, [B, cfg.embedDim], gc), { gradImages: true }).gradImages!;
+        return [Float32Array.from(out.cls.data), Float32Array.from(gradImages.data), ...specs.map((sp) => Float32Array.from(p.grad(sp.name).data))];
+      };
+      const mark = be.mark();
+      try {
+        const kept = run(false);
+        const recomputed = run(true);
+        kept.forEach((t, i) => expect(Array.from(recomputed[i]), `${be.name} tensor ${i}`).toEqual(Array.from(t)));
+      } finally {
+        be.release(mark);
+      }
+    }
+  });
+
+  it("is the default when the cache would exceed RECOMPUTE_ABOVE_BYTES (ViT-S/16 at batch 64: yes; mnist-tiny: no)", () => {
+    expect(vitCacheBytes(vitPreset("vit_small", 16), 64, 197)).toBeGreaterThan(RECOMPUTE_ABOVE_BYTES);
+    expect(vitCacheBytes(vitConfig({ patchSize: 4, embedDim: 64, depth: 4, numHeads: 4, imgSize: 28 }), 128, 50)).toBeLessThan(RECOMPUTE_ABOVE_BYTES / 10);
+  });
+});
+
+describe("the last block for the CLS tokens only", () => {
+  it("gives the CLS rows of the whole block bit for bit (wasm, with and without the cache)", () => {
+    const cfg = vitConfig({ patchSize: 4, embedDim: 16, depth: 3, numHeads: 2, imgSize: 16 });
+    const [B, H, W] = [3, 16, 12];
+    const specs = vitParamSpecs(cfg);
+    const values = randomValues(specs, 51);
+    const mark = arena().mark();
+    try {
+      const p = storeParams(specs, values);
+      const img = tensorOf(wasmBackend, [B, 3, H, W], Float32Array.from(randomArray(B * 3 * H * W, 52)));
+      const whole = vitIntermediateLayers(wasmBackend, p, cfg, img, B, H, W, 1)[0];
+      const N = 1 + (16 / 4) * (12 / 4);
+      const want = Array.from({ length: B }, (_, b) => Array.from(whole.data.subarray(b * N * 16, b * N * 16 + 16))).flat();
+      for (const cache of [false, true]) expect(Array.from(vitForward(wasmBackend, p, cfg, img, B, H, W, { cache }).cls.data)).toEqual(want);
+    } finally {
+      arena().release(mark);
+    }
+  });
+});
+
 describe("batch composition", () => {
   it("a sample's cls, last attention and intermediate layers are bit-identical alone and in a batch of 3 (wasm)", () => {
     const cfg = vitConfig({ patchSize: 4, embedDim: 16, depth: 2, numHeads: 2, imgSize: 16 });
@@ -188,12 +242,14 @@ describe("auxiliary outputs", () => {
   const [B, H, W] = [2, 12, 8];
   const images = tensorOf(ts64Backend, [B, 3, H, W], randomArray(B * 3 * H * W, 51));
 
-  it("last self-attention = the last block's probabilities in the training forward; rows sum to 1", () => {
+  it("last self-attention: its CLS rows are the training forward's last-block probabilities; rows sum to 1", () => {
     const { cache } = vitForward(ts64Backend, params, cfg, images, B, H, W);
     const attn = vitLastSelfAttention(ts64Backend, params, cfg, images, B, H, W);
     const N = 1 + 3 * 2;
     expect(attn.shape).toEqual([B, 2, N, N]);
-    expect(Array.from(attn.data)).toEqual(Array.from(cache!.blocks[2].attn.data));
+    // the forward's last block computes the CLS query only: attn [B, H, 1, N]
+    const clsRows = Array.from({ length: B * 2 }, (_, bh) => Array.from(attn.data.subarray(bh * N * N, bh * N * N + N))).flat();
+    expect(Array.from(cache!.last!.attn!.data)).toEqual(clsRows);
     for (let r = 0; r < B * 2 * N; r++) {
       let s = 0;
       for (let j = 0; j < N; j++) s += attn.data[r * N + j];

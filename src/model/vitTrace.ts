@@ -62,24 +62,25 @@ export function vitTrace(
     record("tokens", [B, N, D], x);
     const work = allocBlockWork(be, cfg, B, N);
     const proj = be.alloc([R, D]);
+    const fc2 = be.alloc([R, D]);
     let cur = x;
     for (let i = 0; i < cfg.depth; i++) {
       const p = blockParams(params, i);
       const out = be.alloc([R, D]);
       const c = blockForward(be, p, cfg, i, cur, out, work, B, N, null);
-      // the attention branch's output before the residual (the block reuses that scratch for fc2): the same product again
+      // the two branches' outputs before their residual adds (the block adds them as it stores): the same products again
       linearForward(be, proj, c.merged, p.param("attn.proj.weight"), p.param("attn.proj.bias"), R, D, D);
+      linearForward(be, fc2, c.a, p.param("mlp.fc2.weight"), p.param("mlp.fc2.bias"), R, Dm, D);
       const at = `blocks.${i}.`;
       record(`${at}norm1`, [B, N, D], c.ln1);
-      record(`${at}attn.qkv`, [B, N, 3 * D], work.qkv);
-      record(`${at}attn.weights`, [B, cfg.numHeads, N, N], c.attn);
+      record(`${at}attn.qkv`, [B, N, 3 * D], c.qkv);
+      record(`${at}attn.weights`, [B, cfg.numHeads, N, N], c.attn!);
       record(`${at}attn.proj`, [B, N, D], proj);
       record(`${at}resid1`, [B, N, D], c.x1);
       record(`${at}norm2`, [B, N, D], c.ln2);
       record(`${at}mlp.fc1`, [B, N, Dm], c.h);
       record(`${at}mlp.act`, [B, N, Dm], c.a);
-      // work.y holds the block's last branch output: fc2
-      record(`${at}mlp.fc2`, [B, N, D], work.y);
+      record(`${at}mlp.fc2`, [B, N, D], fc2);
       record(`${at}out`, [B, N, D], out);
       cur = out;
     }

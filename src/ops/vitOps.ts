@@ -7,7 +7,7 @@ import type { Backend, Tensor } from "../kernels/backend.js";
 import type { OpImpl } from "./opImpl.js";
 import { ParamStore } from "../model/params.js";
 import { interpolatePosEncoding, posPlan } from "../model/posEmbed.js";
-import { vitBackward, vitForward } from "../model/vit.js";
+import { vitBackward, vitForward, vitLastSelfAttention } from "../model/vit.js";
 import { vitTrace, type TraceHead } from "../model/vitTrace.js";
 import { caseHead } from "./headOps.js";
 import { vitConfig, type VitConfig } from "../model/vitConfig.js";
@@ -77,7 +77,8 @@ function runVit(args: OpArgs, be: Backend, bugs: Bugs, withBackward: boolean): M
     const img = be.alloc([B, cfg.inChans, H, W]);
     img.data.set(images);
     const { cls, cache } = vitForward(be, params, cfg, img, B, H, W, { bugs });
-    const attn = cache!.blocks[cfg.depth - 1].attn;
+    // get_last_selfattention (the training forward keeps only the CLS query's row of the last block)
+    const attn = vitLastSelfAttention(be, params, cfg, img, B, H, W, bugs);
     const out = new Map<string, StTensor>([
       ["cls", f32Out([B, cfg.embedDim], Float32Array.from(cls.data))],
       ["last_attn", f32Out(attn.shape, Float32Array.from(attn.data))],

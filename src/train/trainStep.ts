@@ -43,6 +43,15 @@ export interface StepSettings {
   readonly eps?: number;
 }
 
+/** The phases of one step, in order (a profiler's labels; `dino-ref bench --profile`). */
+export type StepPhase = "teacher forward" | "student forward" | "loss" | "backward" | "clipping" | "AdamW" | "EMA" | "centre";
+
+/** Told when each phase of a step begins and when the step ends (profiling only; changes nothing). */
+export interface StepPhases {
+  begin(phase: StepPhase): void;
+  end(): void;
+}
+
 export interface StepResult {
   readonly loss: number;
   readonly signals: CollapseSignals;
@@ -54,10 +63,11 @@ export interface StepResult {
  * One iteration on `crops` (ncrops tensors [B, 3, h, w]; crops 0 and 1 are the global ones).
  * Updates the state in place and returns the loss and the collapse signals. `step` numbers the
  * iteration in error messages (from 1, as the progress lines). `bugs`: known porting mistakes
- * switched on, only when `dino-ref compare` diagnoses a dino_train_steps case.
+ * switched on, only when `dino-ref compare` diagnoses a dino_train_steps case. `phases`, when
+ * given, is told where each phase begins (a profiler); it changes nothing in the step.
  */
 export function trainStep(
-  be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 1, bugs: Bugs = NO_BUGS,
+  be: Backend, state: TrainState, crops: readonly Tensor[], s: StepSchedule, settings: StepSettings, dropPathRng?: Rng, step = 1, bugs: Bugs = NO_BUGS, phases?: StepPhases,
 ): StepResult {
   const cfg = state.model;
   const ncrops = crops.length;
@@ -66,9 +76,11 @@ export function trainStep(
   const mark = be.mark();
   try {
     // ---- teacher: the two global crops only, no gradients ----
+    phases?.begin("teacher forward");
     const { out: teacherOut } = multiCropForward(be, state.teacher, cfg, crops.slice(0, 2), { cache: false, bugs });
 
     // ---- student: every crop, one backbone pass per resolution, drop path on ----
+    phases?.begin("student forward");
     const { out: studentOut, cache } = multiCropForward(be, state.student, cfg, crops, { cache: true, dropPathRng, bugs });
 
     // centre updated before the loss (center.updated_before_loss, diagnosis only)
@@ -76,6 +88,7 @@ export function trainStep(
     if (centerFirst) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum, bugs);
 
     // ---- loss: H(Pt, Ps) over the 2·ncrops − 2 (teacher crop, other student crop) pairs ----
+    phases?.begin("loss");
     const result = dinoLoss(studentOut as { shape: number[]; data: Float32Array }, teacherOut, state.center, {
       studentTemp: settings.studentTemp,
       teacherTemp: s.teacherTemp,
@@ -84,12 +97,14 @@ export function trainStep(
     if (!Number.isFinite(result.loss)) throw new DinoRefError(`step ${step}: the loss is ${result.loss}; stopping (the last checkpoint is intact)`);
 
     // ---- backward into the student ----
+    phases?.begin("backward");
     state.student.zeroGrads();
-    const gradOut = be.alloc([ncrops * B, K]);
+    const gradOut = be.empty([ncrops * B, K]);
     gradOut.data.set(result.gradStudent.data);
     multiCropBackward(be, state.student, cfg, cache!, gradOut);
 
     // ---- per-parameter clipping, then the last layer frozen in the first epochs ----
+    phases?.begin("clipping");
     const params = state.student.params.filter((p) => isTrainable(p.name, cfg));
     let grads: NamedTensor[] = state.student.grads.filter((g) => isTrainable(g.name, cfg));
     const gradNorms = clipGradients(be, grads, settings.clipGrad, bugs);
@@ -98,17 +113,21 @@ export function trainStep(
     grads = cancelLastLayerGradients(s.epoch, settings.freezeLastLayer, grads, bugs);
 
     // ---- AdamW: lr for every parameter, weight decay for the regularized group ----
+    phases?.begin("AdamW");
     adamwStep(be, params, grads, state.optimizer, { lr: s.lr, weightDecay: s.weightDecay, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps }, bugs);
 
     // ---- teacher EMA: θt ← λ·θt + (1 − λ)·θs ----
+    phases?.begin("EMA");
     updateTeacher(be, state.teacher.params, state.student.params, s.momentum, bugs);
 
     // ---- centre: c ← m·c + (1 − m)·mean of the teacher outputs (after the loss used the old one) ----
+    phases?.begin("centre");
     if (settings.centering !== false && !centerFirst) state.center = updateCenter(be, state.center, teacherOut as { shape: number[]; data: Float32Array }, settings.centerMomentum, bugs);
 
     const signals = collapseSignals(result.teacherProbs, 2 * B, K, result.teacherEntropy, result.kl);
     return { loss: result.loss, signals, gradNorms };
   } finally {
     be.release(mark);
+    phases?.end();
   }
 }
