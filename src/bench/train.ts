@@ -10,7 +10,7 @@ import { datasetSplits } from "../data/splits.js";
 import { preset } from "../train/config.js";
 import { trainStep } from "../train/trainStep.js";
 import { MultiCropLoader } from "../data/loader.js";
-import { vitForwardFlops } from "./vit.js";
+import { trainStepFlops } from "../train/stepFlops.js";
 import { threadCount } from "../kernels/threads.js";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -33,10 +33,7 @@ export function torchTrainStep(presetName: string, threads: number, steps: numbe
 export function trainBenchCases(): BenchCase[] {
   const c = preset("mnist-tiny");
   let prepared: { state: TrainState; crops: Tensor[] } | null = null;
-  const sizes = [c.globalSize, c.globalSize, ...Array.from({ length: c.localCrops }, () => c.localSize)];
-  // backbone only: teacher forward on 2 global crops, student forward + backward (≈ 3 forwards) on all crops
-  const vit = { patchSize: c.patchSize, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: true, imgSize: c.globalSize, inChans: 3, eps: 1e-6, dropPathRate: 0 };
-  const flops = sizes.reduce((f, s, i) => f + (i < 2 ? 4 : 3) * vitForwardFlops(vit, c.batchSize, s, s), 0);
+  const flops = trainStepFlops(c);
   const name = `dino train step mnist-tiny b${c.batchSize} (${2}x${c.globalSize}px + ${c.localCrops}x${c.localSize}px)`;
   const threads = threadCount();
   return [

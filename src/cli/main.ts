@@ -8,6 +8,7 @@ import { EXPLAIN_TOPICS } from "../explain/equations.js";
 import { explainCommand } from "./explain.js";
 import { trainCommand, PRESET_NAMES } from "./train.js";
 import { knnCommand } from "./knn.js";
+import { sweepCommand } from "./sweep.js";
 import { linearCommand } from "./linear.js";
 import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
@@ -37,6 +38,12 @@ commands:
         [--config FILE.json] [--set KEY=VALUE]...  change any config field (see 'preset NAME')
         [--no-eval]        skip the k-NN evaluations and attention pictures (CI smoke runs)
                            presets: ${PRESET_NAMES.join(", ")}
+  sweep --out DIR --grid KEY=V1,V2,...  one training run per point of a grid of config values,
+                           one budget each; DIR/sweep.md and sweep.json: k-NN gain over init,
+                           student gain, seconds, GFLOP, entropy and KL at the end, collapse warnings
+        [--grid K1/K2=A1/A2,B1/B2]...  keys set together; ranges in brackets: [0.1,0.5],[0.2,0.5]
+        [--steps S] [--seconds T]  each run's budget; [--eval-limit N] k-NN on ≤ N held-out images
+        [--preset NAME] [--set KEY=VALUE]... [--config FILE.json] [--seed N] [--no-eval]
   inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
                            count, fingerprint, missing and unexpected keys
   attention IMAGE... --checkpoint FILE --out DIR
@@ -80,6 +87,14 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         });
         noPositionals("train", positionals);
         return trainCommand(values, io);
+      }
+      case "sweep": {
+        const { values, positionals } = parse(rest, {
+          preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, set: { type: "string", multiple: true }, config: { type: "string" },
+          grid: { type: "string", multiple: true }, steps: { type: "string" }, seconds: { type: "string" }, "eval-limit": { type: "string" }, "no-eval": { type: "boolean" },
+        });
+        noPositionals("sweep", positionals);
+        return sweepCommand(values, rest, io);
       }
       case "preset": {
         const names = parse(rest, {}).positionals;
@@ -125,7 +140,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, knn, linear, inspect, attention, segment, dataset, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, bench, explain, train, sweep, knn, linear, inspect, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {
