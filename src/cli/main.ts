@@ -57,7 +57,8 @@ commands:
   linear --checkpoint FILE the official linear probe on frozen teacher features
                            [--n-last-blocks 4] [--avgpool] [--epochs 100] [--lr 0.001] [--student]
   preset NAME              print a training preset's full configuration as JSON
-  knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07] [--student]
+  knn --checkpoint FILE    weighted k-NN accuracy of a checkpoint's teacher [--k 20] [--temperature 0.07]
+                           [--student | --init (the same net at initialisation)] [--features cls|cls+avgpool]
   help                     this text
 
 environment:
@@ -127,7 +128,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "inspect":
         return inspectCommand(parse(rest, {}).positionals, io);
       case "knn": {
-        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" } });
+        const { values, positionals } = parse(rest, { checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" }, features: { type: "string" }, init: { type: "boolean" } });
         noPositionals("knn", positionals);
         return knnCommand(values, io);
       }

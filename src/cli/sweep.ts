@@ -34,6 +34,9 @@ export function sweepCommand(a: SweepArgs, argv: readonly string[], io: Io): num
   const command = ["dino-ref sweep", ...argv].join(" ");
   const report = (e: SweepEvent) => {
     switch (e.kind) {
+      case "note":
+        io.err(`note: ${e.text}`);
+        break;
       case "run":
         io.err(`run ${e.index + 1}/${e.count}: ${e.name}${e.reused ? " (finished before: reused)" : ""}`);
         break;

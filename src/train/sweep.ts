@@ -110,7 +110,7 @@ export function configAt(base: TrainConfig, settings: readonly string[]): TrainC
 
 /** A folder name for a run: its number and its settings, with anything unusual replaced by '-'. */
 export function runName(index: number, settings: readonly string[]): string {
-  const text = settings.join("_").replace(/[^A-Za-z0-9=._+-]/g, "-");
+  const text = settings.join("_").replace(/[[\]]/g, "").replace(/[^A-Za-z0-9=._+-]/g, "-");
   return `${String(index + 1).padStart(2, "0")}${text ? `_${text}` : ""}`;
 }
 
@@ -133,7 +133,7 @@ function runRequest(c: TrainConfig, budget: SweepBudget): string {
   return JSON.stringify({ config: c, steps: budget.steps ?? null, seconds: budget.seconds ?? null, evalLimit: budget.evalLimit ?? 0, skipEval: budget.skipEval === true });
 }
 
-export type SweepEvent = { kind: "run"; index: number; count: number; name: string; reused: boolean } | { kind: "train"; index: number; event: RunEvent } | { kind: "row"; row: SweepRow };
+export type SweepEvent = { kind: "note"; text: string } | { kind: "run"; index: number; count: number; name: string; reused: boolean } | { kind: "train"; index: number; event: RunEvent } | { kind: "row"; row: SweepRow };
 
 /**
  * Trains `base` at every grid point with `budget`, each run in outDir/NAME (checkpoint, metrics,
@@ -144,6 +144,8 @@ export type SweepEvent = { kind: "run"; index: number; count: number; name: stri
 export function runSweep(base: TrainConfig, axes: readonly GridAxis[], budget: SweepBudget, outDir: string, report: (e: SweepEvent) => void = () => {}, command = ""): SweepRow[] {
   const points = gridPoints(axes);
   const configs = points.map((p) => configAt(base, p)); // every point checked before the first run
+  const stops = new Set(configs.map((c) => c.stopAfterSteps).filter((s) => s > 0 && budget.steps !== undefined && s < budget.steps));
+  if (stops.size > 0) report({ kind: "note", text: `stopAfterSteps ${[...stops].join(", ")} is below --steps ${budget.steps}: those runs stop there (--set stopAfterSteps=0 lifts it)` });
   mkdirSync(outDir, { recursive: true });
   const rows: SweepRow[] = [];
   const baselines = new Map<string, number>();
