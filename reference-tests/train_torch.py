@@ -33,6 +33,7 @@ crops, drop-path masks and initial weights differ; and the augmentation is our o
 version of DataAugmentationDINO (below), not the TS one and not PIL.
 """
 import argparse
+import functools
 import subprocess
 import json
 import math
@@ -147,6 +148,7 @@ def load_mnist(split_seed=0, train_fraction=0.8):
 
 
 # ---------------------------------------------------------------------------- the augmentation
+@functools.lru_cache(maxsize=None)   # integer arguments: a few thousand distinct boxes; callers copy the result
 def pil_bicubic_weights(in_size, out_size, start, length):
     """[out_size, in_size] matrix of PIL's antialiased bicubic resampling (a = -0.5, support 2
     scaled by the downscale factor, weights normalised per output pixel) of the interval

@@ -63,4 +63,14 @@ describe("dino-ref sweep", () => {
     expect(r.err).toMatch(/^dino-ref: sweep point patchSize=5: crop sizes 28 and 12 must be multiples of patchSize 5$/);
     expect(existsSync(out)).toBe(false);
   });
+
+  it("scores the teacher's attention masks against the ground truth on mnist-clutter", async () => {
+    const out = mkdtempSync(join(tmpdir(), "dino-ref-sweep-"));
+    const r = await runCli("sweep", "--preset", "clutter-small", ...tiny, "--steps", "1", "--no-eval", "--segment-count", "20", "--out", out);
+    expect(r.code).toBe(0);
+    const [row] = JSON.parse(readFileSync(join(out, "sweep.json"), "utf8")).rows;
+    expect(row.segmentation.images).toBe(20);
+    for (const v of [row.segmentation.best, row.segmentation.chance]) expect(v).toBeGreaterThan(0);
+    expect(readFileSync(join(out, "sweep.md"), "utf8")).toMatch(/\| best head \(chance\) \| head-mean map \|/);
+  });
 });

@@ -44,6 +44,7 @@ commands:
         [--grid K1/K2=A1/A2,B1/B2]...  keys set together; ranges in brackets: [0.1,0.5],[0.2,0.5]
         [--steps S] [--seconds T]  each run's budget; [--eval-limit N] k-NN on ≤ N held-out images
         [--preset NAME] [--set KEY=VALUE]... [--config FILE.json] [--seed N] [--no-eval]
+        [--segment-count N]  on mnist-clutter also the best attention head's Jaccard (as segment)
   inspect FILE             what a weights, checkpoint or case file holds: architecture, parameter
                            count, fingerprint, missing and unexpected keys
   attention IMAGE... --checkpoint FILE --out DIR
@@ -92,7 +93,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "sweep": {
         const { values, positionals } = parse(rest, {
           preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, set: { type: "string", multiple: true }, config: { type: "string" },
-          grid: { type: "string", multiple: true }, steps: { type: "string" }, seconds: { type: "string" }, "eval-limit": { type: "string" }, "no-eval": { type: "boolean" },
+          grid: { type: "string", multiple: true }, steps: { type: "string" }, seconds: { type: "string" }, "eval-limit": { type: "string" }, "no-eval": { type: "boolean" }, "segment-count": { type: "string" },
         });
         noPositionals("sweep", positionals);
         return sweepCommand(values, rest, io);

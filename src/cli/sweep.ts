@@ -17,6 +17,7 @@ export interface SweepArgs {
   steps?: string;
   seconds?: string;
   "eval-limit"?: string;
+  "segment-count"?: string;
   "no-eval"?: boolean;
 }
 
@@ -29,6 +30,7 @@ export function sweepCommand(a: SweepArgs, argv: readonly string[], io: Io): num
     seconds: numberArg("seconds", a.seconds, (x) => x > 0, "a number of seconds > 0"),
     evalLimit: integerArg("eval-limit", a["eval-limit"], 1),
     skipEval: a["no-eval"] === true,
+    segmentCount: integerArg("segment-count", a["segment-count"], 1),
   };
   if (budget.skipEval && budget.evalLimit !== undefined) throw new DinoRefError("give --eval-limit or --no-eval, not both");
   const command = ["dino-ref sweep", ...argv].join(" ");
@@ -48,7 +50,8 @@ export function sweepCommand(a: SweepArgs, argv: readonly string[], io: Io): num
       case "row": {
         const r = e.row;
         const gain = r.gainTeacher === null ? "no k-NN" : `teacher ${r.teacher?.toFixed(2)}% (${r.gainTeacher >= 0 ? "+" : ""}${r.gainTeacher.toFixed(2)} over init)`;
-        io.err(`  ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s: ${gain}, final loss ${r.finalLoss.toFixed(3)}`);
+        const seg = r.segmentation === null ? "" : `, best attention head ${r.segmentation.best.toFixed(3)} (chance ${r.segmentation.chance.toFixed(3)})`;
+        io.err(`  ${r.steps} steps in ${r.trainSeconds.toFixed(0)} s: ${gain}${seg}, final loss ${r.finalLoss.toFixed(3)}`);
         break;
       }
     }

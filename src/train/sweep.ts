@@ -1,12 +1,18 @@
 // A recipe study: one training run per point of a grid of config values, each with the same budget
 // (iterations and/or seconds), and one table of what each run learned (k-NN gain over the same net
-// at init), what it cost (seconds, backbone FLOPs per step) and how the DINO signals ended
-// (teacher entropy, KL, collapse warnings). A finished run is reused when the sweep is run again.
+// at init; on a data set with masks also the Jaccard of the teacher's best attention head against
+// chance), what it cost (seconds, backbone FLOPs per step) and how the DINO signals ended (teacher
+// entropy, KL, collapse warnings). A finished run is reused when the sweep is run again.
 
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
 import { writeFileAtomic } from "../io/writeFileAtomic.js";
+import { selectedBackend } from "../kernels/backend.js";
+import { loadBackbone } from "../model/loadBackbone.js";
+import { loadMnistClutter } from "../data/mnistClutter.js";
+import { classInterleaved } from "../data/dataset.js";
+import { segmentationScores } from "../eval/segmentation.js";
 import { parseSetting, validateConfig } from "./configCheck.js";
 import { runTraining, type RunEvent, type Summary } from "./run.js";
 import { trainStepFlops } from "./stepFlops.js";
@@ -28,6 +34,19 @@ export interface SweepBudget {
   evalLimit?: number;
   /** No k-NN at all: the table has the signals and costs only. */
   skipEval?: boolean;
+  /** mnist-clutter: score the attention masks on this many held-out images (class-interleaved; default all). */
+  segmentCount?: number;
+}
+
+/** The attention masks (60% of the mass, as `dino-ref segment`) against the ground truth. */
+export interface SweepSegmentation {
+  images: number;
+  bestHead: number;
+  /** Mean Jaccard of the teacher's best head, and the chance level of its masks. */
+  best: number;
+  chance: number;
+  /** Mean Jaccard of the head-mean map's mask. */
+  meanMap: number;
 }
 
 /** One row of the sweep table. */
@@ -54,6 +73,8 @@ export interface SweepRow {
   lnK: number | null;
   kl: number | null;
   collapseWarnings: number;
+  /** On mnist-clutter: the trained teacher's segmentation from attention (null elsewhere). */
+  segmentation: SweepSegmentation | null;
   reused: boolean;
 }
 
@@ -115,7 +136,7 @@ export function runName(index: number, settings: readonly string[]): string {
 }
 
 /** The row of a finished run. */
-function rowOf(name: string, settings: string[], c: TrainConfig, s: Summary, reused: boolean): SweepRow {
+function rowOf(name: string, settings: string[], c: TrainConfig, s: Summary, segmentation: SweepSegmentation | null, reused: boolean): SweepRow {
   const gain = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : a - b);
   const perStep = trainStepFlops(c) / 1e9;
   const sig = s.final_signals;
@@ -124,13 +145,23 @@ function rowOf(name: string, settings: string[], c: TrainConfig, s: Summary, reu
     imagesPerSecond: (s.steps * c.batchSize) / s.train_seconds,
     teacher: s.knn_top1 ?? null, student: s.knn_top1_student ?? null, init: s.knn_top1_random_init ?? null, pixels: s.knn_top1_raw_pixels ?? null,
     gainTeacher: gain(s.knn_top1, s.knn_top1_random_init), gainStudent: gain(s.knn_top1_student, s.knn_top1_random_init), evalImages: s.eval_images ?? null,
-    finalLoss: s.final_loss, teacherEntropy: sig?.teacherEntropy ?? null, lnK: sig?.lnK ?? null, kl: sig?.kl ?? null, collapseWarnings: s.collapse_warnings, reused,
+    finalLoss: s.final_loss, teacherEntropy: sig?.teacherEntropy ?? null, lnK: sig?.lnK ?? null, kl: sig?.kl ?? null, collapseWarnings: s.collapse_warnings, segmentation, reused,
   };
 }
 
 /** What a finished run was asked to do (written beside its summary; a rerun reuses the run when it matches). */
 function runRequest(c: TrainConfig, budget: SweepBudget): string {
-  return JSON.stringify({ config: c, steps: budget.steps ?? null, seconds: budget.seconds ?? null, evalLimit: budget.evalLimit ?? 0, skipEval: budget.skipEval === true });
+  return JSON.stringify({ config: c, steps: budget.steps ?? null, seconds: budget.seconds ?? null, evalLimit: budget.evalLimit ?? 0, skipEval: budget.skipEval === true, segmentCount: budget.segmentCount ?? 0 });
+}
+
+/** The segmentation from attention of a run's trained teacher, on a data set with masks (mnist-clutter); else null. */
+function segmentationOf(c: TrainConfig, checkpoint: string, count: number | undefined): SweepSegmentation | null {
+  if (c.dataset !== "mnist-clutter") return null;
+  const be = selectedBackend();
+  const { backbone, cfg } = loadBackbone(be, checkpoint, "teacher");
+  const test = loadMnistClutter({ seed: c.seed }).test;
+  const s = segmentationScores(be, backbone, cfg, test, classInterleaved(test, count ?? test.length), 0.6);
+  return { images: s.images, bestHead: s.bestHead, best: s.best, chance: s.chance, meanMap: s.meanAttention };
 }
 
 export type SweepEvent = { kind: "note"; text: string } | { kind: "run"; index: number; count: number; name: string; reused: boolean } | { kind: "train"; index: number; event: RunEvent } | { kind: "row"; row: SweepRow };
@@ -156,14 +187,19 @@ export function runSweep(base: TrainConfig, axes: readonly GridAxis[], budget: S
     const requestPath = join(dir, "sweep-run.json");
     const reused = existsSync(requestPath) && existsSync(join(dir, "summary.json")) && readFileSync(requestPath, "utf8") === request;
     report({ kind: "run", index: i, count: configs.length, name, reused });
+    const segmentationPath = join(dir, "segmentation.json");
     let summary: Summary;
+    let segmentation: SweepSegmentation | null;
     if (reused) {
       summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as Summary;
+      segmentation = existsSync(segmentationPath) ? (JSON.parse(readFileSync(segmentationPath, "utf8")) as SweepSegmentation) : null;
     } else {
       summary = runTraining(c, { outDir: dir, steps: budget.steps, maxSeconds: budget.seconds, skipEval: budget.skipEval, evalLimit: budget.evalLimit, baselines, report: (event) => report({ kind: "train", index: i, event }) });
+      segmentation = segmentationOf(c, join(dir, "checkpoint.safetensors"), budget.segmentCount);
+      if (segmentation !== null) writeFileAtomic(segmentationPath, new TextEncoder().encode(JSON.stringify(segmentation, null, 2) + "\n"));
       writeFileAtomic(requestPath, new TextEncoder().encode(request));
     }
-    const row = rowOf(name, points[i], c, summary, reused);
+    const row = rowOf(name, points[i], c, summary, segmentation, reused);
     rows.push(row);
     report({ kind: "row", row });
     writeFileAtomic(join(outDir, "sweep.json"), new TextEncoder().encode(JSON.stringify({ command, budget, base, rows }, null, 2) + "\n"));
@@ -179,20 +215,27 @@ const signed = (x: number | null) => (x === null ? "–" : `${x >= 0 ? "+" : ""}
 export function sweepMarkdown(rows: readonly SweepRow[], budget: SweepBudget, command = ""): string {
   const limits = [budget.steps !== undefined ? `${budget.steps} iterations` : null, budget.seconds !== undefined ? `${budget.seconds} s of training` : null].filter((x) => x !== null);
   const evalText = budget.skipEval ? "no k-NN evaluation" : budget.evalLimit ? `k-NN on every n-th image (at most ${budget.evalLimit} held out)` : "k-NN on the full splits";
+  const seg = rows.some((r) => r.segmentation !== null);
   const lines = [
     "# dino-ref sweep",
     "",
     ...(command ? ["```", command, "```", ""] : []),
     `Budget per run: ${limits.length ? limits.join(", at most ") : "the config's own (stopAfterSteps or every epoch)"}; ${evalText}. Δ = k-NN top-1 minus the same net at init (points). GFLOP: backbone arithmetic (src/train/stepFlops.ts); seconds and images/s depend on the machine and its load.`,
     "",
-    "| run | settings | steps | GFLOP/step | train s | img/s | teacher | student | init | Δ teacher | Δ student | Δ teacher / 100 GFLOP | entropy (ln K) | KL | final loss | collapse warnings |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+    ...(seg ? ["Attention: the trained teacher's last-block CLS attention, masks keeping 60% of the mass (`dino-ref segment`), mean Jaccard against the ground truth of the best head (its number), the chance level of its masks, and the head-mean map.", ""] : []),
+    `| run | settings | steps | GFLOP/step | train s | img/s | teacher | student | init | Δ teacher | Δ student | Δ teacher / 100 GFLOP | entropy (ln K) | KL | final loss | collapse warnings |${seg ? " best head (chance) | head-mean map |" : ""}`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |${seg ? " --- | ---: |" : ""}`,
   ];
   for (const r of rows) {
     const perGflop = r.gainTeacher === null || r.gflop === 0 ? null : (100 * r.gainTeacher) / r.gflop;
     lines.push(
-      `| ${r.name}${r.reused ? " (reused)" : ""} | ${r.settings.join(" ") || "(base)"} | ${r.steps} | ${fixed(r.gflopPerStep, 2)} | ${fixed(r.trainSeconds, 0)} | ${fixed(r.imagesPerSecond, 0)} | ${fixed(r.teacher)} | ${fixed(r.student)} | ${fixed(r.init)} | ${signed(r.gainTeacher)} | ${signed(r.gainStudent)} | ${fixed(perGflop, 3)} | ${fixed(r.teacherEntropy, 3)} (${fixed(r.lnK, 3)}) | ${r.kl === null ? "–" : r.kl.toPrecision(3)} | ${fixed(r.finalLoss, 3)} | ${r.collapseWarnings} |`,
+      `| ${r.name}${r.reused ? " (reused)" : ""} | ${r.settings.join(" ") || "(base)"} | ${r.steps} | ${fixed(r.gflopPerStep, 2)} | ${fixed(r.trainSeconds, 0)} | ${fixed(r.imagesPerSecond, 0)} | ${fixed(r.teacher)} | ${fixed(r.student)} | ${fixed(r.init)} | ${signed(r.gainTeacher)} | ${signed(r.gainStudent)} | ${fixed(perGflop, 3)} | ${fixed(r.teacherEntropy, 3)} (${fixed(r.lnK, 3)}) | ${r.kl === null ? "–" : r.kl.toPrecision(3)} | ${fixed(r.finalLoss, 3)} | ${r.collapseWarnings} |${seg ? ` ${segText(r.segmentation)}` : ""}`,
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** The segmentation cells of a row: "0.177 (head 0; chance 0.095) | 0.104 |". */
+function segText(s: SweepSegmentation | null): string {
+  return s === null ? "– | – |" : `${s.best.toFixed(3)} (head ${s.bestHead}; chance ${s.chance.toFixed(3)}) | ${s.meanMap.toFixed(3)} |`;
 }
