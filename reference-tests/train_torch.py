@@ -39,6 +39,7 @@ version of DataAugmentationDINO (below), not the TS one and not PIL.
 import argparse
 import contextlib
 import ctypes
+import functools
 import subprocess
 import json
 import math
@@ -153,6 +154,7 @@ def load_mnist(split_seed=0, train_fraction=0.8):
 
 
 # ---------------------------------------------------------------------------- the augmentation
+@functools.lru_cache(maxsize=None)   # integer arguments: a few thousand distinct boxes; callers copy the result
 def pil_bicubic_weights(in_size, out_size, start, length):
     """[out_size, in_size] matrix of PIL's antialiased bicubic resampling (a = -0.5, support 2
     scaled by the downscale factor, weights normalised per output pixel) of the interval
@@ -202,6 +204,15 @@ def rrc_box(rng, H, W, scale, ratio=(3 / 4, 4 / 3)):
     return 0, 0, H, W   # square 28 x 28 images: the fallback is the whole image
 
 
+# what each named recipe of src/data/multiCrop.ts AUGMENTATIONS changes: horizontal flip
+# probability, solarisation probability (global crop 2), blur sigma range, blur on or off
+AUGMENTATIONS = {
+    "official": {"flip": 0.5, "solarize": 0.2, "sigma": (0.1, 2.0), "blur": True},
+    "digits": {"flip": 0.0, "solarize": 0.0, "sigma": (0.1, 1.0), "blur": True},
+    "digits-noblur": {"flip": 0.0, "solarize": 0.0, "sigma": (0.1, 2.0), "blur": False},
+}
+
+
 class Augment:
     """DataAugmentationDINO on a batch of grey MNIST digits (replicated to RGB), in float32 torch
     with its own numpy Generator, per crop: RandomResizedCrop (scale per crop kind, ratio 3/4..4/3,
@@ -210,13 +221,17 @@ class Augment:
     which leave a grey image unchanged), grayscale p 0.2 (also the identity on grey digits),
     Gaussian blur sigma U(0.1, 2) with p 1.0 / 0.1 / 0.5 (global 1 / global 2 / local),
     solarisation p 0.2 on global crop 2 only, ImageNet normalisation. Values are rounded to 8 bits
-    after each step as PIL does (blend truncates in PIL; we round)."""
+    after each step as PIL does (blend truncates in PIL; we round). The config's `augmentation`
+    changes the flip, solarisation and blur as AUGMENTATIONS above says."""
 
     def __init__(self, cfg, seed):
         self.cfg = cfg
         self.rng = np.random.default_rng([seed, 2])
-        self.specs = ([(cfg["globalSize"], cfg["globalScale"], 1.0, 0.0), (cfg["globalSize"], cfg["globalScale"], 0.1, 0.2)]
-                      + [(cfg["localSize"], cfg["localScale"], 0.5, 0.0)] * cfg["localCrops"])
+        a = AUGMENTATIONS[cfg["augmentation"]]
+        self.flip_p, self.sigma = a["flip"], a["sigma"]
+        on = 1.0 if a["blur"] else 0.0
+        self.specs = ([(cfg["globalSize"], cfg["globalScale"], 1.0 * on, 0.0), (cfg["globalSize"], cfg["globalScale"], 0.1 * on, a["solarize"])]
+                      + [(cfg["localSize"], cfg["localScale"], 0.5 * on, 0.0)] * cfg["localCrops"])
         self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
@@ -236,14 +251,14 @@ class Augment:
             for b in range(B):
                 i, j, h, w = rrc_box(rng, H, W, scale)
                 Ry[b], Rx[b] = pil_bicubic_weights(H, size, i, h), pil_bicubic_weights(W, size, j, w)
-                flip[b] = rng.random() < 0.5
+                flip[b] = rng.random() < self.flip_p
                 if not 0.8 < rng.random():
                     order = rng.permutation(4)
                     jit[b] = rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4)
                     rng.uniform(0.8, 1.2), rng.uniform(-0.1, 0.1)   # saturation, hue: identity on grey
                     bright_first[b] = list(order).index(0) < list(order).index(1)
                 rng.random()                                            # grayscale: identity on grey
-                blur[b] = (gaussian_matrix(size, rng.uniform(0.1, 2.0)) if rng.random() <= blur_p
+                blur[b] = (gaussian_matrix(size, rng.uniform(*self.sigma)) if rng.random() <= blur_p
                            else np.eye(size))
                 sol[b] = sol_p > 0 and rng.random() < sol_p
             q = lambda x: x.round().clamp_(0, 255)   # noqa: E731  (8 bits)
@@ -317,20 +332,27 @@ def build_network(cfg, drop_path):
 
 
 @torch.no_grad()
-def features(net, images, batch=500):
-    """CLS features [N, D] of normalised uint8 images [N, 28, 28] (eval mode: no drop path)."""
+def features(net, images, kind="cls", batch=500):
+    """Features of normalised uint8 images [N, 28, 28] (eval mode: no drop path): the CLS output
+    [N, D] ("cls"), or with "cls+avgpool" the CLS output and the mean of the patch tokens after the
+    final norm, interleaved per dimension as eval_linear.py's torch.stack(..., dim=-1) [N, 2D]."""
     net.eval()
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     out = []
+    bb = net.backbone
     for s in range(0, len(images), batch):
         x = torch.from_numpy(images[s:s + batch].astype(np.float32) / 255).unsqueeze(1).expand(-1, 3, -1, -1)
-        out.append(net.backbone((x - mean) / std))
+        t = bb.prepare_tokens((x - mean) / std)
+        for blk in bb.blocks:
+            t = blk(t)
+        t = bb.norm(t)
+        out.append(t[:, 0] if kind == "cls" else torch.stack((t[:, 0], t[:, 1:].mean(dim=1)), dim=-1).flatten(1))
     net.train()
     return torch.cat(out)
 
 
 def knn_top(net, grey, labels, train_idx, test_idx, cfg):
-    tr, te = features(net, grey[train_idx]), features(net, grey[test_idx])
+    tr, te = features(net, grey[train_idx], cfg["knnFeatures"]), features(net, grey[test_idx], cfg["knnFeatures"])
     _, top1, top5 = official.knn_classifier(F.normalize(tr, dim=1), torch.from_numpy(labels[train_idx]),
                                             F.normalize(te, dim=1), torch.from_numpy(labels[test_idx]),
                                             cfg["knnK"], cfg["knnTemperature"], 10)

@@ -143,7 +143,7 @@ describe("training on a folder of PNGs", () => {
     expect(existsSync(join(out, "summary.json"))).toBe(true);
   });
 
-  it("dino-ref knn scores a checkpoint on the same images as its run's summary (resized to the global crop size)", async () => {
+  it("dino-ref knn scores a checkpoint (and with --init the same net at init) on the same images as its run's summary (resized to the global crop size)", async () => {
     const out = tmp();
     // 28-px images, 32-px global crops: the evaluation resizes every image to 32 × 32
     const c = { ...small, dataset: "folder" as const, dataPath: folder(), skipBad: true, trainLimit: 0, batchSize: 8, globalSize: 32, localSize: 16 };
@@ -151,6 +151,9 @@ describe("training on a folder of PNGs", () => {
     const r = await runCli("knn", "--checkpoint", join(out, "checkpoint.safetensors"));
     expect(r.code).toBe(0);
     expect(r.out).toContain(`top-1 ${s.knn_top1!.toFixed(2)}%, top-5 ${s.knn_top5!.toFixed(2)}%`);
+    // the same net at initialisation: the summary's baseline
+    const init = await runCli("knn", "--checkpoint", join(out, "checkpoint.safetensors"), "--init");
+    expect(init.out).toContain(`top-1 ${s.knn_top1_random_init!.toFixed(2)}%`);
   });
 });
 

@@ -11,8 +11,8 @@ import { datasetSplits } from "../data/splits.js";
 import { preset } from "../train/config.js";
 import { trainStep } from "../train/trainStep.js";
 import { MultiCropLoader } from "../data/loader.js";
-import { vitForwardFlops } from "./vit.js";
 import { torchTrainStep } from "./torch.js";
+import { trainStepFlops } from "../train/stepFlops.js";
 
 /** Untimed steps first: the TypeScript of the step (the loss, the glue) runs once per step and is optimised by V8 after a few. */
 export const WARMUPS = 5;
@@ -20,10 +20,7 @@ export const WARMUPS = 5;
 export function trainBenchCases(): BenchCase[] {
   const c = preset("mnist-tiny");
   let prepared: { state: TrainState; crops: Tensor[] } | null = null;
-  const sizes = [c.globalSize, c.globalSize, ...Array.from({ length: c.localCrops }, () => c.localSize)];
-  // backbone only: teacher forward on 2 global crops, student forward + backward (≈ 3 forwards) on all crops
-  const vit = { patchSize: c.patchSize, embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, mlpRatio: c.mlpRatio, qkvBias: true, imgSize: c.globalSize, inChans: 3, eps: 1e-6, dropPathRate: 0 };
-  const flops = sizes.reduce((f, s, i) => f + (i < 2 ? 4 : 3) * vitForwardFlops(vit, c.batchSize, s, s), 0);
+  const flops = trainStepFlops(c);
   const name = `dino train step mnist-tiny b${c.batchSize} (${2}x${c.globalSize}px + ${c.localCrops}x${c.localSize}px)`;
   const step = () => {
     if (prepared === null) {

@@ -3,7 +3,9 @@
 // and val/ folders, or, for a dino-ref training checkpoint, on the same evaluation splits its
 // run's summary used. `--labels 1%|10%|N`: the low-label protocol, a fixed class-balanced subset of
 // the training images (labelSubset.ts, chosen by --seed) as the memory, beside the same network at
-// initialisation and raw pixels.
+// initialisation and raw pixels. `--features cls|cls+avgpool`: the CLS output (eval_knn.py) or
+// the CLS output beside the mean patch token (default: the run's knnFeatures, else cls);
+// `--init`: the same network at initialisation (the run's seed) instead of the trained one.
 
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
@@ -12,7 +14,8 @@ import { classBalancedSubset, labelCount } from "../data/labelSubset.js";
 import { ParamStore, type ParamScope } from "../model/params.js";
 import { vitParamSpecs } from "../model/vitParams.js";
 import { initBackbone } from "../model/dino.js";
-import { extractFeatures, pixelFeatures } from "../eval/features.js";
+import { pixelFeatures } from "../eval/features.js";
+import { knnFeatureVectors, KNN_FEATURES, type KnnFeatures } from "../eval/knnFeatures.js";
 import { knnClassify, type KnnResult } from "../eval/knn.js";
 import { integerArg, numberArg } from "./args.js";
 import { evaluationSets, loadWeights, type EvalDataArgs, type WeightsArgs } from "./evalInput.js";
@@ -24,14 +27,22 @@ export interface KnnArgs extends WeightsArgs, EvalDataArgs {
   labels?: string;
   seed?: string;
   json?: boolean;
+  /** cls or cls+avgpool (default: the run's knnFeatures, else cls). */
+  features?: string;
+  /** Score the same network at initialisation (the run's seed) instead of the trained one. */
+  init?: boolean;
 }
 
 export function knnCommand(a: KnnArgs, io: Io): number {
   const kArg = integerArg("k", a.k, 1);
   const tArg = numberArg("temperature", a.temperature, (t) => t > 0, "a number > 0");
   const seed = integerArg("seed", a.seed, 0, 2 ** 40) ?? 0;
+  if (a.features !== undefined && !(KNN_FEATURES as readonly string[]).includes(a.features)) throw new DinoRefError(`--features ${a.features}: expected one of ${KNN_FEATURES.join(", ")}`);
+  if (a.init && a.student) throw new DinoRefError("knn: give --init or --student, not both");
+  if (a.init && a.labels !== undefined) throw new DinoRefError("knn: --labels already reports the net at init beside the trained one; drop --init");
   const be = selectedBackend();
   const { path, side, loaded, config } = loadWeights("knn", be, a, io);
+  const features = (a.features ?? config?.knnFeatures ?? "cls") as KnnFeatures;
   const k = kArg ?? config?.knnK ?? 20;
   const temperature = tArg ?? config?.knnTemperature ?? 0.07;
   const { backbone, cfg } = loaded;
@@ -46,18 +57,26 @@ export function knnCommand(a: KnnArgs, io: Io): number {
   }
   const opts = { k, temperature, numClasses: C };
   const classify = (trainF: Float32Array, testF: Float32Array, D: number) => knnClassify(be, trainF, labelsOf(train), testF, labelsOf(test), D, opts);
-  const ofNetwork = (net: ParamScope) => classify(extractFeatures(be, net, cfg, train), extractFeatures(be, net, cfg, test), cfg.embedDim);
-  const r = ofNetwork(backbone);
+  const ofNetwork = (net: ParamScope) => {
+    const tr = knnFeatureVectors(be, net, cfg, train, features);
+    return classify(tr.features, knnFeatureVectors(be, net, cfg, test, features).features, tr.dim);
+  };
+  // the same network at initialisation: the run's seed (0 for weights without a run)
+  const initSeed = config?.seed ?? 0;
+  const atInitNetwork = () => {
+    const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
+    initBackbone(init, cfg, initSeed);
+    return init;
+  };
+  const r = ofNetwork(a.init ? atInitNetwork() : backbone);
   if (a.labels === undefined) {
-    if (a.json) io.out(JSON.stringify({ top1: r.top1, top5: r.top5, k, temperature, train: train.length, test: test.length }));
-    else io.out(`k-NN (${side} of ${path}, k = ${k}, T = ${temperature}): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% on ${sets.what}`);
+    const what = a.init ? `the same network at initialisation (seed ${initSeed})` : `${side} of ${path}`;
+    if (a.json) io.out(JSON.stringify({ top1: r.top1, top5: r.top5, k, temperature, features, train: train.length, test: test.length }));
+    else io.out(`k-NN (${what}, ${features} features, k = ${k}, T = ${temperature}): top-1 ${r.top1.toFixed(2)}%, top-5 ${r.top5.toFixed(2)}% on ${sets.what}`);
     return 0;
   }
-  // the low-label protocol: also the same network at initialisation (the run's seed) and raw pixels
-  const initSeed = config?.seed ?? 0;
-  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
-  initBackbone(init, cfg, initSeed);
-  const atInit = ofNetwork(init);
+  // the low-label protocol: also the same network at initialisation and raw pixels
+  const atInit = ofNetwork(atInitNetwork());
   const [trP, teP] = [pixelFeatures(train), pixelFeatures(test)];
   const raw = classify(trP.features, teP.features, trP.dim);
   const row = (x: KnnResult) => ({ top1: x.top1, top5: x.top5 });

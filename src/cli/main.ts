@@ -10,6 +10,7 @@ import { EXPLAIN_TOPICS } from "../explain/equations.js";
 import { explainCommand } from "./explain.js";
 import { trainCommand, PRESET_NAMES } from "./train.js";
 import { knnCommand } from "./knn.js";
+import { sweepCommand } from "./sweep.js";
 import { linearCommand } from "./linear.js";
 import { inspectCommand } from "./inspect.js";
 import { attentionCommand } from "./attention.js";
@@ -61,6 +62,13 @@ commands:
         [--init FILE]      start from weights: a backbone initialises student and teacher (head
                            fresh), a training checkpoint also the heads and the centre
                            presets: ${PRESET_NAMES.join(", ")}
+  sweep --out DIR --grid KEY=V1,V2,...  one training run per point of a grid of config values,
+                           one budget each; DIR/sweep.md and sweep.json: k-NN gain over init,
+                           student gain, seconds, GFLOP, entropy and KL at the end, collapse warnings
+        [--grid K1/K2=A1/A2,B1/B2]...  keys set together; ranges in brackets: [0.1,0.5],[0.2,0.5]
+        [--steps S] [--seconds T]  each run's budget; [--eval-limit N] k-NN on ≤ N held-out images
+        [--preset NAME] [--set KEY=VALUE]... [--config FILE.json] [--seed N] [--no-eval]
+        [--segment-count N]  on mnist-clutter also the best attention head's Jaccard (as segment)
   inspect FILE             what a weights, checkpoint or case file holds (.safetensors, .pth, .pt,
                            .bin): container, key layout, architecture, parameter count,
                            fingerprint, missing and unexpected keys
@@ -86,7 +94,8 @@ commands:
                            [--labels 1%|10%|N [--seed N]] (few labels: beside init and raw pixels) [--json]
   preset NAME              print a training preset's full configuration as JSON
   knn --weights FILE       weighted k-NN accuracy of a backbone's (a checkpoint's teacher's) features
-                           [--k 20] [--temperature 0.07] [--student] [--data DIR: train/ and val/
+                           [--k 20] [--temperature 0.07] [--student | --init (the same net at
+                           initialisation)] [--features cls|cls+avgpool] [--data DIR: train/ and val/
                            class folders [--image-size S] [--eval-transform resize|imagenet]]
                            [--labels 1%|10%|N [--seed N]] (few labels: beside init and raw pixels) [--json]
                            --weights FILE (any command): an official backbone or checkpoint
@@ -169,6 +178,14 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         noPositionals("train", positionals);
         return trainCommand(values, io);
       }
+      case "sweep": {
+        const { values, positionals } = parse(rest, {
+          preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, set: { type: "string", multiple: true }, config: { type: "string" },
+          grid: { type: "string", multiple: true }, steps: { type: "string" }, seconds: { type: "string" }, "eval-limit": { type: "string" }, "no-eval": { type: "boolean" }, "segment-count": { type: "string" },
+        });
+        noPositionals("sweep", positionals);
+        return sweepCommand(values, rest, io);
+      }
       case "preset": {
         const names = parse(rest, {}).positionals;
         if (names.length !== 1) throw new DinoRefError(`preset: expected one NAME (${PRESET_NAMES.join(", ")})`);
@@ -215,7 +232,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
       case "knn": {
         const { values, positionals } = parse(rest, {
           checkpoint: { type: "string" }, k: { type: "string" }, temperature: { type: "string" }, student: { type: "boolean" }, ...WEIGHTS_OPTION, ...EVAL_DATA_OPTIONS,
-          labels: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+          labels: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, features: { type: "string" }, init: { type: "boolean" },
         });
         noPositionals("knn", positionals);
         return knnCommand(values, io);
@@ -262,7 +279,7 @@ export async function main(argv: readonly string[], io: Io = consoleIo): Promise
         io.out(USAGE);
         return 0;
       default:
-        throw new DinoRefError(`unknown command '${command}' (expected check, compare, trace, bench, explain, train, knn, linear, retrieval, copydetect, videoseg, finetune, inspect, convert, features, attention, segment, dataset, preset or help)`);
+        throw new DinoRefError(`unknown command '${command}' (expected check, compare, trace, bench, explain, train, sweep, knn, linear, retrieval, copydetect, videoseg, finetune, inspect, convert, features, attention, segment, dataset, preset or help)`);
     }
   } catch (e) {
     if (e instanceof DinoRefError) {

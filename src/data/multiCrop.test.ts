@@ -3,7 +3,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { augmentCrop } from "./augment.js";
 import { makeImage } from "./image.js";
-import { cropRng, cropSpecs, DINO_MULTICROP, imageKey, multiCrop, multiCropConfig, multiCropImages } from "./multiCrop.js";
+import { AUGMENTATIONS, cropRng, cropSpecs, DINO_MULTICROP, imageKey, multiCrop, multiCropConfig, multiCropImages } from "./multiCrop.js";
 
 const noise = (W: number, H: number) => {
   const r = new Rng(9, STREAM.data, W + H);
@@ -85,5 +85,19 @@ describe("multiCrop", () => {
     expect(() => multiCropConfig({ flipP: 1.5 })).toThrow(/flipP/);
     expect(() => multiCropConfig({ std: [1, 0, 1] })).toThrow(/std/);
     expect(() => cropRng(0, 2 ** 48, 0)).toThrow(/2\^53/);
+  });
+
+  it("the digits recipe never flips or solarises, and blurs with σ ≤ 1 px; the official one does all three", () => {
+    const img = noise(8, 8);
+    const traces = (name: keyof typeof AUGMENTATIONS) => {
+      const cfg = multiCropConfig({ ...AUGMENTATIONS[name], globalSize: 6, localSize: 3, localCount: 2 });
+      return Array.from({ length: 300 }, (_, k) => multiCropImages(img, cfg, 1, k).traces).flat();
+    };
+    const digits = traces("digits");
+    expect(digits.some((t) => t.flipped || t.solarized)).toBe(false);
+    expect(Math.max(...digits.map((t) => t.blurSigma ?? 0))).toBeLessThanOrEqual(1);
+    expect(traces("digits-noblur").some((t) => t.blurSigma !== null)).toBe(false);
+    const official = traces("official");
+    expect([official.some((t) => t.flipped), official.some((t) => t.solarized), official.some((t) => (t.blurSigma ?? 0) > 1)]).toEqual([true, true, true]);
   });
 });

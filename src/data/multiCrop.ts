@@ -56,6 +56,22 @@ export const DINO_MULTICROP: MultiCropConfig = Object.freeze({
 /** The official pipeline at MNIST scale (28 px globals, 12 px locals, 4 locals): a tiny-ViT preset. */
 export const TINY_MULTICROP: MultiCropConfig = Object.freeze({ ...DINO_MULTICROP, globalSize: 28, localSize: 12, localCount: 4 });
 
+/** The named augmentation recipes a training config can choose (`augmentation`). */
+export const AUGMENTATION_NAMES = ["official", "digits", "digits-noblur"] as const;
+export type AugmentationName = (typeof AUGMENTATION_NAMES)[number];
+
+/**
+ * What each recipe changes in DataAugmentationDINO. "official": nothing. "digits": no horizontal
+ * flip (a mirrored 2, 3 or 7 is no digit of its class), no solarisation (it turns the bright
+ * strokes dark on a dark ground), and a Gaussian blur of σ 0.1–1 px instead of 0.1–2 px (σ 2 px
+ * on a 28-px digit erases strokes 2–3 px wide). Colour jitter, grayscale and the crops are kept.
+ */
+export const AUGMENTATIONS: Readonly<Record<AugmentationName, Partial<MultiCropConfig>>> = Object.freeze({
+  official: {},
+  digits: { flipP: 0, solarizeP: 0, blurSigma: [0.1, 1] },
+  "digits-noblur": { flipP: 0, solarizeP: 0, blurP: { global1: 0, global2: 0, local: 0 } },
+});
+
 function checkRange(name: string, r: readonly [number, number], lo: number, hi: number): void {
   if (!(Array.isArray(r) && r.length === 2 && r[0] >= lo && r[0] <= r[1] && r[1] <= hi)) {
     throw new DinoRefError(`multi-crop ${name} ${JSON.stringify(r)}; expected [lo, hi] with ${lo} <= lo <= hi <= ${hi}`);

@@ -4,6 +4,8 @@
 
 import { DinoRefError } from "../tensor/errors.js";
 import type { DatasetName } from "../data/splits.js";
+import type { AugmentationName } from "../data/multiCrop.js";
+import type { KnnFeatures } from "../eval/knnFeatures.js";
 
 export interface TrainConfig {
   /**
@@ -37,6 +39,12 @@ export interface TrainConfig {
   localCrops: number;
   globalScale: [number, number];
   localScale: [number, number];
+  /**
+   * The augmentation of every crop: "official" is DataAugmentationDINO (flip, colour jitter,
+   * grayscale, blur, solarisation); "digits" leaves out what changes a digit's identity or erases
+   * it at 28 px (src/data/multiCrop.ts AUGMENTATIONS says exactly what).
+   */
+  augmentation: AugmentationName;
   /** Optimisation (lr is for batch 256 and scaled by batchSize/256, as the official code). */
   batchSize: number;
   epochs: number;
@@ -67,7 +75,11 @@ export interface TrainConfig {
    * official code.
    */
   centering: boolean;
-  /** k-NN evaluation. */
+  /**
+   * k-NN evaluation. knnFeatures "cls" is the official eval_knn.py feature (the CLS output);
+   * "cls+avgpool" adds the mean of the last block's patch tokens (eval_linear.py --avgpool_patchtokens).
+   */
+  knnFeatures: KnnFeatures;
   knnK: number;
   knnTemperature: number;
   /** Also measure the teacher's k-NN every this many epochs during training (0: only at the end); logged in metrics.jsonl. */
@@ -97,6 +109,7 @@ const BASE: TrainConfig = {
   localCrops: 4,
   globalScale: [0.4, 1],
   localScale: [0.05, 0.4],
+  augmentation: "official",
   batchSize: 64,
   epochs: 2,
   stopAfterSteps: 0,
@@ -114,6 +127,7 @@ const BASE: TrainConfig = {
   studentTemp: 0.1,
   centerMomentum: 0.9,
   centering: true,
+  knnFeatures: "cls",
   knnK: 20,
   knnTemperature: 0.07,
   knnEveryEpochs: 0,

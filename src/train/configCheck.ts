@@ -7,6 +7,8 @@
 import { normalize, resolve } from "node:path";
 import { DinoRefError } from "../tensor/errors.js";
 import { DATASET_NAMES } from "../data/splits.js";
+import { AUGMENTATION_NAMES } from "../data/multiCrop.js";
+import { KNN_FEATURES } from "../eval/knnFeatures.js";
 import type { TrainConfig } from "./config.js";
 
 type Field =
@@ -41,6 +43,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: Field } = {
   localCrops: INT(0, 64),
   globalScale: { kind: "range", above: 0, max: 1 },
   localScale: { kind: "range", above: 0, max: 1 },
+  augmentation: { kind: "choice", values: AUGMENTATION_NAMES },
   batchSize: INT(1, 65536),
   epochs: INT(1, 1_000_000),
   stopAfterSteps: INT(0),
@@ -58,6 +61,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: Field } = {
   studentTemp: { kind: "number", above: 0 },
   centerMomentum: { kind: "number", min: 0, max: 1 },
   centering: { kind: "boolean" },
+  knnFeatures: { kind: "choice", values: KNN_FEATURES },
   knnK: INT(1),
   knnTemperature: { kind: "number", above: 0 },
   knnEveryEpochs: INT(0),

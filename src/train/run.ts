@@ -9,10 +9,13 @@ import { selectedBackend, type Backend, type Tensor } from "../kernels/backend.j
 import type { ParamStore } from "../model/params.js";
 import { scheduleAt } from "../dino/schedules.js";
 import { MultiCropLoader } from "../data/loader.js";
+import { AUGMENTATIONS } from "../data/multiCrop.js";
 import { labelsOf } from "../data/dataset.js";
 import { datasetSplits, evaluationSplits } from "../data/splits.js";
 import { knnClassify } from "../eval/knn.js";
-import { extractFeatures, pixelFeatures } from "../eval/features.js";
+import { pixelFeatures } from "../eval/features.js";
+import { knnFeatureVectors } from "../eval/knnFeatures.js";
+import { subset, type ImageDataset } from "../data/dataset.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { removeStaleTemporaries, writeFileAtomic } from "../io/writeFileAtomic.js";
@@ -36,8 +39,20 @@ export interface RunOptions {
   resume?: boolean;
   /** Log a metrics line every this many iterations (and at the last one). */
   logEvery?: number;
+  /** Stop once the training loop has run this many seconds (the schedules still span cfg.epochs). */
+  maxSeconds?: number;
   /** Skip every k-NN evaluation, during and after training (`--no-eval`). */
   skipEval?: boolean;
+  /**
+   * Evaluate on every s-th image of both splits only, s the smallest stride that leaves at most
+   * this many held-out images (screening runs; the summary records it). 0 or absent: all images.
+   */
+  evalLimit?: number;
+  /**
+   * k-NN accuracies that depend only on the data, the backbone's initial weights and the
+   * evaluation (the net at init, raw pixels), kept across runs under a key naming all of those.
+   */
+  baselines?: Map<string, number>;
   /** Progress and messages. */
   report?: (event: RunEvent) => void;
   /** The kernels to run on (default: DINO_REF_KERNELS, i.e. the wasm kernels). */
@@ -63,7 +78,14 @@ export interface Summary {
   knn_top1_student?: number;
   knn_top1_random_init?: number;
   knn_top1_raw_pixels?: number;
+  /** Held-out images the k-NN evaluations used (fewer than the split with RunOptions.evalLimit). */
+  eval_images?: number;
   seconds: number;
+  /** Seconds of the training loop alone (no data loading, no evaluation). */
+  train_seconds: number;
+  /** The collapse signals of the last iteration, and the collapse warnings logged (metrics.jsonl). */
+  final_signals: CollapseSignals | null;
+  collapse_warnings: number;
   steps: number;
   epochs_completed: number;
   final_loss: number;
@@ -119,7 +141,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   const { train, test, skipped } = datasetSplits(c);
   // the k-NN at the end needs k training images: say so before training, not after
   if (!opts.skipEval && c.knnK > train.length) throw new DinoRefError(`config knnK = ${c.knnK}: the k-NN evaluation needs at least that many training images, and there are ${train.length} (lower knnK or use --no-eval)`);
-  const loader = new MultiCropLoader(train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops, globalScale: c.globalScale, localScale: c.localScale }, c.seed, c.batchSize);
+  const loader = new MultiCropLoader(train, { ...AUGMENTATIONS[c.augmentation], globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops, globalScale: c.globalScale, localScale: c.localScale }, c.seed, c.batchSize);
   const itersPerEpoch = loader.batchesPerEpoch;
   // per iteration, never stored for the whole run: a run of a million epochs starts at once
   const schedule = scheduleAt({
@@ -151,22 +173,35 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   let savedAt = iteration;
   report({ kind: "start", iterations: total, itersPerEpoch, params: state.student.numel, warnings: configWarnings(c), resumedAt: iteration });
 
-  // k-NN of a network's backbone CLS features on the held-out split, the training split as memory
-  const { train: evalTrain, test: evalTest } = evaluationSplits(c, { train, test });
+  // k-NN of a network's backbone features (c.knnFeatures) on the held-out split, the training split as memory
+  const { train: evalTrain, test: evalTest } = strided(evaluationSplits(c, { train, test }), opts.evalLimit ?? 0);
   const knn = (trainF: Float32Array, testF: Float32Array, dim: number) =>
-    knnClassify(be, trainF, labelsOf(train), testF, labelsOf(test), dim, { k: c.knnK, temperature: c.knnTemperature, numClasses: train.classes.length });
+    knnClassify(be, trainF, labelsOf(evalTrain), testF, labelsOf(evalTest), dim, { k: c.knnK, temperature: c.knnTemperature, numClasses: train.classes.length });
   const knnOf = (store: ParamStore) => {
     const backbone = store.scope("backbone.");
-    return knn(extractFeatures(be, backbone, state.model.vit, evalTrain), extractFeatures(be, backbone, state.model.vit, evalTest), c.embedDim);
+    const tr = knnFeatureVectors(be, backbone, state.model.vit, evalTrain, c.knnFeatures);
+    return knn(tr.features, knnFeatureVectors(be, backbone, state.model.vit, evalTest, c.knnFeatures).features, tr.dim);
+  };
+  // a baseline from opts.baselines, or computed and kept there
+  const baselineKey = JSON.stringify([c.dataset, c.dataPath, c.trainLimit, c.seed, c.globalSize, c.knnK, c.knnTemperature, evalTest.length, evalTrain.length]);
+  const baseline = (what: string, compute: () => number) => {
+    const key = `${what} ${baselineKey}`;
+    const known = opts.baselines?.get(key);
+    if (known !== undefined) return known;
+    const v = compute();
+    opts.baselines?.set(key, v);
+    return v;
   };
 
   const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, centering: c.centering, clipGrad: c.clipGrad, freezeLastLayer: c.freezeLastLayer };
   const logEvery = opts.logEvery ?? 10;
   let lastLoss = NaN;
   let lastState: CollapseState = "healthy";
+  let lastSignals: CollapseSignals | null = null;
+  let warnings = 0;
   const loopStart = performance.now();
   const firstIteration = iteration;
-  for (; iteration < total; iteration++) {
+  for (; iteration < total && !(opts.maxSeconds !== undefined && (performance.now() - loopStart) / 1000 >= opts.maxSeconds); iteration++) {
     const h = schedule(iteration);
     const batch = loader.batch(h.epoch, iteration % itersPerEpoch);
     const crops: Tensor[] = batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data }));
@@ -177,10 +212,12 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     const bad = firstNonFinite(state);
     if (bad !== null) throw new DinoRefError(`step ${done}: after the update ${bad}; stopping before it reaches a checkpoint (${savedAt > 0 ? `${ckptPath} keeps iteration ${savedAt}` : "none was written"})`);
     lastLoss = r.loss;
+    lastSignals = r.signals;
     if (done % logEvery === 0 || done === total || iteration === firstIteration) {
       const seconds = (performance.now() - loopStart) / 1000;
       const rate = ((done - firstIteration) * c.batchSize) / seconds;
       const warning = collapseWarning(r.signals);
+      if (warning) warnings++;
       appendMetrics({ step: done, epoch: h.epoch, loss: r.loss, lr: h.lr, wd: h.wd, momentum: h.momentum, teacher_temp: h.teacherTemp, teacher_entropy: r.signals.teacherEntropy, kl: r.signals.kl, ln_k: r.signals.lnK, max_teacher_prob: r.signals.maxTeacherProb, argmax_prototypes: r.signals.argmaxPrototypes, images_per_s: rate, ...(warning ? { warning } : {}) });
       // the terminal hears about a collapse when the state changes; metrics.jsonl records it at every logged step
       const state = collapseState(r.signals);
@@ -201,10 +238,16 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     }
   }
 
+  const trainSeconds = (performance.now() - loopStart) / 1000;
+  if (iteration < total) {
+    // stopped by opts.maxSeconds: the checkpoint holds the last iteration
+    saveCheckpoint(ckptPath, c, state, { iteration, epoch: Math.floor(iteration / itersPerEpoch) });
+  }
   const summary: Summary = {
     preset_config: c,
     evaluation: opts.skipEval ? "none (--no-eval)" : "k-NN",
-    seconds: 0, steps: total, epochs_completed: Math.floor(total / itersPerEpoch), final_loss: lastLoss, skipped_images: skipped,
+    seconds: 0, train_seconds: trainSeconds, steps: iteration, epochs_completed: Math.floor(iteration / itersPerEpoch), final_loss: lastLoss,
+    final_signals: lastSignals, collapse_warnings: warnings, skipped_images: skipped,
     ...(init !== undefined ? { init } : {}),
   };
   if (!opts.skipEval) {
@@ -215,7 +258,9 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
     report({ kind: "eval", what: "k-NN of the trained student" });
     summary.knn_top1_student = knnOf(state.student).top1;
     report({ kind: "eval", what: "k-NN of the same network at initialisation" });
-    summary.knn_top1_random_init = knnOf(createTrainState(be, c).student).top1;
+    // the backbone's initial weights depend on the seed and the backbone's shape only (model/init.ts)
+    const backboneKey = JSON.stringify([c.patchSize, c.embedDim, c.depth, c.numHeads, c.mlpRatio, c.knnFeatures]);
+    summary.knn_top1_random_init = baseline(`init ${backboneKey}`, () => knnOf(createTrainState(be, c).student).top1);
     if (opts.init !== undefined) {
       report({ kind: "eval", what: `k-NN of the weights of ${opts.init.path}` });
       const start = createTrainState(be, c);
@@ -223,10 +268,21 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
       summary.knn_top1_init_weights = knnOf(start.teacher).top1;
     }
     report({ kind: "eval", what: "k-NN of raw pixels" });
-    const trainPixels = pixelFeatures(evalTrain);
-    summary.knn_top1_raw_pixels = knn(trainPixels.features, pixelFeatures(evalTest).features, trainPixels.dim).top1;
+    summary.knn_top1_raw_pixels = baseline("pixels", () => {
+      const trainPixels = pixelFeatures(evalTrain);
+      return knn(trainPixels.features, pixelFeatures(evalTest).features, trainPixels.dim).top1;
+    });
+    summary.eval_images = evalTest.length;
   }
   summary.seconds = (performance.now() - start) / 1000;
   writeFileAtomic(join(opts.outDir, "summary.json"), new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"));
   return summary;
+}
+
+/** Every s-th image of both splits, s the smallest stride leaving at most `limit` held-out images (0: all). */
+function strided(sets: { train: ImageDataset; test: ImageDataset }, limit: number): { train: ImageDataset; test: ImageDataset } {
+  if (limit <= 0 || limit >= sets.test.length) return sets;
+  const s = Math.ceil(sets.test.length / limit);
+  const every = (ds: ImageDataset) => subset(ds, Int32Array.from({ length: Math.ceil(ds.length / s) }, (_, i) => i * s), `every ${s}th image`);
+  return { train: every(sets.train), test: every(sets.test) };
 }
