@@ -14,20 +14,32 @@ describe("the video-segmentation plumbing", () => {
     expect(Array.from(oneHot)).toEqual([1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   });
 
-  it("turns one-hot patch labels back into blocks: labelsFromSeg(patchLabels(l)) is l for block-constant maps", () => {
+  it("turns one-hot patch labels back into blocks: exact for p = 1; for larger p, every block inside a one-label 3×3 neighbourhood keeps its label", () => {
+    // Bilinear upsampling blurs block edges and norm_mask rescales each channel by its own range,
+    // so a lone block may lose its centre to a neighbour (h 3, w 4, p 2 has such maps). Inside a
+    // one-label neighbourhood the own channel is exactly 1 (its maximum) and the others exactly 0.
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(1, 2, 4), fc.nat(), (h, w, p, seed) => {
         const rng = new Rng(seed, 9);
-        const blocks = Array.from({ length: h * w }, () => rng.int(3));
+        const blocks = Array.from({ length: h * w }, () => (rng.int(4) === 0 ? rng.int(3) : 0));
         const [H, W] = [h * p, w * p];
         const map = Uint8Array.from({ length: H * W }, (_, i) => blocks[Math.floor(Math.floor(i / W) / p) * w + Math.floor((i % W) / p)]);
         const round = labelsFromSeg(patchLabels(map, W, H, p, 3), 3, h, w, p);
-        // bilinear upsampling blurs block edges: the centre pixel of every block keeps its label
+        if (p === 1) expect(Array.from(round)).toEqual(blocks);
+        const uniform = (i: number, j: number): boolean => {
+          for (let di = -1; di <= 1; di++) for (let dj = -1; dj <= 1; dj++) {
+            const [a, b] = [i + di, j + dj];
+            if (a >= 0 && a < h && b >= 0 && b < w && blocks[a * w + b] !== blocks[i * w + j]) return false;
+          }
+          return true;
+        };
         for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
+          if (!uniform(i, j)) continue;
           const [y, x] = [i * p + Math.floor(p / 2), j * p + Math.floor(p / 2)];
           expect(round[y * W + x]).toBe(blocks[i * w + j]);
         }
       }),
+      { numRuns: 300 },
     );
   });
 
