@@ -58,9 +58,9 @@ describe("dino-ref sweep", () => {
 
   it("checks every point before the first run", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "dino-ref-sweep-")), "s");
-    const r = await runCli("sweep", ...tiny, "--grid", "patchSize=4,5", "--steps", "1", "--no-eval", "--out", out);
+    const r = await runCli("sweep", ...tiny, "--grid", "patchSize=7,5", "--steps", "1", "--no-eval", "--out", out);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^dino-ref: sweep point patchSize=5: crop sizes 28 and 12 must be multiples of patchSize 5$/);
+    expect(r.err).toMatch(/^dino-ref: sweep point patchSize=5: crop sizes 28 and 14 must be multiples of patchSize 5$/);
     expect(existsSync(out)).toBe(false);
   });
 

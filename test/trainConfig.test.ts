@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "./runCli.js";
 import { trainConfigFrom } from "../src/cli/train.js";
-import { preset } from "../src/train/config.js";
+import { preset, PRESETS } from "../src/train/config.js";
 import { CONFIG_FIELDS, CONFIG_KEYS, parseSetting, partialConfig, validateConfig } from "../src/train/configCheck.js";
 import { DinoRefError } from "../src/tensor/errors.js";
 
@@ -15,7 +15,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), "dino-ref-config-"));
 
 describe("the config table", () => {
   it("covers every field of every preset, and every preset passes it", () => {
-    for (const name of ["mnist-tiny", "mnist-long", "clutter-small", "collapse-tiny"]) {
+    for (const name of Object.keys(PRESETS)) {
       const c = preset(name);
       expect(Object.keys(c).sort()).toEqual([...CONFIG_KEYS].sort());
       validateConfig(c, name);

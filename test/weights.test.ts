@@ -158,7 +158,7 @@ describe("any backbone in every evaluation", () => {
     await runCli("convert", `${W}/backbone.pth`, st);
     const r = await runCli("knn", "--weights", st, "--data", data, "--k", "5");
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^k-NN \(teacher of .*backbone\.safetensors, k = 5, T = 0\.07\): top-1 \d+\.\d\d%, top-5 \d+\.\d\d% on 12 images of .*\/val against 30 of .*\/train \(resize to 28×28, ImageNet mean\/std\)$/);
+    expect(r.out).toMatch(/^k-NN \(teacher of .*backbone\.safetensors, cls features, k = 5, T = 0\.07\): top-1 \d+\.\d\d%, top-5 \d+\.\d\d% on 12 images of .*\/val against 30 of .*\/train \(resize to 28×28, ImageNet mean\/std\)$/);
     // the .pth directly, and the Hugging Face file: the same weights, the same numbers
     const pth = await runCli("knn", "--weights", `${W}/backbone.pth`, "--data", data, "--k", "5");
     const hf = await runCli("knn", "--weights", `${W}/hf_backbone.safetensors`, "--data", data, "--k", "5");
@@ -240,7 +240,8 @@ describe("any backbone in every evaluation", () => {
 });
 
 describe("train --init", () => {
-  const run = ["--preset", "mnist-tiny", "--set", "trainLimit=32", "--set", "batchSize=16", "--steps", "2", "--no-eval"];
+  // mnist-official: patch 4 crops (28 and 12 px), as the official backbones' patch size here
+  const run = ["--preset", "mnist-official", "--set", "trainLimit=32", "--set", "batchSize=16", "--steps", "2", "--no-eval"];
 
   it("starts from a converted official backbone: both backbones loaded, heads fresh, and the summary says so", async () => {
     const d = tmp();
@@ -260,7 +261,7 @@ describe("train --init", () => {
 
   it("loads exactly the file's weights into student and teacher", () => {
     const src = readInitSource(`${W}/backbone.pth`);
-    const c = { ...preset("mnist-tiny"), ...TINY_NETWORK, ...src.architecture };
+    const c = { ...preset("mnist-official"), ...TINY_NETWORK, ...src.architecture };
     const state = createTrainState(wasmBackend, c);
     applyInit(state, src);
     const file = readWeightsFile(`${W}/backbone.pth`).tensors;

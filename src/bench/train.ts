@@ -1,4 +1,5 @@
-// Benchmark of a whole DINO training iteration of the `mnist-tiny` preset (teacher on 2 global
+// Benchmark of a whole DINO training iteration of the `mnist-tiny` preset, and of `mnist-official`
+// (mnist-tiny's previous step: batch 64, patch 4, 49 tokens a global crop) (teacher on 2 global
 // crops, student on all crops, loss, backward, clipping, AdamW, EMA, centre) on real MNIST crops,
 // reported as images/s, on 1 and 2 threads, beside PyTorch's on the same configuration with 1 and
 // 2 threads measured in the same run (reference-tests/train_torch.py --bench-steps), and the wasm
@@ -11,21 +12,29 @@ import { datasetSplits } from "../data/splits.js";
 import { preset } from "../train/config.js";
 import { trainStep } from "../train/trainStep.js";
 import { MultiCropLoader } from "../data/loader.js";
+import { AUGMENTATIONS } from "../data/multiCrop.js";
 import { torchTrainStep } from "./torch.js";
 import { trainStepFlops } from "../train/stepFlops.js";
 
 /** Untimed steps first: the TypeScript of the step (the loss, the glue) runs once per step and is optimised by V8 after a few. */
 export const WARMUPS = 5;
 
+/** The presets whose training step bench measures. */
+export const BENCH_TRAIN_PRESETS = ["mnist-tiny", "mnist-official"] as const;
+
 export function trainBenchCases(): BenchCase[] {
-  const c = preset("mnist-tiny");
+  return BENCH_TRAIN_PRESETS.flatMap(presetStepCases);
+}
+
+function presetStepCases(presetName: string): BenchCase[] {
+  const c = preset(presetName);
   let prepared: { state: TrainState; crops: Tensor[] } | null = null;
   const flops = trainStepFlops(c);
-  const name = `dino train step mnist-tiny b${c.batchSize} (${2}x${c.globalSize}px + ${c.localCrops}x${c.localSize}px)`;
+  const name = `dino train step ${presetName} b${c.batchSize} (${2}x${c.globalSize}px + ${c.localCrops}x${c.localSize}px)`;
   const step = () => {
     if (prepared === null) {
       const state = createTrainState(wasmBackend, c);
-      const loader = new MultiCropLoader(datasetSplits(c).train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
+      const loader = new MultiCropLoader(datasetSplits(c).train, { ...AUGMENTATIONS[c.augmentation], globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
       const batch = loader.batch(0, 0);
       prepared = { state, crops: batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data })) };
     }
@@ -36,6 +45,6 @@ export function trainBenchCases(): BenchCase[] {
   return [
     { name, impl: "wasm-simd", threads: 1, flops, images: c.batchSize, note, peakMemory: true, warmups: WARMUPS, run: step },
     { name, impl: "wasm-simd x2", threads: 2, flops, images: c.batchSize, note, peakMemory: true, warmups: WARMUPS, run: step },
-    ...[1, 2].map((t): BenchCase => ({ name, impl: `torch x${t}`, flops, images: c.batchSize, run() {}, external: () => torchTrainStep("mnist-tiny", t, 10) })),
+    ...[1, 2].map((t): BenchCase => ({ name, impl: `torch x${t}`, flops, images: c.batchSize, run() {}, external: () => torchTrainStep(presetName, t, 10) })),
   ];
 }

@@ -111,7 +111,7 @@ the paper's other applications, on generated data, for any weights, beside the s
                            copies among distractors [--originals 100] [--copies 2]
                            [--distractors 1000] [--whitening 1000] [--seed 0]
   videoseg --weights FILE  video object segmentation by label propagation, DAVIS J&F, on clips of
-                           moving digits [--clips 20] [--frames 12] [--size 48] [--objects 2]
+                           moving digits [--clips 20] [--frames 12] [--size 48 (49 for patch 7)] [--objects 2]
                            [--n-last-frames 7] [--topk 5] [--neighborhood 12] [--seed 0] [--figure FILE.png]
   finetune --weights FILE  backbone + linear head trained with labels, beside the linear probe and
                            the net at init fine-tuned [--epochs 2] [--lr 0.001] [--batch-size 64]

@@ -45,7 +45,7 @@ interface Method {
 export function videosegCommand(a: VideosegArgs, io: Io): number {
   const cfg: MovingDigitsConfig = {
     ...MOVING_DIGITS_DEFAULTS,
-    size: integerArg("size", a.size, 8, 512) ?? MOVING_DIGITS_DEFAULTS.size,
+    size: integerArg("size", a.size, 8, 512) ?? MOVING_DIGITS_DEFAULTS.size, // without --size: set below to fit the patch grid
     frames: integerArg("frames", a.frames, 3, 500) ?? MOVING_DIGITS_DEFAULTS.frames,
     objects: integerArg("objects", a.objects, 1, 9) ?? MOVING_DIGITS_DEFAULTS.objects,
   };
@@ -57,11 +57,14 @@ export function videosegCommand(a: VideosegArgs, io: Io): number {
     neighborhood: integerArg("neighborhood", a.neighborhood, 0, 1000) ?? DAVIS_PROPAGATION.neighborhood,
     temperature: DAVIS_PROPAGATION.temperature,
   };
-  if (cfg.size < Math.round(28 * cfg.digitScale[1])) throw new DinoRefError(`--size ${cfg.size}: frames must hold the ${Math.round(28 * cfg.digitScale[1])}-px digits`);
+  const digitSide = Math.round(28 * cfg.digitScale[1]);
+  if (cfg.size < digitSide) throw new DinoRefError(`--size ${cfg.size}: frames must hold the ${digitSide}-px digits`);
   if (a.figure !== undefined) prepareOutputFile(a.figure, "--figure");
   const be = selectedBackend();
   const nets = trainedAndInit(be, "videoseg", a, io);
   const p = nets.cfg.patchSize;
+  // no --size: the multiple of the patch size nearest the default (48 px; 49 for patch 7) that holds the digits
+  if (a.size === undefined) cfg.size = p * Math.max(Math.round(MOVING_DIGITS_DEFAULTS.size / p), Math.ceil(digitSide / p));
   if (cfg.size % p !== 0) throw new DinoRefError(`--size ${cfg.size}: frames must be a multiple of the patch size ${p} of ${nets.path}`);
   const [S, C] = [cfg.size, cfg.objects + 1];
   const [h, w] = [S / p, S / p];
