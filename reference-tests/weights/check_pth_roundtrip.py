@@ -96,7 +96,7 @@ def main():
 
     # a dino-ref training checkpoint into the official code
     run = os.path.join(tmp, "run")
-    dino_ref("train", "--preset", "mnist-tiny", "--set", "trainLimit=32", "--set", "batchSize=16", "--set", "embedDim=16", "--set", "depth=2",
+    dino_ref("train", "--preset", "mnist-official", "--set", "trainLimit=32", "--set", "batchSize=16", "--set", "embedDim=16", "--set", "depth=2",
              "--set", "numHeads=2", "--set", "mlpRatio=2", "--set", "outDim=32", "--set", "hiddenDim=24", "--set", "bottleneckDim=8",
              "--steps", "1", "--no-eval", "--out", run)
     pth = os.path.join(tmp, "dino_ref.pth")
