@@ -259,6 +259,16 @@ describe("train --init", () => {
     expect(s.preset_config).toMatchObject({ embedDim: 16, depth: 2, patchSize: 4, mlpRatio: 2, globalSize: 28, numHeads: 2 });
   });
 
+  it("fits the default preset's local crops to the file's patch size: 14 of 28 px becomes 12 for patch 4, unless --set gives one", async () => {
+    const out = join(tmp(), "run");
+    const r = await runCli("train", "--set", "trainLimit=32", "--set", "batchSize=16", "--steps", "1", "--no-eval", "--init", `${W}/backbone.pth`, "--out", out);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).preset_config).toMatchObject({ patchSize: 4, globalSize: 28, localSize: 12 });
+    const bad = await runCli("train", "--set", "localSize=14", "--steps", "1", "--no-eval", "--init", `${W}/backbone.pth`, "--out", join(tmp(), "run"));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^dino-ref: train: crop sizes 28 and 14 must be multiples of patchSize 4$/);
+  });
+
   it("loads exactly the file's weights into student and teacher", () => {
     const src = readInitSource(`${W}/backbone.pth`);
     const c = { ...preset("mnist-official"), ...TINY_NETWORK, ...src.architecture };

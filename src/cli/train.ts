@@ -68,9 +68,21 @@ export function trainConfigFrom(a: TrainArgs, init?: InitSource): TrainConfig {
       throw new DinoRefError(`train --init ${init.path}: the file's ${field} is ${JSON.stringify(fromInit)} but --config / --set give ${JSON.stringify(explicit[field])} (the architecture comes from the --init file; drop that setting or use another file)`);
     }
     if (merged.embedDim % merged.numHeads !== 0) throw new DinoRefError(`train --init ${init.path}: numHeads ${merged.numHeads} does not divide the file's width ${merged.embedDim}; give the head count with --set numHeads=N`);
+    if (explicit.localSize === undefined) merged.localSize = localSizeFor(c, merged.globalSize, merged.patchSize);
   }
   validateConfig(merged, "train");
   return merged;
+}
+
+/**
+ * The local crop size for the --init file's global size and patch size, when no --set / --config
+ * gives one: the preset's local-to-global ratio, rounded down to whole patches (at least one).
+ * mnist-tiny's 14 of 28 px → 112 px (7 patches) for a ViT-S/16 at 224 px (the official recipe
+ * uses 96), 12 px for a patch-4 net at 28 px.
+ */
+function localSizeFor(presetConfig: TrainConfig, globalSize: number, patchSize: number): number {
+  const scaled = (presetConfig.localSize * globalSize) / presetConfig.globalSize;
+  return patchSize * Math.max(1, Math.floor(scaled / patchSize));
 }
 
 /** A JSON file, parsed, or a one-line error naming it. */
