@@ -137,7 +137,7 @@ const BASE: TrainConfig = {
 /**
  * The recipe every preset shares (docs/training.md has the runs behind it): lr 1e-2 (for batch
  * 256) after a 2-epoch linear warm-up, teacher momentum 0.99 → 1, no drop path, over a 10-epoch
- * schedule that the short presets stop after 400 iterations (`stopAfterSteps`).
+ * schedule stopped early (`stopAfterSteps`: 400 iterations here; the presets below change it).
  */
 const RECIPE = {
   epochs: 10,
@@ -171,8 +171,8 @@ const DIGITS_RECIPE = {
 /** Presets named by purpose; their measured numbers are in the README and docs/training.md. */
 export const PRESETS: Record<string, TrainConfig> = {
   // The default (`npm start`, ≤ 5 min on 2 CPU cores): the digits recipe on a 10-epoch schedule
-  // (250 iterations per epoch at batch 32) stopped after 1,000 iterations (4 epochs), just past its
-  // 2-epoch lr warm-up; the last layer stays frozen for those 4 epochs (freed after 2 epochs it
+  // (250 iterations per epoch at batch 32) stopped after 1,000 iterations (4 epochs), two epochs
+  // after its 2-epoch lr warm-up; the last layer stays frozen for those 4 epochs (freed after 2 epochs it
   // cost ~1 point in the study).
   "mnist-tiny": { ...BASE, ...RECIPE, ...DIGITS_RECIPE, stopAfterSteps: 1000, freezeLastLayer: 4 },
   // The patient user's run (≤ 30 min on 2 CPU cores): the digits recipe over a whole 16-epoch
