@@ -159,11 +159,16 @@ function writeHeldOutAttention(outDir: string, c: TrainConfig, io: Io): string {
   return dir;
 }
 
+/** What the k-NN scored, in words (config knnFeatures). */
+function knnFeatureWords(features: TrainConfig["knnFeatures"]): string {
+  return features === "cls" ? "CLS features" : "CLS + mean patch token features";
+}
+
 export function formatSummary(s: Summary, outDir: string): string {
   const pct = (x: number | undefined) => (x === undefined ? "-" : `${x.toFixed(2)}%`);
   const gain = (s.knn_top1 ?? NaN) - (s.knn_top1_random_init ?? NaN);
   const knnLines = s.evaluation === "k-NN" ? [
-    `k-NN top-1 on the held-out images (k = ${s.preset_config.knnK}, T = ${s.preset_config.knnTemperature}):`,
+    `k-NN top-1 on the held-out images (${knnFeatureWords(s.preset_config.knnFeatures)}, k = ${s.preset_config.knnK}, T = ${s.preset_config.knnTemperature}):`,
     `  trained teacher        ${pct(s.knn_top1)}   (student ${pct(s.knn_top1_student)})`,
     `  same net at init       ${pct(s.knn_top1_random_init)}   (gain ${(gain >= 0 ? "+" : "") + gain.toFixed(2)} points)`,
     ...(s.knn_top1_init_weights !== undefined ? [`  the --init weights     ${pct(s.knn_top1_init_weights)}   (before training)`] : []),
