@@ -6,7 +6,7 @@
 import { relative } from "node:path";
 import type { CaseComparison } from "../ops/comparison.js";
 import type { Precision } from "../ops/precision.js";
-import { formatTable, num } from "./report.js";
+import { formatTable, jsonNumber, num } from "./report.js";
 
 export interface CompareResult {
   readonly casePath: string;
@@ -50,7 +50,6 @@ export function compareText(results: readonly CompareResult[], precision: Precis
 }
 
 /** A number for JSON: non-finite values (NaN, inf) become null. */
-const jnum = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 /** The --json report: one array, an object per case. */
 export function compareJson(results: readonly CompareResult[]): string {
@@ -63,11 +62,11 @@ export function compareJson(results: readonly CompareResult[]): string {
         op: r.op,
         verdict: r.verdict,
         outputs: r.outputs.map((o) => ({
-          output: o.output, verdict: o.verdict, max_abs_error: jnum(o.maxAbsError), max_rel_error: jnum(o.maxRelError), tolerance: o.tolerance,
-          mismatches: o.mismatches, worst_index: o.worstIndex, worst_ratio: jnum(o.worstRatio), problem: o.problem ?? null,
+          output: o.output, verdict: o.verdict, max_abs_error: jsonNumber(o.maxAbsError), max_rel_error: jsonNumber(o.maxRelError), tolerance: o.tolerance,
+          mismatches: o.mismatches, worst_index: o.worstIndex, worst_ratio: jsonNumber(o.worstRatio), problem: o.problem ?? null,
         })),
         first_divergence: r.firstDivergence === null ? null : {
-          output: r.firstDivergence.output, max_abs_error: jnum(r.firstDivergence.maxAbsError), tolerance: r.firstDivergence.tolerance,
+          output: r.firstDivergence.output, max_abs_error: jsonNumber(r.firstDivergence.maxAbsError), tolerance: r.firstDivergence.tolerance,
           before_within_tolerance: r.firstDivergence.before, before_not_provided: r.firstDivergence.notProvidedBefore,
         },
         diagnosis: r.diagnosis.map((m) => ({ id: m.id, what: m.what, worst_ratio: m.worstRatio })),

@@ -12,7 +12,8 @@ import type { ParamStore } from "../model/params.js";
 import { DinoRefError } from "../tensor/errors.js";
 import { integerArg } from "./args.js";
 import type { Io } from "./io.js";
-import { jsonNumber, trainedAndInit, type WeightsArgs } from "./weights.js";
+import { trainedAndInit, type WeightsArgs } from "./weights.js";
+import { jsonNumber } from "./report.js";
 
 export interface CopyDetectArgs extends WeightsArgs {
   originals?: string;

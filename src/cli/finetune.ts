@@ -13,7 +13,8 @@ import { DEFAULT_PROBE, probeFeatures, trainLinearProbe } from "../eval/linearPr
 import { DinoRefError } from "../tensor/errors.js";
 import { integerArg, numberArg } from "./args.js";
 import type { Io } from "./io.js";
-import { jsonNumber, trainedAndInit, type WeightsArgs } from "./weights.js";
+import { trainedAndInit, type WeightsArgs } from "./weights.js";
+import { jsonNumber } from "./report.js";
 
 /**
  * The probe's base lr here: the features the head reads (the last CLS after LayerNorm) are O(1),

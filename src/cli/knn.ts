@@ -11,9 +11,8 @@ import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { labelsOf, subset, type ImageDataset } from "../data/dataset.js";
 import { classBalancedSubset, labelCount } from "../data/labelSubset.js";
-import { ParamStore, type ParamScope } from "../model/params.js";
-import { vitParamSpecs } from "../model/vitParams.js";
-import { initBackbone } from "../model/dino.js";
+import type { ParamScope } from "../model/params.js";
+import { backboneAtInit } from "../model/dino.js";
 import { pixelFeatures } from "../eval/features.js";
 import { knnFeatureVectors, KNN_FEATURES, type KnnFeatures } from "../eval/knnFeatures.js";
 import { knnClassify, type KnnResult } from "../eval/knn.js";
@@ -63,12 +62,7 @@ export function knnCommand(a: KnnArgs, io: Io): number {
   };
   // the same network at initialisation: the run's seed (0 for weights without a run)
   const initSeed = config?.seed ?? 0;
-  const atInitNetwork = () => {
-    const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
-    initBackbone(init, cfg, initSeed);
-    return init;
-  };
-  const r = ofNetwork(a.init ? atInitNetwork() : backbone);
+  const r = ofNetwork(a.init ? backboneAtInit(be, cfg, initSeed) : backbone);
   if (a.labels === undefined) {
     const what = a.init ? `the same network at initialisation (seed ${initSeed})` : `${side} of ${path}`;
     if (a.json) io.out(JSON.stringify({ top1: r.top1, top5: r.top5, k, temperature, features, train: train.length, test: test.length }));
@@ -76,7 +70,7 @@ export function knnCommand(a: KnnArgs, io: Io): number {
     return 0;
   }
   // the low-label protocol: also the same network at initialisation and raw pixels
-  const atInit = ofNetwork(atInitNetwork());
+  const atInit = ofNetwork(backboneAtInit(be, cfg, initSeed));
   const [trP, teP] = [pixelFeatures(train), pixelFeatures(test)];
   const raw = classify(trP.features, teP.features, trP.dim);
   const row = (x: KnnResult) => ({ top1: x.top1, top5: x.top5 });

@@ -8,9 +8,8 @@
 import { selectedBackend } from "../kernels/backend.js";
 import { labelsOf, subset, type ImageDataset } from "../data/dataset.js";
 import { classBalancedSubset, labelCount } from "../data/labelSubset.js";
-import { ParamStore, type ParamScope } from "../model/params.js";
-import { vitParamSpecs } from "../model/vitParams.js";
-import { initBackbone } from "../model/dino.js";
+import type { ParamScope } from "../model/params.js";
+import { backboneAtInit } from "../model/dino.js";
 import { pixelFeatures } from "../eval/features.js";
 import { probeFeatures, trainLinearProbe, DEFAULT_PROBE, type ProbeResult } from "../eval/linearProbe.js";
 import { integerArg, numberArg } from "./args.js";
@@ -55,9 +54,7 @@ export function linearCommand(a: LinearArgs, io: Io): number {
   }
   // the low-label protocol: also the same network at initialisation (the run's seed) and raw pixels
   const initSeed = config?.seed ?? 0;
-  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
-  initBackbone(init, cfg, initSeed);
-  const atInit = ofNetwork(init).r;
+  const atInit = ofNetwork(backboneAtInit(be, cfg, initSeed)).r;
   const [trP, teP] = [pixelFeatures(train), pixelFeatures(test)];
   const raw = probe(trP.features, teP.features, trP.dim);
   const row = (x: ProbeResult) => ({ top1: x.top1, top5: x.top5 });

@@ -26,6 +26,11 @@ export function formatTable(rows: readonly string[][], header: readonly string[]
 }
 
 /** A number as the reports print it: 3 significant digits, `-` for NaN, `inf`. */
+/** The number a --json line holds for a measurement: finite numbers as they are, NaN and infinities as null. */
+export function jsonNumber(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
 export function num(x: number): string {
   if (Number.isNaN(x)) return "-";
   if (x === 0) return "0";

@@ -10,7 +10,8 @@ import { retrievalScores, type RevisitedMaps } from "../eval/retrievalMap.js";
 import type { ImageDataset } from "../data/dataset.js";
 import { integerArg } from "./args.js";
 import type { Io } from "./io.js";
-import { jsonNumber, trainedAndInit, type WeightsArgs } from "./weights.js";
+import { trainedAndInit, type WeightsArgs } from "./weights.js";
+import { jsonNumber } from "./report.js";
 
 export interface RetrievalArgs extends WeightsArgs {
   queries?: string;

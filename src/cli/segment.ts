@@ -4,9 +4,6 @@
 
 import { DinoRefError } from "../tensor/errors.js";
 import { selectedBackend } from "../kernels/backend.js";
-import { ParamStore } from "../model/params.js";
-import { vitParamSpecs } from "../model/vitParams.js";
-import { initBackbone } from "../model/dino.js";
 import { classInterleaved, type MaskedImageDataset } from "../data/dataset.js";
 import { openMaskFolder } from "../data/maskFolder.js";
 import { writePng } from "../data/png.js";
@@ -16,7 +13,8 @@ import { segmentationFigure } from "../eval/segmentationFigure.js";
 import { thresholdArg } from "./attention.js";
 import { maskedDataset } from "../data/maskedDatasets.js";
 import { integerArg, oneLine } from "./args.js";
-import { loadWeights, weightsPath, type WeightsArgs } from "./evalInput.js";
+import { weightsPath, type WeightsArgs } from "./evalInput.js";
+import { trainedAndInit } from "./weights.js";
 import { prepareOutputFile } from "../io/outputPath.js";
 import type { Io } from "./io.js";
 
@@ -30,18 +28,15 @@ export interface SegmentArgs extends WeightsArgs {
 }
 
 export function segmentCommand(a: SegmentArgs, io: Io): number {
-  const path = weightsPath("segment", a);
+  weightsPath("segment", a); // --weights is checked before the other arguments
   const threshold = thresholdArg(a.threshold);
   if (a.data !== undefined && a.dataset !== undefined) throw new DinoRefError("segment: give --data DIR or --dataset NAME, not both");
   const figureCount = integerArg("figure-count", a["figure-count"], 1, 1000) ?? 6;
   const count = integerArg("count", a.count, 1);
   if (a.figure !== undefined) prepareOutputFile(a.figure, "--figure");
-  const side = a.student ? "student" : "teacher";
   const be = selectedBackend();
-  const { loaded, config } = loadWeights("segment", be, a, io);
-  const { backbone, cfg } = loaded;
-  // the training seed of a dino-ref checkpoint (0 for other weights files)
-  const seed = config?.seed ?? 0;
+  // the weights, and the same net at init with the training seed of a dino-ref checkpoint (0 for other weights files)
+  const { path, side, trained: backbone, init, cfg, seed } = trainedAndInit(be, "segment", a, io);
 
   // the data: a folder of images and masks, or a generated data set's held-out split (rendered with the run's seed)
   const name = a.dataset ?? "mnist-clutter";
@@ -50,8 +45,6 @@ export function segmentCommand(a: SegmentArgs, io: Io): number {
   const what = a.data !== undefined ? `${indices.length} images of ${a.data}` : `${indices.length} held-out images of ${name} (seed ${seed})`;
 
   const trained = segmentationScores(be, backbone, cfg, ds, indices, threshold);
-  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
-  initBackbone(init, cfg, seed);
   const atInit = segmentationScores(be, init, cfg, ds, indices, threshold);
   const refs = referenceScores(ds, indices, cfg.patchSize);
 

@@ -1,12 +1,11 @@
-// What the application commands (retrieval, copydetect, videoseg, finetune) share: the backbone of
-// their --weights file (loaded as every evaluation loads it: evalInput.ts), and the same
-// architecture at initialisation with the seed the weights were trained with (0 for files that do
-// not say).
+// What the commands that score a backbone beside its initialisation share (retrieval, copydetect,
+// videoseg, finetune, segment): the backbone of their --weights file (loaded as every evaluation
+// loads it: evalInput.ts), and the same architecture at initialisation with the seed the weights
+// were trained with (0 for files that do not say).
 
 import type { Backend } from "../kernels/backend.js";
-import { ParamStore } from "../model/params.js";
-import { vitParamSpecs } from "../model/vitParams.js";
-import { initBackbone } from "../model/dino.js";
+import type { ParamStore } from "../model/params.js";
+import { backboneAtInit } from "../model/dino.js";
 import type { VitConfig } from "../model/vitConfig.js";
 import type { TrainConfig } from "../train/config.js";
 import { loadWeights, type WeightsArgs } from "./evalInput.js";
@@ -24,20 +23,13 @@ export interface Networks {
   readonly seed: number;
   /** The training config of a dino-ref checkpoint, null for other weights files. */
   readonly config: TrainConfig | null;
-  readonly notes: readonly string[];
 }
 
 /** The backbone of the weights file and the same network at initialisation. */
 export function trainedAndInit(be: Backend, command: string, a: WeightsArgs, io: Io): Networks {
   const { path, side, loaded, config } = loadWeights(command, be, a, io);
-  const { backbone, cfg, notes } = loaded;
+  const { backbone, cfg } = loaded;
   const seed = config?.seed ?? 0;
-  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
-  initBackbone(init, cfg, seed);
-  return { path, side, trained: backbone, init, cfg, seed, config, notes };
+  return { path, side, trained: backbone, init: backboneAtInit(be, cfg, seed), cfg, seed, config };
 }
 
-/** The number a --json line holds for a measurement: finite numbers as they are, NaN and infinities as null. */
-export function jsonNumber(x: number): number | null {
-  return Number.isFinite(x) ? x : null;
-}

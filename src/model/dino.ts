@@ -4,7 +4,7 @@
 // them: out [ncrops·B, K], rows 0..B−1 are crop 0 of every image, B..2B−1 crop 1, ...
 
 import type { Backend, Tensor } from "../kernels/backend.js";
-import type { ParamScope, ParamSpec } from "./params.js";
+import { ParamStore, type ParamScope, type ParamSpec } from "./params.js";
 import type { VitConfig } from "./vitConfig.js";
 import { vitForward, vitBackward, type VitCache } from "./vit.js";
 import { vitParamSpecs, initVit } from "./vitParams.js";
@@ -42,6 +42,13 @@ export function initDino(params: ParamScope, cfg: DinoModelConfig, seed: number)
  */
 export function initBackbone(params: ParamScope, cfg: VitConfig, seed: number): void {
   initVit(params, cfg, new Rng(seed, STREAM.init), "backbone.");
+}
+
+/** A new backbone of `cfg` (no gradients) initialised as a training run with `seed` starts it: "the same net at init". */
+export function backboneAtInit(be: Backend, cfg: VitConfig, seed: number): ParamStore {
+  const init = ParamStore.create(be, vitParamSpecs(cfg), { grads: false });
+  initBackbone(init, cfg, seed);
+  return init;
 }
 
 function scope(params: ParamScope, prefix: string): ParamScope {

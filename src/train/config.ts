@@ -150,21 +150,28 @@ const RECIPE = {
 } satisfies Partial<TrainConfig>;
 
 /**
- * What the recipe study found for digits (docs/training.md, "The recipe study"; every run is a
- * `dino-ref sweep` command there): patch 7 on 28 px (16 tokens instead of 49) with 14-px local
- * crops at scale 0.25–0.6, batch 32 (more iterations per CPU second), the augmentation without
- * flips or solarisation ("digits"), K = 64 prototypes, teacher momentum 0.98 → 1, and k-NN on the
- * CLS output beside the mean patch token ("cls+avgpool", as eval_linear.py --avgpool_patchtokens).
- * Each lever was measured against the same net at init with the same features.
+ * The training levers the recipe study found (docs/training.md, "The recipe study"; every run is
+ * a `dino-ref sweep` command there): batch 32 (more iterations per CPU second), the augmentation
+ * without flips or solarisation ("digits"), K = 64 prototypes, teacher momentum 0.98 → 1. Each
+ * lever was measured against the same net at init with the same features.
  */
-const DIGITS_RECIPE = {
-  patchSize: 7,
-  localSize: 14,
-  localScale: [0.25, 0.6],
+const DIGITS_TRAINING = {
   batchSize: 32,
   augmentation: "digits",
   outDim: 64,
   momentumTeacher: 0.98,
+} satisfies Partial<TrainConfig>;
+
+/**
+ * The digits recipe: those levers with patch 7 on 28 px (16 tokens instead of 49), 14-px local
+ * crops at scale 0.25–0.6, and k-NN on the CLS output beside the mean patch token ("cls+avgpool",
+ * as eval_linear.py --avgpool_patchtokens).
+ */
+const DIGITS_RECIPE = {
+  ...DIGITS_TRAINING,
+  patchSize: 7,
+  localSize: 14,
+  localScale: [0.25, 0.6],
   knnFeatures: "cls+avgpool",
 } satisfies Partial<TrainConfig>;
 
@@ -199,10 +206,7 @@ export const PRESETS: Record<string, TrainConfig> = {
     localSize: 16,
     localScale: [0.1, 0.5],
     ...RECIPE,
-    batchSize: 32,
-    augmentation: "digits",
-    outDim: 64,
-    momentumTeacher: 0.98,
+    ...DIGITS_TRAINING,
     stopAfterSteps: 1000,
     freezeLastLayer: 4,
   },

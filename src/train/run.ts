@@ -239,8 +239,8 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   }
 
   const trainSeconds = (performance.now() - loopStart) / 1000;
-  if (iteration < total) {
-    // stopped by opts.maxSeconds: the checkpoint holds the last iteration
+  if (iteration < total && iteration !== savedAt) {
+    // stopped by opts.maxSeconds between epochs: the checkpoint holds the last iteration
     saveCheckpoint(ckptPath, c, state, { iteration, epoch: Math.floor(iteration / itersPerEpoch) });
   }
   const summary: Summary = {

@@ -10,7 +10,7 @@ import { DinoRefError } from "../tensor/errors.js";
 import { writeFileAtomic } from "../io/writeFileAtomic.js";
 import { selectedBackend } from "../kernels/backend.js";
 import { loadBackbone } from "../model/loadBackbone.js";
-import { loadMnistClutter } from "../data/mnistClutter.js";
+import { MASKED_DATASETS, maskedDataset } from "../data/maskedDatasets.js";
 import { classInterleaved } from "../data/dataset.js";
 import { segmentationScores } from "../eval/segmentation.js";
 import { parseSetting, validateConfig } from "./configCheck.js";
@@ -154,12 +154,12 @@ function runRequest(c: TrainConfig, budget: SweepBudget): string {
   return JSON.stringify({ config: c, steps: budget.steps ?? null, seconds: budget.seconds ?? null, evalLimit: budget.evalLimit ?? 0, skipEval: budget.skipEval === true, segmentCount: budget.segmentCount ?? 0 });
 }
 
-/** The segmentation from attention of a run's trained teacher, on a data set with masks (mnist-clutter); else null. */
+/** The segmentation from attention of a run's trained teacher, on a data set with masks (data/maskedDatasets.ts); else null. */
 function segmentationOf(c: TrainConfig, checkpoint: string, count: number | undefined): SweepSegmentation | null {
-  if (c.dataset !== "mnist-clutter") return null;
+  if (!Object.hasOwn(MASKED_DATASETS, c.dataset)) return null;
   const be = selectedBackend();
   const { backbone, cfg } = loadBackbone(be, checkpoint, "teacher");
-  const test = loadMnistClutter({ seed: c.seed }).test;
+  const test = maskedDataset(c.dataset, c.seed).test;
   const s = segmentationScores(be, backbone, cfg, test, classInterleaved(test, count ?? test.length), 0.6);
   return { images: s.images, bestHead: s.bestHead, best: s.best, chance: s.chance, meanMap: s.meanAttention };
 }
