@@ -10,10 +10,10 @@ import { createTrainState } from "../train/trainState.js";
 import { datasetSplits } from "../data/splits.js";
 import { preset } from "../train/config.js";
 import { trainStep, type StepPhase, type StepPhases } from "../train/trainStep.js";
-import { MultiCropLoader } from "../data/loader.js";
+import { trainLoader, cropTensors } from "../train/trainLoader.js";
 import { threadCount } from "../kernels/threads.js";
 import { FLOPS_PER_ELEMENT } from "./rowKernels.js";
-import { WARMUPS } from "./train.js";
+import { WARMUPS, benchStepHyperparams } from "./train.js";
 import { NO_BUGS } from "../tensor/portingBugs.js";
 
 /** One kernel's totals over the profiled steps. */
@@ -130,13 +130,9 @@ export function profiledBackend(be: Backend, rec: Recorder): Backend {
 export function profileTrainStep(steps: number, now: () => number = () => performance.now()): StepProfile {
   const c = preset("mnist-tiny");
   const state = createTrainState(wasmBackend, c);
-  const loader = new MultiCropLoader(datasetSplits(c).train, { globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
-  const schedule = { epoch: 1, lr: 1e-4, weightDecay: 0.04, momentum: 0.996, teacherTemp: c.teacherTemp };
-  const settings = { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: 0 };
-  const crops = (i: number) => {
-    const batch = loader.batch(0, i % loader.batchesPerEpoch);
-    return batch.crops.map((data, j) => ({ shape: [c.batchSize, 3, batch.sizes[j], batch.sizes[j]], data }));
-  };
+  const loader = trainLoader(c, datasetSplits(c).train);
+  const { schedule, settings } = benchStepHyperparams(c);
+  const crops = (i: number) => cropTensors(loader.batch(0, i % loader.batchesPerEpoch));
   for (let i = 0; i < WARMUPS; i++) trainStep(wasmBackend, state, crops(i), schedule, settings);
   const rec = new Recorder(now);
   const be = profiledBackend(wasmBackend, rec);

@@ -9,15 +9,25 @@ import type { BenchCase } from "./types.js";
 import { wasmBackend, type Tensor } from "../kernels/backend.js";
 import { createTrainState, type TrainState } from "../train/trainState.js";
 import { datasetSplits } from "../data/splits.js";
-import { preset } from "../train/config.js";
-import { trainStep } from "../train/trainStep.js";
-import { MultiCropLoader } from "../data/loader.js";
-import { AUGMENTATIONS } from "../data/multiCrop.js";
+import { preset, type TrainConfig } from "../train/config.js";
+import { trainStep, type StepSchedule, type StepSettings } from "../train/trainStep.js";
+import { trainLoader, cropTensors } from "../train/trainLoader.js";
 import { torchTrainStep } from "./torch.js";
 import { trainStepFlops } from "../train/stepFlops.js";
 
 /** Untimed steps first: the TypeScript of the step (the loss, the glue) runs once per step and is optimised by V8 after a few. */
 export const WARMUPS = 5;
+
+/**
+ * The hyperparameters of a measured step (bench and bench --profile): past the warm-ups, the last
+ * layer free, so that every parameter is updated.
+ */
+export function benchStepHyperparams(c: TrainConfig): { schedule: StepSchedule; settings: StepSettings } {
+  return {
+    schedule: { epoch: 1, lr: 1e-4, weightDecay: 0.04, momentum: 0.996, teacherTemp: c.teacherTemp },
+    settings: { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: 0 },
+  };
+}
 
 /** The presets whose training step bench measures. */
 export const BENCH_TRAIN_PRESETS = ["mnist-tiny", "mnist-official"] as const;
@@ -29,17 +39,16 @@ export function trainBenchCases(): BenchCase[] {
 function presetStepCases(presetName: string): BenchCase[] {
   const c = preset(presetName);
   let prepared: { state: TrainState; crops: Tensor[] } | null = null;
+  const { schedule, settings } = benchStepHyperparams(c);
   const flops = trainStepFlops(c);
   const name = `dino train step ${presetName} b${c.batchSize} (${2}x${c.globalSize}px + ${c.localCrops}x${c.localSize}px)`;
   const step = () => {
     if (prepared === null) {
       const state = createTrainState(wasmBackend, c);
-      const loader = new MultiCropLoader(datasetSplits(c).train, { ...AUGMENTATIONS[c.augmentation], globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops }, c.seed, c.batchSize);
-      const batch = loader.batch(0, 0);
-      prepared = { state, crops: batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data })) };
+      prepared = { state, crops: cropTensors(trainLoader(c, datasetSplits(c).train).batch(0, 0)) };
     }
     const { state, crops } = prepared;
-    trainStep(wasmBackend, state, crops, { epoch: 1, lr: 1e-4, weightDecay: 0.04, momentum: 0.996, teacherTemp: c.teacherTemp }, { studentTemp: c.studentTemp, centerMomentum: c.centerMomentum, clipGrad: c.clipGrad, freezeLastLayer: 0 });
+    trainStep(wasmBackend, state, crops, schedule, settings);
   };
   const note = "backbone flops only; crops prepared once";
   return [

@@ -45,9 +45,10 @@ export function traceCommand(a: TraceArgs, io: Io): number {
   const x = a.input !== undefined ? readInput(a.input) : normalizedImageBatch(images);
   const be = selectedBackend();
   const side = a.student ? "student" : "teacher";
-  const { backbone, cfg, notes } = loadBackbone(be, a.weights, side, heads);
+  const loaded = loadBackbone(be, a.weights, side, heads);
+  const { backbone, cfg, notes } = loaded;
   if (x.shape[2] < cfg.patchSize || x.shape[3] < cfg.patchSize) throw new DinoRefError(`trace: the images are ${x.shape[2]}×${x.shape[3]} px, smaller than one ${cfg.patchSize}×${cfg.patchSize} patch`);
-  const head = a["no-head"] ? null : loadHead(be, a.weights, cfg.embedDim, side);
+  const head = a["no-head"] ? null : loadHead(be, loaded, a.weights, cfg.embedDim, side);
   for (const note of notes) io.err(`${a.weights}: ${note}`);
   const weights = traceWeightsOf(cfg, backbone, head);
   const source = `${a.weights} on ${a.input ?? images.join(", ")}`;

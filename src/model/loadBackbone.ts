@@ -25,8 +25,8 @@ export interface LoadedBackbone {
   readonly metadata: Readonly<Record<string, string>>;
   /** What was assumed because the file does not say it (e.g. the head count), and what was converted. */
   readonly notes: readonly string[];
-  /** The file as read (container, layout, tensors in the file's own dtypes and keys). */
-  readonly file: WeightsFile;
+  /** Every tensor of the file under the official keys, float32 (loadHead reads the head from them: the file is read once). */
+  readonly tensors: ReadonlyMap<string, StTensor>;
 }
 
 /** The official constructors' widths and head counts (vision_transformer.py vit_tiny / vit_small / vit_base). */
@@ -123,7 +123,7 @@ export function loadBackbone(be: Backend, path: string, side: Side = "teacher", 
   const backbone = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, specs, (n) => backbone.param(n), path);
   checkFinite(backbone, path, `${side} backbone`);
-  return { backbone, cfg, metadata: file.metadata, notes, file };
+  return { backbone, cfg, metadata: file.metadata, notes, tensors };
 }
 
 export interface LoadedHead {
@@ -133,17 +133,17 @@ export interface LoadedHead {
 }
 
 /**
- * The `side` network's DINO head of the weights file at `path` (keys `head.*`, possibly under the
- * prefixes loadBackbone strips), for inputs of width inDim; null when the file has no head.
+ * The `side` network's DINO head among the tensors loadBackbone read from the file at `path` (keys
+ * `head.*`, possibly under the prefixes loadBackbone strips), for inputs of width inDim; null when
+ * the file has no head.
  */
-export function loadHead(be: Backend, path: string, inDim: number, side: Side = "teacher"): LoadedHead | null {
-  const file = officialFloat32(readWeightsFile(path), path);
-  const inferred = inferHead(networkTensors(file.tensors, side).head, inDim);
+export function loadHead(be: Backend, loaded: LoadedBackbone, path: string, inDim: number, side: Side = "teacher"): LoadedHead | null {
+  const inferred = inferHead(networkTensors(loaded.tensors, side).head, inDim);
   if (inferred === null) return null;
   const config = resolveDinoHeadConfig(inferred);
   const specs = dinoHeadParamSpecs(config);
   const prefixed = dinoHeadParamSpecs(config, "head.");
-  const match = matchStateDict(file.tensors, prefixed, path, side);
+  const match = matchStateDict(loaded.tensors, prefixed, path, side);
   const params = ParamStore.create(be, specs, { grads: false });
   loadMatched(match, prefixed, (n) => params.param(n.slice("head.".length)), path);
   checkFinite(params, path, `${side} head`);

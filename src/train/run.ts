@@ -5,11 +5,9 @@
 
 import { existsSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { selectedBackend, type Backend, type Tensor } from "../kernels/backend.js";
+import { selectedBackend, type Backend } from "../kernels/backend.js";
 import type { ParamStore } from "../model/params.js";
 import { scheduleAt } from "../dino/schedules.js";
-import { MultiCropLoader } from "../data/loader.js";
-import { AUGMENTATIONS } from "../data/multiCrop.js";
 import { labelsOf } from "../data/dataset.js";
 import { datasetSplits, evaluationSplits } from "../data/splits.js";
 import { knnClassify } from "../eval/knn.js";
@@ -24,6 +22,7 @@ import { ioReason, readFileBounded } from "../io/readFile.js";
 import { checkMemory } from "../tensor/limits.js";
 import { trainStepBytes } from "../model/memory.js";
 import { trainStep } from "./trainStep.js";
+import { trainLoader, cropTensors } from "./trainLoader.js";
 import { createTrainState, firstNonFinite, modelConfig } from "./trainState.js";
 import { collapseWarning, collapseState, type CollapseState, type CollapseSignals } from "./collapse.js";
 import { saveCheckpoint, loadCheckpoint, checkpointConfig, checkpointBytes } from "./checkpoint.js";
@@ -141,7 +140,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   const { train, test, skipped } = datasetSplits(c);
   // the k-NN at the end needs k training images: say so before training, not after
   if (!opts.skipEval && c.knnK > train.length) throw new DinoRefError(`config knnK = ${c.knnK}: the k-NN evaluation needs at least that many training images, and there are ${train.length} (lower knnK or use --no-eval)`);
-  const loader = new MultiCropLoader(train, { ...AUGMENTATIONS[c.augmentation], globalSize: c.globalSize, localSize: c.localSize, localCount: c.localCrops, globalScale: c.globalScale, localScale: c.localScale }, c.seed, c.batchSize);
+  const loader = trainLoader(c, train);
   const itersPerEpoch = loader.batchesPerEpoch;
   // per iteration, never stored for the whole run: a run of a million epochs starts at once
   const schedule = scheduleAt({
@@ -204,7 +203,7 @@ export function runTraining(c: TrainConfig, opts: RunOptions): Summary {
   for (; iteration < total && !(opts.maxSeconds !== undefined && (performance.now() - loopStart) / 1000 >= opts.maxSeconds); iteration++) {
     const h = schedule(iteration);
     const batch = loader.batch(h.epoch, iteration % itersPerEpoch);
-    const crops: Tensor[] = batch.crops.map((data, i) => ({ shape: [c.batchSize, 3, batch.sizes[i], batch.sizes[i]], data }));
+    const crops = cropTensors(batch);
     const dropPathRng = new Rng(c.seed, STREAM.dropPath, iteration);
     const done = iteration + 1;
     // steps are numbered from 1, as in the progress lines
