@@ -115,8 +115,13 @@ function nearBox(box: DigitBox, rng: Rng, S = MNIST_CLUTTER_DEFAULTS.size): Digi
 
 function renderedDataset(items: Rendering[], pool: Int32Array, seed: number, labels: Uint8Array, name: string): ImageDataset {
   const config = (grade: Rendering["grade"]) => ({ ...MNIST_CLUTTER_DEFAULTS, ...RETRIEVAL_STYLE, ...(grade === "distractor" ? {} : RETRIEVAL_VARIANTS[grade]) });
-  // the query's box of a digit, for its easy renderings
-  const queryBox = (digit: number) => renderMnistClutter(digit, pool, seed * RENDERINGS, config("query")).box;
+  // the query's box of a digit, for its easy renderings (rendered once per digit)
+  const boxes = new Map<number, DigitBox>();
+  const queryBox = (digit: number): DigitBox => {
+    let box = boxes.get(digit);
+    if (box === undefined) boxes.set(digit, (box = renderMnistClutter(digit, pool, seed * RENDERINGS, config("query")).box));
+    return box;
+  };
   const render = (i: number): Image => {
     const { digit, r, grade } = items[i];
     return renderMnistClutter(digit, pool, seed * RENDERINGS + r, config(grade), grade === "easy" ? nearBox(queryBox(digit), new Rng(seed, STREAM.retrieval, 1 + digit * RENDERINGS + r)) : undefined).image;

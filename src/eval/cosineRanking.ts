@@ -33,7 +33,8 @@ export function rankBySimilarity(sim: Float32Array, Q: number, Ndb: number): Int
     // argsort(−sim): most similar first, equal similarities by index
     order.sort((a, b) => row[b] - row[a] || a - b);
     ranking.set(order, q * Ndb);
-    order.sort((a, b) => a - b);
+    // each query sorts from the identity order
+    for (let i = 0; i < Ndb; i++) order[i] = i;
   }
   return ranking;
 }

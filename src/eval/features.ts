@@ -32,14 +32,22 @@ export function normalizedBatch(be: Backend, ds: ImageDataset, start: number, B:
   return batch;
 }
 
+/** The ImageNet statistics of every evaluation, and the std eval_video_segmentation.py uses (0.228 for red). */
+export const IMAGENET_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: DINO_MULTICROP.std } as const;
+export const VIDEO_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: [0.228, 0.224, 0.225] as const } as const;
+
 /**
- * Runs `fn` on the images of `ds` in batches: `images` [B, 3, H, W] normalised with the ImageNet
- * statistics (every image must have the first one's size), in `be`'s memory, released after `fn`.
+ * Runs `fn` on the images of `ds` in batches: `images` [B, 3, H, W] normalised with `normalization`
+ * (default the ImageNet statistics; every image must have the first one's size), in `be`'s memory,
+ * released after `fn`.
  */
-export function forEachBatch(be: Backend, ds: ImageDataset, batchSize: number, fn: (images: Tensor, start: number, B: number, H: number, W: number) => void): void {
+export function forEachBatch(
+  be: Backend, ds: ImageDataset, batchSize: number, fn: (images: Tensor, start: number, B: number, H: number, W: number) => void,
+  normalization: { mean: readonly number[]; std: readonly number[] } = IMAGENET_NORMALIZATION,
+): void {
   check(ds.length > 0, "features: empty dataset");
   const { width: W, height: H } = ds.image(0);
-  const tables = normalizeTables(DINO_MULTICROP.mean, DINO_MULTICROP.std);
+  const tables = normalizeTables(normalization.mean, normalization.std);
   for (let start = 0; start < ds.length; start += batchSize) {
     const B = Math.min(batchSize, ds.length - start);
     const mark = be.mark();
@@ -96,10 +104,6 @@ export function extractTokens(be: Backend, backbone: ParamScope, cfg: VitConfig,
   return { cls, patches, n };
 }
 
-/** The ImageNet statistics of every evaluation, and the std eval_video_segmentation.py uses (0.228 for red). */
-export const IMAGENET_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: DINO_MULTICROP.std } as const;
-export const VIDEO_NORMALIZATION = { mean: DINO_MULTICROP.mean, std: [0.228, 0.224, 0.225] as const } as const;
-
 /**
  * Calls `use(tokens, start, B, N)` for consecutive batches of images [start, start + B) of `images`
  * (all of one size), with tokens [B, N, D] = the last block's output after the final norm (CLS
@@ -114,17 +118,12 @@ export function forEachTokenBatch(
   const { width: W, height: H } = images.image(0);
   // fewer images per batch when a batch would not fit --max-memory (the same tokens)
   const batchSize = inferenceBatch(cfg, H, W, opts.batchSize ?? 128, "tokens");
-  const tables = normalizeTables(normalization.mean, normalization.std);
-  for (let start = 0; start < images.length; start += batchSize) {
-    const B = Math.min(batchSize, images.length - start);
-    const mark = be.mark();
-    const batch = normalizedBatch(be, images, start, B, tables);
+  forEachBatch(be, images, batchSize, (batch, start, B) => {
     const [tokens] = vitIntermediateLayers(be, backbone, cfg, batch, B, H, W, 1);
     const values = Float32Array.from(tokens.data);
     checkFinite(values, () => `the network's tokens for ${images.describe(start)}…`);
     use(values, start, B, tokens.shape[1]);
-    be.release(mark);
-  }
+  }, normalization);
 }
 
 /** Throws a one-line error unless every value is finite (a NaN weight would otherwise rank silently at random). */

@@ -21,7 +21,7 @@ import { normalizeTables } from "../data/augment.js";
 import { check, DinoRefError } from "../tensor/errors.js";
 import { Rng, STREAM } from "../tensor/rng.js";
 import { crossEntropy } from "./linearProbe.js";
-import { IMAGENET_NORMALIZATION, normalizedBatch } from "./features.js";
+import { IMAGENET_NORMALIZATION, forEachBatch, normalizedBatch } from "./features.js";
 
 export interface FinetuneOptions {
   readonly epochs: number;
@@ -128,25 +128,20 @@ export function finetune(
     losses.push(lossSum / train.length);
     onEpoch?.(epoch, lossSum / train.length);
   }
-  return { top1: headAccuracy(be, net, head, cfg, test, C, tables, batchSize), losses };
+  return { top1: headAccuracy(be, net, head, cfg, test, C, batchSize), losses };
 }
 
-function headAccuracy(be: Backend, net: ParamStore, head: ParamStore, cfg: VitConfig, test: ImageDataset, C: number, tables: Float32Array[], batchSize: number): number {
+function headAccuracy(be: Backend, net: ParamStore, head: ParamStore, cfg: VitConfig, test: ImageDataset, C: number, batchSize: number): number {
   const D = cfg.embedDim;
-  const order = Int32Array.from({ length: test.length }, (_, i) => i);
   let correct = 0;
-  for (let first = 0; first < test.length; first += batchSize) {
-    const B = Math.min(batchSize, test.length - first);
-    const mark = be.mark();
-    const { images, labels, H, W } = batchOf(be, test, order, first, B, tables);
+  forEachBatch(be, test, batchSize, (images, start, B, H, W) => {
     const { cls } = vitForward(be, net, cfg, images, B, H, W, { cache: false });
     const logits = headForward(cls.data, head.param("head.weight").data as Float32Array, head.param("head.bias").data as Float32Array, B, D, C);
     for (let r = 0; r < B; r++) {
       let best = 0;
       for (let c = 1; c < C; c++) if (logits[r * C + c] > logits[r * C + best]) best = c;
-      if (best === labels[r]) correct++;
+      if (best === test.label(start + r)) correct++;
     }
-    be.release(mark);
-  }
+  });
   return (100 * correct) / test.length;
 }
