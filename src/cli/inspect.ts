@@ -9,7 +9,7 @@ import { GOLDEN_FORMAT } from "../io/golden.js";
 import { CHECKPOINT_FORMAT } from "../train/checkpoint.js";
 import { hasSides, matchStateDict, networkTensors } from "../model/stateDict.js";
 import { inferVit, inferHead, describeVit } from "../model/inferArchitecture.js";
-import { argsHeadCount, recordedHeadCount } from "../model/loadBackbone.js";
+import { fileHeadCount } from "../model/loadBackbone.js";
 import { officialFloat32, readWeightsFile } from "../model/weightsFile.js";
 import { describeLayout } from "../model/hfLayout.js";
 import { vitParamSpecs } from "../model/vitParams.js";
@@ -50,7 +50,7 @@ export function inspectCommand(paths: readonly string[], io: Io): number {
     // the weights of one network, with module. / backbone. / head. resolved
     const { all: mine, backbone, head } = networkTensors(tensors, side ?? "teacher");
     const label = side ? `${side}: ` : "";
-    const vit = inferVit(backbone, recordedHeadCount(meta) ?? argsHeadCount(meta, backbone.get("patch_embed.proj.weight")?.shape[0] ?? 0));
+    const vit = inferVit(backbone, fileHeadCount(meta, backbone));
     if (vit === null) {
       io.out(`${label}no ViT backbone found (no patch_embed.proj.weight / pos_embed)`);
       continue;

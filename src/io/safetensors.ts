@@ -272,8 +272,8 @@ function arrayTypeOf(dtype: DType) {
   }
 }
 
-/** A typed-array view on the file's bytes when aligned (zero copy), a copy otherwise. */
-function viewOrCopy(bytes: Uint8Array, offset: number, byteLength: number, dtype: DType): TensorData {
+/** A typed-array view on the bytes [offset, offset + byteLength) when aligned (zero copy), a copy otherwise. */
+export function viewOrCopy(bytes: Uint8Array, offset: number, byteLength: number, dtype: DType): TensorData {
   const Type = arrayTypeOf(dtype);
   const size = BYTES[dtype];
   const absolute = bytes.byteOffset + offset;

@@ -10,7 +10,7 @@
 import { endianness } from "node:os";
 import { DinoRefError } from "../tensor/errors.js";
 import { numel } from "../tensor/named.js";
-import { type DType, type StTensor, bytesPerElement, tensor } from "./safetensors.js";
+import { type DType, type StTensor, bytesPerElement, tensor, viewOrCopy } from "./safetensors.js";
 import { isZip, readZip, writeZip } from "./zip.js";
 import { type GlobalHandler, PyDict, PyGlobal, PyObject, PyOpaque, PyTuple, type PyValue, typeName, unpickle } from "./pickle.js";
 import { pickleProtocol2, type PickleGlobalRef } from "./pickleWriter.js";
@@ -176,7 +176,7 @@ function torchGlobals(source: string, pending: PendingTensor[]): Map<string, Glo
     if (hooks instanceof PyDict && hooks.map.size > 0) throw new DinoRefError(`${source}: a tensor with backward hooks; not supported`);
     if (metadata instanceof PyDict && metadata.map.size > 0) throw new DinoRefError(`${source}: a tensor with extra metadata (${[...metadata.map.keys()].map(String).join(", ")}); not supported`);
     const s = storage.value as Storage;
-    const out = new PyOpaque("tensor", new TorchTensor(tensor(s.dtype, [0], emptyData(s.dtype)))) as PyOpaque & { value: TorchTensor };
+    const out = new PyOpaque("tensor", new TorchTensor(tensor(s.dtype, [0], viewOrCopy(new Uint8Array(0), 0, 0, s.dtype)))) as PyOpaque & { value: TorchTensor };
     pending.push({
       storage: s,
       offset: safeCount(offset, "tensor offset", source),
@@ -220,11 +220,11 @@ function materialise(pending: readonly PendingTensor[], source: string): void {
       const last = offset + shape.reduce((m, d, i) => m + (d - 1) * stride[i], 0);
       if (last >= s.numel) throw new DinoRefError(`${source}: a tensor of size [${shape}], stride [${stride}], offset ${offset} reads element ${last} of storage '${s.key}', which has ${s.numel}`);
       const contiguous = shape.every((d, i) => d === 1 || stride[i] === shape.slice(i + 1).reduce((a, b) => a * b, 1));
-      // a contiguous tensor is a view on the file's bytes (typed() copies it only when unaligned)
+      // a contiguous tensor is a view on the file's bytes (viewOrCopy copies it only when unaligned)
       out = contiguous ? s.bytes.subarray(offset * size, (offset + n) * size) : gather(s.bytes, n, offset, shape, stride, size);
     }
     p.out.value.tensor.shape = shape;
-    p.out.value.tensor.data = typed(s.dtype, out);
+    p.out.value.tensor.data = viewOrCopy(out, 0, out.length, s.dtype);
   }
 }
 
@@ -248,36 +248,6 @@ function gather(src: Uint8Array, n: number, offset: number, shape: number[], str
 function safeCount(v: PyValue | undefined, what: string, source: string): number {
   if (typeof v !== "bigint" || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DinoRefError(`${source}: ${what} is ${typeName(v)} ${String(v)}; expected a non-negative integer`);
   return Number(v);
-}
-
-function emptyData(dtype: DType) {
-  return typed(dtype, new Uint8Array(0));
-}
-
-/** The bytes as a typed array of `dtype`: a view when aligned to the element size, else a copy. */
-export function typed(dtype: DType, bytes: Uint8Array): StTensor["data"] {
-  const b = bytes.byteOffset % bytesPerElement(dtype) === 0 ? bytes : bytes.slice();
-  const n = b.length / bytesPerElement(dtype);
-  switch (dtype) {
-    case "F32":
-      return new Float32Array(b.buffer, b.byteOffset, n);
-    case "F64":
-      return new Float64Array(b.buffer, b.byteOffset, n);
-    case "F16":
-    case "BF16":
-      return new Uint16Array(b.buffer, b.byteOffset, n);
-    case "I64":
-      return new BigInt64Array(b.buffer, b.byteOffset, n);
-    case "I32":
-      return new Int32Array(b.buffer, b.byteOffset, n);
-    case "I16":
-      return new Int16Array(b.buffer, b.byteOffset, n);
-    case "I8":
-      return new Int8Array(b.buffer, b.byteOffset, n);
-    case "U8":
-    case "BOOL":
-      return new Uint8Array(b.buffer, b.byteOffset, n);
-  }
 }
 
 /** The storage class torch.save writes for a dtype. */

@@ -51,13 +51,22 @@ export function argsHeadCount(metadata: Readonly<Record<string, string>>, embedD
   }
 }
 
+/**
+ * The head count a weights file states: a dino-ref checkpoint's recorded config, else an official
+ * checkpoint's args (its arch, when the width of `backbone`'s patch embedding matches); undefined
+ * when neither says (the head count is not in the weights).
+ */
+export function fileHeadCount(metadata: Readonly<Record<string, string>>, backbone: ReadonlyMap<string, StTensor>): number | undefined {
+  const width = backbone.get("patch_embed.proj.weight")?.shape[0] ?? 0;
+  return recordedHeadCount(metadata) ?? argsHeadCount(metadata, width);
+}
+
 /** The backbone tensors of one side of a weights file, official keys, float32; with the file, the notes and the inferred architecture. */
 export function backboneOf(path: string, side: Side = "teacher", heads?: number): { file: WeightsFile; tensors: Map<string, StTensor>; cfg: VitConfig; notes: string[]; unexpected: { key: string; why: string }[] } {
   const file = readWeightsFile(path);
   const official = officialFloat32(file, path);
   const backbone = networkTensors(official.tensors, side).backbone;
-  const width = backbone.get("patch_embed.proj.weight")?.shape[0] ?? 0;
-  const vit = inferVit(backbone, heads ?? recordedHeadCount(file.metadata) ?? argsHeadCount(file.metadata, width));
+  const vit = inferVit(backbone, heads ?? fileHeadCount(file.metadata, backbone));
   if (vit === null) throw new DinoRefError(`${path}: no ViT backbone in this file (expected patch_embed.proj.weight and pos_embed, possibly under backbone. / teacher. / student. / module., or the Hugging Face embeddings.patch_embeddings.projection.weight)`);
   checkRecordedArchitecture(file.metadata, vit.cfg, path);
   return { file, tensors: official.tensors, cfg: vit.cfg, notes: [...official.notes, ...vit.notes], unexpected: official.unexpected };

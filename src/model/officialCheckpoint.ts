@@ -12,6 +12,7 @@ import type { StTensor } from "../io/safetensors.js";
 import { PyDict, PyObject, type PyValue, typeName } from "../io/pickle.js";
 import { pyJsonDumps, pyJsonLoads } from "../io/pyJson.js";
 import { tensorOf, torchTensor } from "../io/torchFile.js";
+import { hasSides } from "./stateDict.js";
 
 /** A weights file's content: tensors in file order and string metadata (a safetensors file's model). */
 export interface NamedWeights {
@@ -97,9 +98,7 @@ export function checkpointToTensors(value: PyValue, source: string): NamedWeight
  * else an OrderedDict state_dict. `notes` hears what was dropped.
  */
 export function tensorsToCheckpoint(w: NamedWeights, source: string, notes: string[]): PyValue {
-  const keys = [...w.tensors.keys()];
-  const sided = keys.some((k) => k.startsWith("student.")) && keys.some((k) => k.startsWith("teacher."));
-  if (!sided) {
+  if (!hasSides(w.tensors.keys())) {
     const sd = new PyDict(true);
     for (const [k, t] of w.tensors) sd.map.set(k, torchTensor(t));
     return sd;
@@ -111,7 +110,7 @@ export function tensorsToCheckpoint(w: NamedWeights, source: string, notes: stri
     for (const [k, t] of w.tensors) if (k.startsWith(`${net}.`)) sd.map.set(prefix + k.slice(net.length + 1), torchTensor(t));
     ckpt.map.set(net, sd);
   }
-  let others = keys.filter((k) => !k.startsWith("student.") && !k.startsWith("teacher.") && k !== "center");
+  let others = [...w.tensors.keys()].filter((k) => !k.startsWith("student.") && !k.startsWith("teacher.") && k !== "center");
   if (w.metadata.format === DINO_REF_CHECKPOINT) {
     const moments = others.filter((k) => k.startsWith("optimizer."));
     others = others.filter((k) => !k.startsWith("optimizer."));

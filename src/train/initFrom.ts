@@ -14,7 +14,7 @@
 import { DinoRefError } from "../tensor/errors.js";
 import type { StTensor } from "../io/safetensors.js";
 import { officialFloat32, readWeightsFile } from "../model/weightsFile.js";
-import { argsHeadCount, recordedHeadCount } from "../model/loadBackbone.js";
+import { fileHeadCount } from "../model/loadBackbone.js";
 import { inferHead, inferVit } from "../model/inferArchitecture.js";
 import { hasSides, matchStateDict, networkTensors, type Side } from "../model/stateDict.js";
 import { dinoParamSpecs } from "../model/dino.js";
@@ -56,8 +56,7 @@ export function readInitSource(path: string): InitSource {
   const official = officialFloat32(file, path);
   const sided = hasSides(official.tensors.keys());
   const { backbone, head } = networkTensors(official.tensors, "teacher");
-  const width = backbone.get("patch_embed.proj.weight")?.shape[0] ?? 0;
-  const knownHeads = recordedHeadCount(file.metadata) ?? argsHeadCount(file.metadata, width);
+  const knownHeads = fileHeadCount(file.metadata, backbone);
   const vit = inferVit(backbone, knownHeads);
   if (vit === null) throw new DinoRefError(`--init ${path}: no ViT backbone in this file (expected patch_embed.proj.weight and pos_embed, possibly under backbone. / teacher. / student. / module., or a Hugging Face ViTModel file)`);
   const c = vit.cfg;
