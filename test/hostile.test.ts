@@ -17,16 +17,16 @@ import { createTrainState } from "../src/train/trainState.js";
 import { prepareOutputFolder } from "../src/io/outputPath.js";
 import { ts32Backend } from "../src/kernels/backend.js";
 import { runCli } from "./runCli.js";
+import { TINY_NETWORK } from "./tinyNetwork.js";
 import { chunk, goodPng, hostilePngs, IEND, ihdr, nested, pngOf, rawRows, rawSafetensors, writeImageFolder } from "./hostileFiles.js";
 
 const root = mkdtempSync(join(tmpdir(), "dino-ref-hostile-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const at = (...parts: string[]) => join(root, ...parts);
 
-/** A 2-block ViT of width 16 on 16-px images: a run of 2 epochs × 2 iterations takes a fraction of a second. */
+/** The tests' tiny network on 16-px images: a run of 2 epochs × 2 iterations takes a fraction of a second. */
 const TINY = {
-  patchSize: 4, embedDim: 16, depth: 2, numHeads: 2, mlpRatio: 2, outDim: 32, hiddenDim: 24, bottleneckDim: 8, localCrops: 2,
-  globalSize: 16, localSize: 8, batchSize: 4, epochs: 2, stopAfterSteps: 0, warmupEpochs: 0, freezeLastLayer: 0, knnK: 3,
+  ...TINY_NETWORK, patchSize: 4, globalSize: 16, localSize: 8, batchSize: 4, epochs: 2, stopAfterSteps: 0, warmupEpochs: 0, freezeLastLayer: 0, knnK: 3,
 };
 let config: TrainConfig;
 const DATA = at("data");

@@ -6,7 +6,7 @@
 // the .pth files written here identically is checked with PyTorch in CI
 // (reference-tests/weights/check_pth_roundtrip.py, run by .ci/run).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import jpeg from "jpeg-js";
@@ -200,7 +200,7 @@ describe("any backbone in every evaluation", () => {
     expect(lin.out).toMatch(/^linear probe \(student of .*checkpoint\.pth; CLS of the last 2 block\(s\), 32 features, 2 epochs\): top-1 \d+\.\d\d%/);
     const d = tmp();
     const jpg = join(d, "digit.jpg");
-    writeFileSync(jpg, readFileSync(join(data, "train", "digit0", (await import("node:fs")).readdirSync(join(data, "train", "digit0")).find((f) => f.endsWith(".jpg"))!)));
+    writeFileSync(jpg, readFileSync(join(data, "train", "digit0", readdirSync(join(data, "train", "digit0")).find((f) => f.endsWith(".jpg"))!)));
     const att = await runCli("attention", jpg, "--weights", `${W}/hf_backbone.safetensors`, "--out", join(d, "maps"));
     expect(att.code, att.err).toBe(0);
     expect(att.out).toMatch(/digit\.jpg: \d+ pictures/);
@@ -222,7 +222,7 @@ describe("any backbone in every evaluation", () => {
       expect(skip.err).toMatch(/skipping .*zz-broken\.jpg/);
       expect(skip.out).toMatch(/on 12 images/);
     } finally {
-      (await import("node:fs")).rmSync(broken);
+      rmSync(broken);
     }
   });
 
