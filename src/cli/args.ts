@@ -3,7 +3,7 @@
 // get the same kind of message: the option, the value given, and what is allowed.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { DinoRefError } from "../tensor/errors.js";
+import { DinoRefError, shown } from "../tensor/errors.js";
 export { oneLine } from "../tensor/errors.js";
 import { parseByteSize, setLimits } from "../tensor/limits.js";
 
@@ -61,10 +61,6 @@ export function numberArg(name: string, value: string | undefined, ok: (x: numbe
   return n;
 }
 
-/** A value as typed when it is plain printable text, else quoted (an empty string, spaces, a newline). */
-export function shown(value: string): string {
-  return /^[\x21-\x7e]+$/.test(value) ? value : JSON.stringify(value);
-}
 
 function firstLine(text: string): string {
   return text.split("\n")[0].trim();

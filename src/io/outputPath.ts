@@ -5,7 +5,7 @@
 
 import { accessSync, constants, mkdirSync, statSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { DinoRefError } from "../tensor/errors.js";
+import { DinoRefError, shown } from "../tensor/errors.js";
 import { formatBytes } from "../tensor/limits.js";
 
 /** Free space every output folder needs at least (a summary, a plot). */
@@ -27,17 +27,12 @@ function reason(e: unknown): string {
   return code === undefined ? (e as Error).message : `${code}${REASONS[code] ? `: ${REASONS[code]}` : ""}`;
 }
 
-/** A path as typed when it is plain text, else quoted (an empty string, spaces, a newline). */
-function shownPath(path: string): string {
-  return /^[\x21-\x7e]+$/.test(path) ? path : JSON.stringify(path);
-}
-
 /**
  * Creates `dir` if needed and checks that it is a writable folder with at least `needBytes` (and
  * 1 MiB) free. `option` names where the path came from ("--out").
  */
 export function prepareOutputFolder(dir: string, option: string, needBytes = 0): void {
-  const where = `${option} ${shownPath(dir)}`;
+  const where = `${option} ${shown(dir)}`;
   if (dir === "") throw new DinoRefError(`${where}: expected a folder path`);
   try {
     mkdirSync(dir, { recursive: true });
@@ -64,7 +59,7 @@ export function prepareOutputFolder(dir: string, option: string, needBytes = 0):
 
 /** Checks that `path` can be written as a file: not a folder, in a writable folder (created if needed). */
 export function prepareOutputFile(path: string, option: string): void {
-  const where = `${option} ${shownPath(path)}`;
+  const where = `${option} ${shown(path)}`;
   if (path === "") throw new DinoRefError(`${where}: expected a file path`);
   let isFolder = false;
   try {
@@ -73,5 +68,5 @@ export function prepareOutputFile(path: string, option: string): void {
     // absent: it will be created
   }
   if (isFolder) throw new DinoRefError(`${where}: is a folder; expected a file path`);
-  prepareOutputFolder(dirname(path), `${option} ${shownPath(path)}: its folder`);
+  prepareOutputFolder(dirname(path), `${option} ${shown(path)}: its folder`);
 }
