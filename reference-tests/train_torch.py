@@ -39,7 +39,6 @@ version of DataAugmentationDINO (below), not the TS one and not PIL.
 """
 import argparse
 import contextlib
-import ctypes
 import functools
 import subprocess
 import json
@@ -57,6 +56,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import official  # noqa: E402
+from bench_vit_torch import set_threads  # noqa: E402  (torch's threads and OpenBLAS's pool)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -379,33 +379,6 @@ def profile_steps(train_step, it, aug, grey, train_idx, B, steps, clock=time.per
                  key=lambda o: -o["ms"])
     return {"steps": steps, "step_ms": 1000 * step / steps, "data_ms": 1000 * data,
             "phases": [{"phase": p, "ms": phases.get(p, 0.0)} for p in PHASES], "ops": ops[:25]}
-
-
-# ------------------------------------------------------------------------------------ threads
-def openblas():
-    """The loaded OpenBLAS library (ctypes), or None when torch uses another BLAS."""
-    torch.randn(8, 8) @ torch.randn(8, 8)               # make sure the BLAS is loaded
-    with open("/proc/self/maps") as f:
-        libs = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and "/" in ln})
-    for lib in libs:
-        if os.path.basename(lib).startswith("libopenblas"):
-            ob = ctypes.CDLL(lib)
-            ob.openblas_get_corename.restype = ctypes.c_char_p
-            return ob
-    return None
-
-
-def set_threads(n):
-    """torch's intra-op threads AND OpenBLAS's own pool (Debian's torch is built with a generic BLAS
-    and does not forward set_num_threads to OpenBLAS, whose pthread build would otherwise use every
-    core). Returns (OpenBLAS threads, OpenBLAS kernel name, e.g. Cooperlake or Haswell) or Nones.
-    The kernel is OpenBLAS's choice for this CPU unless OPENBLAS_CORETYPE forces one."""
-    torch.set_num_threads(n)
-    ob = openblas()
-    if ob is None:
-        return None, None
-    ob.openblas_set_num_threads(n)
-    return ob.openblas_get_num_threads(), ob.openblas_get_corename().decode()
 
 
 # ------------------------------------------------------------------------------------ training
